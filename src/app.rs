@@ -1,0 +1,126 @@
+//! Building and running the server: `App::build` does everything that can fail before the
+//! first request (database, migrations, first admin, listening socket); `run_until_stopped`
+//! serves until the shutdown signal and then drains in-flight requests.
+
+use std::future::Future;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::db::{Db, imports};
+use crate::ops::users::{FirstAdmin, Password, ensure_first_admin};
+use crate::web::{self, state::AppState};
+
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    /// The admin created on this start, if this was the first.
+    pub first_admin: Option<FirstAdmin>,
+}
+
+/// Connects to the configured database (creating the data directory for SQLite) and brings
+/// its schema up to date.
+///
+/// # Errors
+/// When the directory, the connection or a migration fails.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    if settings.database_url.is_none() {
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                settings.data_dir.display()
+            )
+        })?;
+    }
+    let db = Db::connect(&settings.database_url()).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+impl App {
+    /// # Errors
+    /// When the database cannot be opened or migrated, or the address cannot be bound.
+    pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        let db = open_database(&settings).await?;
+        let abandoned = imports::fail_abandoned_runs(&db).await?;
+        if abandoned > 0 {
+            tracing::warn!(
+                abandoned,
+                "imports interrupted by an earlier stop were marked failed"
+            );
+        }
+        let password = match &settings.admin_password {
+            Some(secret) => Some(Password::parse(secret.expose().to_owned())?),
+            None => None,
+        };
+        let first_admin = ensure_first_admin(&db, settings.admin_user.as_deref(), password).await?;
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        Ok(App {
+            listener,
+            state: AppState::new(db, settings),
+            first_admin,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The base URL the server answers on.
+    pub fn url(&self) -> String {
+        let addr = self
+            .listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        format!("http://{addr}")
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let db = self.state.db.clone();
+        let router = web::router(self.state);
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("the HTTP server failed")?;
+        db.close().await;
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,247 @@
+//! The only module with SQL.
+//!
+//! bulten runs on SQLite (the default, embedded) and on PostgreSQL. Each query is written once
+//! in the SQL both understand (`$1` placeholders, `RETURNING`, `ON CONFLICT`) and run on
+//! whichever pool [`Db`] holds: [`on_pool!`] expands the same code once per backend, so every
+//! query is type-checked against both drivers. Where the dialects truly differ (bulk loading,
+//! JSON operators in filters) the code matches on [`Backend`] and says why.
+//!
+//! One file per aggregate: `subscribers`, `lists`, `users`, `imports`.
+
+mod codec;
+pub mod filter;
+pub mod imports;
+pub mod lists;
+pub mod subscribers;
+pub mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+/// Which database engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool on either backend.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool, once per backend.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Errors from the database, classified for the layers above.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A unique constraint refused the write; the name says which.
+    #[error("unique constraint {0} was violated")]
+    Conflict(String),
+    /// A foreign key refused the write: the row it points at does not exist.
+    #[error("a referenced row does not exist")]
+    MissingReference,
+    #[error(transparent)]
+    Other(#[from] sqlx::Error),
+}
+
+impl DbError {
+    fn classify(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db_err) = &err {
+            match db_err.kind() {
+                sqlx::error::ErrorKind::UniqueViolation => {
+                    let name = db_err.constraint().map(str::to_owned).unwrap_or_else(|| {
+                        // SQLite names the columns, not the index: "UNIQUE constraint failed:
+                        // subscribers.email".
+                        db_err
+                            .message()
+                            .rsplit(": ")
+                            .next()
+                            .unwrap_or_default()
+                            .replace('.', "_")
+                    });
+                    return DbError::Conflict(name);
+                }
+                sqlx::error::ErrorKind::ForeignKeyViolation => return DbError::MissingReference,
+                _ => {}
+            }
+        }
+        DbError::Other(err)
+    }
+
+    /// True when the conflict is on the subscribers' email.
+    pub fn is_email_conflict(&self) -> bool {
+        matches!(self, DbError::Conflict(name) if name.contains("email"))
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Turns a sqlx error into a classified [`DbError`]; use as `.map_err(db_err)`.
+pub(crate) fn db_err(err: sqlx::Error) -> DbError {
+    DbError::classify(err)
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file if needed.
+    ///
+    /// # Errors
+    /// When the URL is malformed or the database cannot be reached.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)
+                .with_context(|| format!("invalid PostgreSQL URL {}", redact_url(url)))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .with_context(|| format!("cannot connect to {}", redact_url(url)))?;
+            Ok(Db::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .with_context(|| format!("invalid SQLite URL {url}"))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                // LIKE is case-sensitive on PostgreSQL; make SQLite agree (ILIKE is compiled
+                // separately).
+                .pragma("case_sensitive_like", "ON");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await
+                .with_context(|| format!("cannot open {url}"))?;
+            Ok(Db::Sqlite(pool))
+        } else {
+            anyhow::bail!(
+                "unsupported database URL {}: use sqlite://FILE or postgres://…",
+                redact_url(url)
+            )
+        }
+    }
+
+    /// The SQLite URL for a database file inside `data_dir`.
+    pub fn sqlite_url_in(data_dir: &Path) -> String {
+        format!("sqlite://{}", data_dir.join("bulten.db").display())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the migrations embedded in the binary; applied ones are skipped.
+    ///
+    /// # Errors
+    /// When a migration fails or the database holds migrations this binary does not know.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await,
+            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await,
+        }
+        .context("database migration failed")
+    }
+
+    /// Checks that the database answers.
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> DbResult<()> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map_err(db_err)?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// A URL fit for logs and errors: the password, if any, is replaced.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("****"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Starts a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails with
+/// "database is locked" instead of waiting when another writer got in between.
+pub(crate) trait BeginWrite {
+    type Database: sqlx::Database;
+
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<
+        Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>,
+    > + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Database = sqlx::Postgres;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
+/// `$first, $first+1, …` for `count` placeholders, for `IN (…)` lists.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact_url("postgres://bulten:s3cret@db.example:5432/news"),
+            "postgres://bulten:****@db.example:5432/news"
+        );
+        assert_eq!(redact_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+
+    #[test]
+    fn placeholders_are_numbered_from_the_first() {
+        assert_eq!(placeholders(3, 3), "$3, $4, $5");
+    }
+}

@@ -1,0 +1,221 @@
+//! A subscriber's name, attributes and statuses.
+
+use super::{EmailAddress, Invalid, status_enum};
+
+const MAX_NAME_CHARS: usize = 256;
+/// Attributes are free-form JSON; this bounds one subscriber's share of a row.
+const MAX_ATTRIBS_BYTES: usize = 64 * 1024;
+
+status_enum!(
+    /// Whether a subscriber may receive mail at all.
+    SubscriberStatus, "subscriber status" {
+        Enabled => "enabled",
+        Disabled => "disabled",
+        Blocklisted => "blocklisted",
+    }
+);
+
+status_enum!(
+    /// A subscriber's standing on one list.
+    SubscriptionStatus, "subscription status" {
+        Unconfirmed => "unconfirmed",
+        Confirmed => "confirmed",
+        Unsubscribed => "unsubscribed",
+    }
+);
+
+/// A display name: trimmed, single-line, at most 256 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberName(String);
+
+impl SubscriberName {
+    /// # Errors
+    /// When the name is empty after trimming, too long, or holds control characters.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(Invalid("the name is empty".into()));
+        }
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(Invalid(format!(
+                "the name is longer than {MAX_NAME_CHARS} characters"
+            )));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(Invalid(
+                "the name contains a control character or a line break".into(),
+            ));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    /// The name to use when none was given: the address's local part, as listmonk does.
+    pub fn from_email(email: &EmailAddress) -> Self {
+        Self(email.local_part().chars().take(MAX_NAME_CHARS).collect())
+    }
+
+    /// `raw` when it is a usable name, else the name derived from `email`.
+    ///
+    /// # Errors
+    /// When `raw` is non-empty but not a valid name.
+    pub fn parse_or_default(raw: Option<&str>, email: &EmailAddress) -> Result<Self, Invalid> {
+        match raw.map(str::trim) {
+            None | Some("") => Ok(Self::from_email(email)),
+            Some(name) => Self::parse(name),
+        }
+    }
+
+    pub fn from_trusted(stored: String) -> Self {
+        Self(stored)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A subscriber's attributes: a JSON object of bounded size.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Attribs(serde_json::Map<String, serde_json::Value>);
+
+impl Attribs {
+    /// # Errors
+    /// When the value is not a JSON object or is larger than 64 KiB serialized.
+    pub fn parse(value: serde_json::Value) -> Result<Self, Invalid> {
+        match value {
+            serde_json::Value::Object(map) => Self::from_map(map),
+            serde_json::Value::Null => Ok(Self::default()),
+            _ => Err(Invalid("attribs must be a JSON object".into())),
+        }
+    }
+
+    /// Parses the attributes column of listmonk's CSV format; an empty cell is no attributes.
+    ///
+    /// # Errors
+    /// When the text is not a JSON object.
+    pub fn parse_json_text(text: &str) -> Result<Self, Invalid> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Invalid(format!("the attributes are not valid JSON: {e}")))?;
+        Self::parse(value)
+    }
+
+    fn from_map(map: serde_json::Map<String, serde_json::Value>) -> Result<Self, Invalid> {
+        let attribs = Self(map);
+        if attribs.to_json_text().len() > MAX_ATTRIBS_BYTES {
+            return Err(Invalid(format!(
+                "attribs are larger than {MAX_ATTRIBS_BYTES} bytes"
+            )));
+        }
+        Ok(attribs)
+    }
+
+    pub fn from_trusted(map: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self(map)
+    }
+
+    /// Merges `other` into these attributes, its keys winning (PATCH semantics).
+    ///
+    /// # Errors
+    /// When the merged attributes grow past the size limit.
+    pub fn merged(mut self, other: Attribs) -> Result<Self, Invalid> {
+        self.0.extend(other.0);
+        Self::from_map(self.0)
+    }
+
+    pub fn as_map(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.0
+    }
+
+    pub fn into_map(self) -> serde_json::Map<String, serde_json::Value> {
+        self.0
+    }
+
+    pub fn to_json_text(&self) -> String {
+        serde_json::Value::Object(self.0.clone()).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_default_to_the_local_part() {
+        let email = EmailAddress::parse("ayse@example.com").unwrap();
+        assert_eq!(
+            SubscriberName::parse_or_default(None, &email)
+                .unwrap()
+                .as_str(),
+            "ayse"
+        );
+        assert_eq!(
+            SubscriberName::parse_or_default(Some("  "), &email)
+                .unwrap()
+                .as_str(),
+            "ayse"
+        );
+        assert_eq!(
+            SubscriberName::parse_or_default(Some(" Ayşe Yılmaz "), &email)
+                .unwrap()
+                .as_str(),
+            "Ayşe Yılmaz"
+        );
+    }
+
+    #[test]
+    fn names_with_line_breaks_or_too_long_are_refused() {
+        assert!(SubscriberName::parse("a\nb").is_err());
+        assert!(SubscriberName::parse(&"x".repeat(257)).is_err());
+        assert!(SubscriberName::parse(&"ş".repeat(256)).is_ok());
+    }
+
+    #[test]
+    fn attribs_must_be_an_object() {
+        assert!(Attribs::parse(serde_json::json!([1, 2])).is_err());
+        assert!(Attribs::parse_json_text("{\"city\": \"İzmir\"}").is_ok());
+        assert!(Attribs::parse_json_text("{broken").is_err());
+        assert_eq!(Attribs::parse_json_text("").unwrap(), Attribs::default());
+    }
+
+    #[test]
+    fn statuses_round_trip_through_text() {
+        for status in SubscriberStatus::ALL {
+            assert_eq!(
+                status.as_str().parse::<SubscriberStatus>().unwrap(),
+                *status
+            );
+        }
+        let err = "gone".parse::<SubscriptionStatus>().unwrap_err();
+        assert!(
+            err.0.contains("unconfirmed, confirmed, unsubscribed"),
+            "{err}"
+        );
+    }
+}
+
+/// A subscriber as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscriber {
+    pub id: i64,
+    pub uuid: uuid::Uuid,
+    pub email: EmailAddress,
+    pub name: SubscriberName,
+    pub attribs: Attribs,
+    pub status: SubscriberStatus,
+    pub created_at: super::Timestamp,
+    pub updated_at: super::Timestamp,
+}
+
+/// One subscriber's standing on one list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    pub subscriber_id: i64,
+    pub list: super::List,
+    pub status: SubscriptionStatus,
+    pub meta: serde_json::Map<String, serde_json::Value>,
+    pub created_at: super::Timestamp,
+    pub updated_at: super::Timestamp,
+}

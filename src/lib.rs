@@ -1,0 +1,18 @@
+//! bulten: a self-hosted newsletter and mailing-list platform for news publishers.
+//!
+//! A short tour, following a request: [`web`] routes it (the listmonk-compatible JSON API in
+//! `web::api`), a handler parses its input into [`domain`] types, calls one function in
+//! [`ops`], which reads and writes through [`db`] (the only module with SQL, on SQLite or
+//! PostgreSQL). The CLI ([`cli`]) calls the same `ops` functions. [`app`] builds the server;
+//! [`config`] layers settings; [`telemetry`] sets up logs.
+//!
+//! See ARCHITECTURE.md for the why.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod ops;
+pub mod telemetry;
+pub mod web;

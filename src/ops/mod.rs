@@ -1,0 +1,52 @@
+//! One async function per use case, shared by the API, the CLI and (later) the pages and
+//! workers. Inputs are already-parsed domain types; errors are [`OpsError`], which says what
+//! went wrong in the product's terms and leaves HTTP status codes to the web layer.
+
+pub mod imports;
+pub mod lists;
+pub mod subscribers;
+pub mod users;
+
+use crate::db::DbError;
+
+/// Why a use case did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    /// The input breaks a rule; the message is for the caller.
+    #[error("{0}")]
+    Invalid(String),
+    /// The named thing does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The change clashes with existing data.
+    #[error("{0}")]
+    Conflict(String),
+    /// Something outside the caller's control failed.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<DbError> for OpsError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Conflict(_) if err.is_email_conflict() => {
+                OpsError::Conflict("a subscriber with this e-mail address already exists".into())
+            }
+            DbError::Conflict(name) => OpsError::Conflict(format!("a duplicate value ({name})")),
+            DbError::MissingReference => {
+                OpsError::Invalid("a referenced item does not exist".into())
+            }
+            DbError::Other(e) => {
+                OpsError::Internal(anyhow::Error::new(e).context("database error"))
+            }
+        }
+    }
+}
+
+impl From<crate::domain::Invalid> for OpsError {
+    fn from(err: crate::domain::Invalid) -> Self {
+        OpsError::Invalid(err.0)
+    }
+}
+
+pub type OpsResult<T> = Result<T, OpsError>;

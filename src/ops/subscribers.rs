@@ -1,0 +1,166 @@
+//! Subscriber use cases: create, change, search, blocklist, delete, export one's data.
+
+use super::{OpsError, OpsResult, lists::require_all};
+use crate::db::Db;
+use crate::db::subscribers::{
+    self, ListAction, NewSubscription, SubscriberFields, SubscriberQuery,
+};
+use crate::domain::{
+    Attribs, EmailAddress, Subscriber, SubscriberName, SubscriberStatus, Subscription,
+};
+
+/// A subscriber with its subscriptions, as the API shows it.
+#[derive(Debug, Clone)]
+pub struct SubscriberWithLists {
+    pub subscriber: Subscriber,
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// A new subscriber, parsed.
+#[derive(Debug, Clone)]
+pub struct NewSubscriber {
+    pub fields: SubscriberFields,
+    pub list_ids: Vec<i64>,
+    /// Confirm double opt-in subscriptions at once (the caller vouches for consent).
+    pub preconfirm: bool,
+}
+
+/// Changes to a subscriber. `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriberChanges {
+    pub email: Option<EmailAddress>,
+    pub name: Option<SubscriberName>,
+    pub attribs: Option<Attribs>,
+    /// Merge `attribs` into the current ones instead of replacing them.
+    pub merge_attribs: bool,
+    pub status: Option<SubscriberStatus>,
+    /// The lists the subscriber should be on, exactly; `None` leaves subscriptions alone.
+    pub list_ids: Option<Vec<i64>>,
+    pub preconfirm: bool,
+}
+
+async fn subscriptions_for(
+    db: &Db,
+    list_ids: &[i64],
+    status: SubscriberStatus,
+    preconfirm: bool,
+) -> OpsResult<Vec<NewSubscription>> {
+    let lists = require_all(db, list_ids).await?;
+    Ok(lists
+        .iter()
+        .map(|list| NewSubscription {
+            list_id: list.id,
+            status: if status == SubscriberStatus::Blocklisted {
+                crate::domain::SubscriptionStatus::Unsubscribed
+            } else {
+                list.initial_subscription_status(preconfirm)
+            },
+        })
+        .collect())
+}
+
+pub async fn create(db: &Db, new: NewSubscriber) -> OpsResult<SubscriberWithLists> {
+    let subs = subscriptions_for(db, &new.list_ids, new.fields.status, new.preconfirm).await?;
+    let id = subscribers::insert(db, &new.fields, &subs).await?;
+    get(db, id).await
+}
+
+pub async fn get(db: &Db, id: i64) -> OpsResult<SubscriberWithLists> {
+    let subscriber = subscribers::get(db, id)
+        .await?
+        .ok_or(OpsError::NotFound("subscriber"))?;
+    let subscriptions = subscribers::subscriptions_of(db, &[id]).await?;
+    Ok(SubscriberWithLists {
+        subscriber,
+        subscriptions,
+    })
+}
+
+pub async fn update(
+    db: &Db,
+    id: i64,
+    changes: SubscriberChanges,
+) -> OpsResult<SubscriberWithLists> {
+    let current = subscribers::get(db, id)
+        .await?
+        .ok_or(OpsError::NotFound("subscriber"))?;
+    let attribs = match (changes.attribs, changes.merge_attribs) {
+        (Some(new), true) => current.attribs.merged(new)?,
+        (Some(new), false) => new,
+        (None, _) => current.attribs,
+    };
+    let fields = SubscriberFields {
+        email: changes.email.unwrap_or(current.email),
+        name: changes.name.unwrap_or(current.name),
+        attribs,
+        status: changes.status.unwrap_or(current.status),
+    };
+    let subs = match &changes.list_ids {
+        Some(ids) => Some(subscriptions_for(db, ids, fields.status, changes.preconfirm).await?),
+        None => None,
+    };
+    if !subscribers::update(db, id, &fields, subs.as_deref()).await? {
+        return Err(OpsError::NotFound("subscriber"));
+    }
+    get(db, id).await
+}
+
+/// Subscribers matching `query`, each with its subscriptions, and the number matching.
+pub async fn search(
+    db: &Db,
+    query: &SubscriberQuery,
+) -> OpsResult<(Vec<SubscriberWithLists>, i64)> {
+    let (found, total) = subscribers::query(db, query).await?;
+    let ids: Vec<i64> = found.iter().map(|s| s.id).collect();
+    let mut subscriptions = subscribers::subscriptions_of(db, &ids)
+        .await?
+        .into_iter()
+        .peekable();
+    // Both are ordered by subscriber ID only when the search is; group by ID instead.
+    let mut by_id: std::collections::HashMap<i64, Vec<Subscription>> =
+        std::collections::HashMap::new();
+    for sub in subscriptions.by_ref() {
+        by_id.entry(sub.subscriber_id).or_default().push(sub);
+    }
+    let results = found
+        .into_iter()
+        .map(|subscriber| {
+            let subscriptions = by_id.remove(&subscriber.id).unwrap_or_default();
+            SubscriberWithLists {
+                subscriber,
+                subscriptions,
+            }
+        })
+        .collect();
+    Ok((results, total))
+}
+
+pub async fn delete(db: &Db, ids: &[i64]) -> OpsResult<u64> {
+    if ids.is_empty() {
+        return Err(OpsError::Invalid("no subscriber IDs given".into()));
+    }
+    Ok(subscribers::delete(db, ids).await?)
+}
+
+pub async fn blocklist(db: &Db, ids: &[i64]) -> OpsResult<u64> {
+    if ids.is_empty() {
+        return Err(OpsError::Invalid("no subscriber IDs given".into()));
+    }
+    Ok(subscribers::blocklist(db, ids).await?)
+}
+
+pub async fn change_lists(
+    db: &Db,
+    subscriber_ids: &[i64],
+    list_ids: &[i64],
+    action: ListAction,
+) -> OpsResult<()> {
+    if subscriber_ids.is_empty() {
+        return Err(OpsError::Invalid("no subscriber IDs given".into()));
+    }
+    if list_ids.is_empty() {
+        return Err(OpsError::Invalid("no target list IDs given".into()));
+    }
+    require_all(db, list_ids).await?;
+    Ok(subscribers::change_lists(db, subscriber_ids, list_ids, action).await?)
+}

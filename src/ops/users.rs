@@ -1,0 +1,213 @@
+//! Accounts: people with passwords, programs with API tokens, and the first admin.
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use rand::Rng as _;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{OpsError, OpsResult};
+use crate::db::{Db, users};
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    Admin,
+    Editor,
+    Viewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Editor => "editor",
+            Role::Viewer => "viewer",
+        }
+    }
+}
+
+/// A password that must not be printed by accident.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// # Errors
+    /// When the password is shorter than 8 characters.
+    pub fn parse(raw: String) -> OpsResult<Self> {
+        if raw.chars().count() < 8 {
+            return Err(OpsError::Invalid(
+                "the password must have at least 8 characters".into(),
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    /// A random password of 20 characters, for the first admin.
+    pub fn generate() -> Self {
+        const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        let mut rng = rand::rng();
+        Self(
+            (0..20)
+                .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+                .collect(),
+        )
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(****)")
+    }
+}
+
+fn validate_name(name: &str, what: &str) -> OpsResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(OpsError::Invalid(format!(
+            "the {what} must be 1 to 64 letters, digits or . _ - @"
+        )))
+    }
+}
+
+pub fn hash_password(password: &Password) -> OpsResult<String> {
+    let salt = SaltString::encode_b64(&rand::rng().random::<[u8; 16]>())
+        .map_err(|e| OpsError::Internal(anyhow::anyhow!("salt encoding failed: {e}")))?;
+    Argon2::default()
+        .hash_password(password.expose().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| OpsError::Internal(anyhow::anyhow!("password hashing failed: {e}")))
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
+}
+
+pub async fn add_user(db: &Db, username: &str, password: &Password, role: Role) -> OpsResult<i64> {
+    validate_name(username, "user name")?;
+    let hash = hash_password(password)?;
+    users::insert_user(db, username, &hash, role.as_str())
+        .await
+        .map_err(|e| match e {
+            crate::db::DbError::Conflict(_) => {
+                OpsError::Conflict(format!("the user {username} exists"))
+            }
+            other => other.into(),
+        })
+}
+
+/// Creates an API user and returns its token, which is stored only as a hash.
+pub async fn add_api_user(db: &Db, name: &str, role: Role) -> OpsResult<String> {
+    validate_name(name, "API user name")?;
+    let token = hex::encode(rand::rng().random::<[u8; 32]>());
+    users::insert_api_user(db, name, &token_hash(&token), role.as_str())
+        .await
+        .map_err(|e| match e {
+            crate::db::DbError::Conflict(_) => {
+                OpsError::Conflict(format!("the API user {name} exists"))
+            }
+            other => other.into(),
+        })?;
+    Ok(token)
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// An authenticated API caller.
+#[derive(Debug, Clone)]
+pub struct ApiCaller {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+}
+
+/// Checks an API user's token in constant time; `None` for any mismatch.
+pub async fn authenticate_api_user(
+    db: &Db,
+    name: &str,
+    token: &str,
+) -> OpsResult<Option<ApiCaller>> {
+    let Some(user) = users::api_user_by_name(db, name).await? else {
+        return Ok(None);
+    };
+    let given = token_hash(token);
+    if bool::from(given.as_bytes().ct_eq(user.token_hash.as_bytes())) {
+        Ok(Some(ApiCaller {
+            id: user.id,
+            name: user.name,
+            role: user.role,
+        }))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The first admin, created when no user exists yet.
+#[derive(Debug)]
+pub struct FirstAdmin {
+    pub username: String,
+    /// Set when bulten chose the password and must show it once.
+    pub generated_password: Option<Password>,
+}
+
+/// Creates the first admin from the given credentials, or `admin` with a random password.
+/// Does nothing when a user exists.
+pub async fn ensure_first_admin(
+    db: &Db,
+    username: Option<&str>,
+    password: Option<Password>,
+) -> OpsResult<Option<FirstAdmin>> {
+    if users::count_users(db).await? > 0 {
+        return Ok(None);
+    }
+    let username = username.unwrap_or("admin").to_owned();
+    let (password, generated) = match password {
+        Some(p) => (p, false),
+        None => {
+            let p = Password::generate();
+            (p, true)
+        }
+    };
+    add_user(db, &username, &password, Role::Admin).await?;
+    Ok(Some(FirstAdmin {
+        username,
+        generated_password: generated.then_some(password),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_and_verify() {
+        let password = Password::parse("correct horse battery".into()).unwrap();
+        let phc = hash_password(&password).unwrap();
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery", &phc));
+        assert!(!verify_password("wrong", &phc));
+    }
+
+    #[test]
+    fn passwords_never_print() {
+        let password = Password::generate();
+        assert_eq!(format!("{password:?}"), "Password(****)");
+        assert_eq!(password.expose().len(), 20);
+    }
+}

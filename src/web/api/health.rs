@@ -1,0 +1,13 @@
+//! `GET /api/health`: is the process up and its database reachable.
+
+use axum::Json;
+use axum::extract::State;
+
+use super::{Data, data};
+use crate::web::error::ApiError;
+use crate::web::state::AppState;
+
+pub async fn health(State(state): State<AppState>) -> Result<Json<Data<bool>>, ApiError> {
+    state.db.ping().await?;
+    Ok(data(true))
+}

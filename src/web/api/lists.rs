@@ -1,0 +1,199 @@
+//! `/api/lists`: listmonk's list endpoints.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{Data, PageParams, PageResults, data, descending};
+use crate::db::lists::{ListFields, ListOrder, ListQuery, ListWithCounts};
+use crate::domain::{ListName, ListStatus, ListType, OptinKind, Tags, Timestamp};
+use crate::ops::lists as ops;
+use crate::web::error::ApiError;
+use crate::web::extract::{Json as Body, Path, Query};
+use crate::web::state::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct ListView {
+    id: i64,
+    uuid: uuid::Uuid,
+    name: String,
+    #[serde(rename = "type")]
+    list_type: ListType,
+    optin: OptinKind,
+    status: ListStatus,
+    tags: Vec<String>,
+    description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscriber_count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscriber_statuses: Option<Map<String, Value>>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl ListView {
+    fn new(l: ListWithCounts, minimal: bool) -> Self {
+        let list = l.list;
+        Self {
+            id: list.id,
+            uuid: list.uuid,
+            name: list.name,
+            list_type: list.list_type,
+            optin: list.optin,
+            status: list.status,
+            tags: list.tags,
+            description: list.description,
+            subscriber_count: (!minimal).then_some(l.subscriber_count),
+            subscriber_statuses: (!minimal).then_some(l.statuses),
+            created_at: list.created_at,
+            updated_at: list.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    query: Option<String>,
+    tag: Option<String>,
+    status: Option<String>,
+    minimal: Option<String>,
+    order_by: Option<String>,
+    order: Option<String>,
+    #[serde(flatten)]
+    page: PageParams,
+}
+
+/// `GET /api/lists`
+pub async fn search(
+    State(state): State<AppState>,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<Data<PageResults<ListView>>>, ApiError> {
+    let minimal = matches!(params.minimal.as_deref(), Some("true" | "1"));
+    let mut page_params = params.page.clone();
+    if minimal && page_params.per_page.is_none() {
+        // The minimal form feeds list pickers, which want every list.
+        page_params.per_page = Some("all".into());
+    }
+    let page = page_params.resolve()?;
+    let order_by = match params.order_by.as_deref() {
+        None | Some("") => ListOrder::default(),
+        Some(text) => ListOrder::parse(text)
+            .ok_or_else(|| ApiError::bad_request(format!("invalid order_by '{text}'")))?,
+    };
+    let status = match params.status.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(text.parse::<ListStatus>()?),
+    };
+    let query = ListQuery {
+        name: params.query.clone().filter(|q| !q.trim().is_empty()),
+        tag: params.tag.clone().filter(|t| !t.trim().is_empty()),
+        status,
+        order_by,
+        descending: descending(params.order.as_deref())?,
+        limit: page.limit,
+        offset: page.offset(),
+    };
+    let (found, total) = ops::search(&state.db, &query).await?;
+    let results = found
+        .into_iter()
+        .map(|l| ListView::new(l, minimal))
+        .collect();
+    Ok(data(PageResults::new(
+        results,
+        total,
+        page,
+        params.query.unwrap_or_default(),
+    )))
+}
+
+/// `GET /api/lists/{id}`
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Data<ListView>>, ApiError> {
+    Ok(data(ListView::new(ops::get(&state.db, id).await?, false)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListBody {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    list_type: Option<ListType>,
+    optin: Option<OptinKind>,
+    status: Option<ListStatus>,
+    tags: Option<Vec<String>>,
+    description: Option<String>,
+}
+
+impl ListBody {
+    /// The fields for a new list, or for a list whose current values fill the gaps.
+    fn fields(self, current: Option<&ListWithCounts>) -> Result<ListFields, ApiError> {
+        let current = current.map(|c| &c.list);
+        let name = match (self.name.as_deref(), current) {
+            (Some(name), _) => ListName::parse(name)?,
+            (None, Some(list)) => ListName::parse(&list.name)?,
+            (None, None) => return Err(ApiError::bad_request("the list name is empty")),
+        };
+        let tags = match (self.tags, current) {
+            (Some(tags), _) => Tags::parse(&tags)?,
+            (None, Some(list)) => Tags::parse(&list.tags)?,
+            (None, None) => Tags::default(),
+        };
+        Ok(ListFields {
+            name,
+            list_type: self
+                .list_type
+                .or(current.map(|l| l.list_type))
+                .unwrap_or(ListType::Private),
+            optin: self
+                .optin
+                .or(current.map(|l| l.optin))
+                .unwrap_or(OptinKind::Single),
+            status: self
+                .status
+                .or(current.map(|l| l.status))
+                .unwrap_or(ListStatus::Active),
+            tags,
+            description: self
+                .description
+                .or(current.map(|l| l.description.clone()))
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// `POST /api/lists`
+pub async fn create(
+    State(state): State<AppState>,
+    Body(body): Body<ListBody>,
+) -> Result<Json<Data<ListView>>, ApiError> {
+    let fields = body.fields(None)?;
+    Ok(data(ListView::new(
+        ops::create(&state.db, &fields).await?,
+        false,
+    )))
+}
+
+/// `PUT /api/lists/{id}`: changes the fields given, keeps the rest.
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Body(body): Body<ListBody>,
+) -> Result<Json<Data<ListView>>, ApiError> {
+    let current = ops::get(&state.db, id).await?;
+    let fields = body.fields(Some(&current))?;
+    Ok(data(ListView::new(
+        ops::update(&state.db, id, &fields).await?,
+        false,
+    )))
+}
+
+/// `DELETE /api/lists/{id}`
+pub async fn delete_one(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Data<bool>>, ApiError> {
+    ops::delete(&state.db, id).await?;
+    Ok(data(true))
+}

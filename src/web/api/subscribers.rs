@@ -1,0 +1,387 @@
+//! `/api/subscribers`: listmonk's subscriber endpoints.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{Data, PageParams, PageResults, data, descending};
+use crate::db::filter::compile;
+use crate::db::subscribers::{ListAction, SubscriberFields, SubscriberOrder, SubscriberQuery};
+use crate::domain::filter;
+use crate::domain::{
+    Attribs, EmailAddress, SubscriberName, SubscriberStatus, Subscription, SubscriptionStatus,
+    Timestamp,
+};
+use crate::ops::subscribers::{self as ops, NewSubscriber, SubscriberChanges, SubscriberWithLists};
+use crate::web::error::ApiError;
+use crate::web::extract::{Json as Body, Path, Query};
+use crate::web::state::AppState;
+
+/// A subscriber as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct SubscriberView {
+    id: i64,
+    uuid: uuid::Uuid,
+    email: String,
+    name: String,
+    attribs: Map<String, Value>,
+    status: SubscriberStatus,
+    lists: Vec<SubscriptionView>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+#[derive(Debug, Serialize)]
+struct SubscriptionView {
+    id: i64,
+    uuid: uuid::Uuid,
+    name: String,
+    #[serde(rename = "type")]
+    list_type: crate::domain::ListType,
+    optin: crate::domain::OptinKind,
+    tags: Vec<String>,
+    description: String,
+    subscription_status: SubscriptionStatus,
+    subscription_meta: Map<String, Value>,
+    subscription_created_at: Timestamp,
+    subscription_updated_at: Timestamp,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<Subscription> for SubscriptionView {
+    fn from(s: Subscription) -> Self {
+        Self {
+            id: s.list.id,
+            uuid: s.list.uuid,
+            name: s.list.name,
+            list_type: s.list.list_type,
+            optin: s.list.optin,
+            tags: s.list.tags,
+            description: s.list.description,
+            subscription_status: s.status,
+            subscription_meta: s.meta,
+            subscription_created_at: s.created_at,
+            subscription_updated_at: s.updated_at,
+            created_at: s.list.created_at,
+            updated_at: s.list.updated_at,
+        }
+    }
+}
+
+impl From<SubscriberWithLists> for SubscriberView {
+    fn from(s: SubscriberWithLists) -> Self {
+        let sub = s.subscriber;
+        Self {
+            id: sub.id,
+            uuid: sub.uuid,
+            email: sub.email.as_str().to_owned(),
+            name: sub.name.as_str().to_owned(),
+            attribs: sub.attribs.into_map(),
+            status: sub.status,
+            lists: s
+                .subscriptions
+                .into_iter()
+                .map(SubscriptionView::from)
+                .collect(),
+            created_at: sub.created_at,
+            updated_at: sub.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    query: Option<String>,
+    list_id: Option<String>,
+    subscription_status: Option<String>,
+    order_by: Option<String>,
+    order: Option<String>,
+    #[serde(flatten)]
+    page: PageParams,
+}
+
+fn parse_id(text: &str, what: &str) -> Result<i64, ApiError> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::bad_request(format!("invalid {what} '{text}'")))
+}
+
+/// `GET /api/subscribers`
+pub async fn search(
+    State(state): State<AppState>,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<Data<PageResults<SubscriberView>>>, ApiError> {
+    let page = params.page.resolve()?;
+    let query_text = params.query.clone().unwrap_or_default();
+    let filter = match query_text.trim() {
+        "" => None,
+        text => {
+            let parsed = filter::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))?;
+            Some(compile(&parsed, state.db.backend(), 1))
+        }
+    };
+    let list_id = match params.list_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(parse_id(text, "list_id")?),
+    };
+    let subscription_status = match params.subscription_status.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(text.parse::<SubscriptionStatus>()?),
+    };
+    let order_by = match params.order_by.as_deref() {
+        None | Some("") => SubscriberOrder::default(),
+        Some(text) => SubscriberOrder::parse(text)
+            .ok_or_else(|| ApiError::bad_request(format!("invalid order_by '{text}'")))?,
+    };
+    let query = SubscriberQuery {
+        filter,
+        list_id,
+        subscription_status,
+        order_by,
+        descending: descending(params.order.as_deref())?,
+        limit: page.limit,
+        offset: page.offset(),
+    };
+    let (found, total) = ops::search(&state.db, &query).await?;
+    let results = found.into_iter().map(SubscriberView::from).collect();
+    Ok(data(PageResults::new(results, total, page, query_text)))
+}
+
+/// `GET /api/subscribers/{id}`
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Data<SubscriberView>>, ApiError> {
+    Ok(data(ops::get(&state.db, id).await?.into()))
+}
+
+/// The body of `POST`, `PUT` and `PATCH`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SubscriberBody {
+    email: Option<String>,
+    name: Option<String>,
+    status: Option<SubscriberStatus>,
+    lists: Option<Vec<i64>>,
+    attribs: Option<Value>,
+    #[serde(default)]
+    preconfirm_subscriptions: bool,
+}
+
+impl SubscriberBody {
+    fn email(&self) -> Result<Option<EmailAddress>, ApiError> {
+        self.email
+            .as_deref()
+            .map(EmailAddress::parse)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+    }
+
+    fn attribs(&self) -> Result<Option<Attribs>, ApiError> {
+        Ok(self.attribs.clone().map(Attribs::parse).transpose()?)
+    }
+}
+
+/// `POST /api/subscribers`
+pub async fn create(
+    State(state): State<AppState>,
+    Body(body): Body<SubscriberBody>,
+) -> Result<Json<Data<SubscriberView>>, ApiError> {
+    let email = body
+        .email()?
+        .ok_or_else(|| ApiError::bad_request("the e-mail address is empty"))?;
+    let name = SubscriberName::parse_or_default(body.name.as_deref(), &email)?;
+    let new = NewSubscriber {
+        fields: SubscriberFields {
+            name,
+            attribs: body.attribs()?.unwrap_or_default(),
+            status: body.status.unwrap_or(SubscriberStatus::Enabled),
+            email,
+        },
+        list_ids: body.lists.clone().unwrap_or_default(),
+        preconfirm: body.preconfirm_subscriptions,
+    };
+    Ok(data(ops::create(&state.db, new).await?.into()))
+}
+
+/// `PUT /api/subscribers/{id}`: replaces the subscriber; as in listmonk, omitting `lists`
+/// removes every subscription.
+pub async fn replace(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Body(body): Body<SubscriberBody>,
+) -> Result<Json<Data<SubscriberView>>, ApiError> {
+    let email = body
+        .email()?
+        .ok_or_else(|| ApiError::bad_request("the e-mail address is empty"))?;
+    let changes = SubscriberChanges {
+        name: Some(SubscriberName::parse_or_default(
+            body.name.as_deref(),
+            &email,
+        )?),
+        email: Some(email),
+        attribs: Some(body.attribs()?.unwrap_or_default()),
+        merge_attribs: false,
+        status: body.status,
+        list_ids: Some(body.lists.clone().unwrap_or_default()),
+        preconfirm: body.preconfirm_subscriptions,
+    };
+    Ok(data(ops::update(&state.db, id, changes).await?.into()))
+}
+
+/// `PATCH /api/subscribers/{id}`: changes only what is given; attributes are merged.
+pub async fn patch(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Body(body): Body<SubscriberBody>,
+) -> Result<Json<Data<SubscriberView>>, ApiError> {
+    let name = match body.name.as_deref() {
+        Some(name) => Some(SubscriberName::parse(name)?),
+        None => None,
+    };
+    let changes = SubscriberChanges {
+        email: body.email()?,
+        name,
+        attribs: body.attribs()?,
+        merge_attribs: true,
+        status: body.status,
+        list_ids: body.lists.clone(),
+        preconfirm: body.preconfirm_subscriptions,
+    };
+    Ok(data(ops::update(&state.db, id, changes).await?.into()))
+}
+
+/// `DELETE /api/subscribers/{id}`
+pub async fn delete_one(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Data<bool>>, ApiError> {
+    match ops::delete(&state.db, &[id]).await? {
+        0 => Err(ApiError::NotFound("subscriber not found".into())),
+        _ => Ok(data(true)),
+    }
+}
+
+/// The repeated `id` parameters of a query string (`?id=1&id=2`).
+fn ids_from_query(raw: Option<&str>) -> Result<Vec<i64>, ApiError> {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .filter(|(key, _)| key == "id")
+        .map(|(_, value)| parse_id(&value, "subscriber ID"))
+        .collect()
+}
+
+/// `DELETE /api/subscribers?id=1&id=2`
+pub async fn delete_many(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Data<bool>>, ApiError> {
+    let ids = ids_from_query(raw.as_deref())?;
+    ops::delete(&state.db, &ids).await?;
+    Ok(data(true))
+}
+
+/// `PUT /api/subscribers/{id}/blocklist`
+pub async fn blocklist_one(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Data<bool>>, ApiError> {
+    match ops::blocklist(&state.db, &[id]).await? {
+        0 => Err(ApiError::NotFound("subscriber not found".into())),
+        _ => Ok(data(true)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IdsBody {
+    ids: Vec<i64>,
+}
+
+/// `PUT /api/subscribers/blocklist` with `{"ids": […]}`
+pub async fn blocklist_many(
+    State(state): State<AppState>,
+    Body(body): Body<IdsBody>,
+) -> Result<Json<Data<bool>>, ApiError> {
+    ops::blocklist(&state.db, &body.ids).await?;
+    Ok(data(true))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListsBody {
+    ids: Vec<i64>,
+    action: String,
+    target_list_ids: Vec<i64>,
+    status: Option<SubscriptionStatus>,
+}
+
+/// `PUT /api/subscribers/lists`: add to, remove from or unsubscribe from lists.
+pub async fn change_lists(
+    State(state): State<AppState>,
+    Body(body): Body<ListsBody>,
+) -> Result<Json<Data<bool>>, ApiError> {
+    let action = match body.action.as_str() {
+        "add" => ListAction::Add(body.status.unwrap_or(SubscriptionStatus::Confirmed)),
+        "remove" => ListAction::Remove,
+        "unsubscribe" => ListAction::Unsubscribe,
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "invalid action '{other}': use add, remove or unsubscribe"
+            )));
+        }
+    };
+    ops::change_lists(&state.db, &body.ids, &body.target_list_ids, action).await?;
+    Ok(data(true))
+}
+
+/// `GET /api/subscribers/{id}/export`: everything stored about one subscriber, as a file.
+pub async fn export_data(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, ApiError> {
+    let found = ops::get(&state.db, id).await?;
+    let subscriptions: Vec<Value> = found
+        .subscriptions
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "list_id": s.list.id,
+                "name": s.list.name,
+                "type": s.list.list_type,
+                "subscription_status": s.status,
+                "meta": s.meta,
+                "created_at": s.created_at,
+                "updated_at": s.updated_at,
+            })
+        })
+        .collect();
+    let sub = &found.subscriber;
+    let body = serde_json::json!({
+        "profile": [{
+            "id": sub.id,
+            "uuid": sub.uuid,
+            "email": sub.email.as_str(),
+            "name": sub.name.as_str(),
+            "attribs": sub.attribs.as_map(),
+            "status": sub.status,
+            "created_at": sub.created_at,
+            "updated_at": sub.updated_at,
+        }],
+        "subscriptions": subscriptions,
+        "campaign_views": [],
+        "link_clicks": [],
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"subscriber-{id}.json\""),
+            ),
+        ],
+        Json(body),
+    ))
+}

@@ -1,0 +1,140 @@
+//! The HTTP side: the router (the single list of every route), shared state, extractors and
+//! the error type. `api/` holds the listmonk-compatible JSON API.
+//!
+//! A request flows: tower-http layers (trace, panic catcher, body limit) → the authentication
+//! middleware for protected `/api` routes → a handler in `api/` that parses its input into
+//! domain types → one `ops` function → `db`. Errors come back as [`error::ApiError`].
+
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod state;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+use self::state::AppState;
+
+/// One route: method, path (axum syntax) and handler.
+type Route = (Method, &'static str, MethodRouter<AppState>);
+
+/// Every `/api` route that needs credentials. Tests walk this table to prove none is open.
+/// CSV uploads get `upload_limit`; every other body the router-wide JSON limit.
+fn protected_api_routes(upload_limit: usize) -> Vec<Route> {
+    use api::{imports, lists, subscribers};
+    let upload = post(imports::start).layer(DefaultBodyLimit::max(upload_limit));
+    vec![
+        (Method::GET, "/api/subscribers", get(subscribers::search)),
+        (Method::POST, "/api/subscribers", post(subscribers::create)),
+        (
+            Method::DELETE,
+            "/api/subscribers",
+            delete(subscribers::delete_many),
+        ),
+        (
+            Method::PUT,
+            "/api/subscribers/lists",
+            put(subscribers::change_lists),
+        ),
+        (
+            Method::PUT,
+            "/api/subscribers/blocklist",
+            put(subscribers::blocklist_many),
+        ),
+        (
+            Method::GET,
+            "/api/subscribers/{id}",
+            get(subscribers::get_one),
+        ),
+        (
+            Method::PUT,
+            "/api/subscribers/{id}",
+            put(subscribers::replace),
+        ),
+        (
+            Method::PATCH,
+            "/api/subscribers/{id}",
+            patch(subscribers::patch),
+        ),
+        (
+            Method::DELETE,
+            "/api/subscribers/{id}",
+            delete(subscribers::delete_one),
+        ),
+        (
+            Method::PUT,
+            "/api/subscribers/{id}/blocklist",
+            put(subscribers::blocklist_one),
+        ),
+        (
+            Method::GET,
+            "/api/subscribers/{id}/export",
+            get(subscribers::export_data),
+        ),
+        (Method::GET, "/api/lists", get(lists::search)),
+        (Method::POST, "/api/lists", post(lists::create)),
+        (Method::GET, "/api/lists/{id}", get(lists::get_one)),
+        (Method::PUT, "/api/lists/{id}", put(lists::update)),
+        (Method::DELETE, "/api/lists/{id}", delete(lists::delete_one)),
+        (Method::GET, "/api/import/subscribers", get(imports::status)),
+        (Method::POST, "/api/import/subscribers", upload),
+        (
+            Method::DELETE,
+            "/api/import/subscribers",
+            delete(imports::stop_or_clear),
+        ),
+        (
+            Method::GET,
+            "/api/import/subscribers/logs",
+            get(imports::logs),
+        ),
+    ]
+}
+
+/// Routes anyone may call.
+fn public_routes() -> Vec<Route> {
+    vec![(Method::GET, "/api/health", get(api::health::health))]
+}
+
+/// Method and path of every protected API route.
+pub fn protected_route_table() -> Vec<(Method, &'static str)> {
+    protected_api_routes(0)
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect()
+}
+
+fn add(router: Router<AppState>, routes: Vec<Route>) -> Router<AppState> {
+    routes
+        .into_iter()
+        .fold(router, |router, (_, path, handler)| {
+            router.route(path, handler)
+        })
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let protected = add(
+        Router::new(),
+        protected_api_routes(state.settings.max_upload_bytes),
+    )
+    .route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        extract::require_api_user,
+    ))
+    .layer(DefaultBodyLimit::max(state.settings.max_body_bytes));
+    add(Router::new(), public_routes())
+        .merge(protected)
+        .fallback(api::not_found)
+        .layer(CatchPanicLayer::custom(api::panic_response))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+        ]))
+        .with_state(state)
+}

@@ -1,0 +1,114 @@
+//! `/api/import/subscribers`: the HTTP import, on the same importer as the CLI.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, expect_status, on_both_backends};
+
+async fn upload(app: &TestApp, params: Value, csv: &str) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("params", params.to_string())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(csv.as_bytes().to_vec()).file_name("subscribers.csv"),
+        );
+    app.request(reqwest::Method::POST, "/api/import/subscribers")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Polls the import status until it leaves `importing`.
+async fn wait_for_import(app: &TestApp) -> Value {
+    for _ in 0..300 {
+        let status = expect_status(app.get("/api/import/subscribers").await, 200).await;
+        if status["data"]["status"] != "importing" && status["data"]["status"] != "stopping" {
+            return status["data"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the import did not end in 15 s");
+}
+
+const MIXED_CSV: &str = "\u{feff}email,name,attributes\n\
+    ayse@example.com,Ayşe,\"{\"\"city\"\": \"\"İzmir\"\"}\"\n\
+    not-an-address,Bad,{}\n\
+    mehmet@example.com,Mehmet,{broken\n\
+    AYSE@example.com,Duplicate,{}\n\
+    zeynep@example.com,Zeynep\n\
+    ali@xn--mnchen-3ya.example,,\n";
+
+on_both_backends! {
+    async fn an_upload_keeps_the_good_rows_and_logs_the_bad_ones_by_line(app) {
+        let list = app.create_list("Türkiye", "single").await;
+        let none = expect_status(app.get("/api/import/subscribers").await, 200).await;
+        assert_eq!(none["data"]["status"], "none");
+
+        let started = expect_status(upload(&app, json!({"mode": "subscribe", "lists": [list]}), MIXED_CSV).await, 200).await;
+        assert_eq!(started["data"]["name"], "subscribers.csv");
+        let done = wait_for_import(&app).await;
+        assert_eq!(done["status"], "finished", "{done}");
+        assert_eq!(done["imported"], 2);
+        assert_eq!(done["failed"], 4);
+        assert_eq!(done["total"], 6);
+
+        let logs = expect_status(app.get("/api/import/subscribers/logs").await, 200).await;
+        let logs = logs["data"].as_str().unwrap();
+        assert!(logs.contains("line 3:"), "{logs}");
+        assert!(logs.contains("line 4: the attributes are not valid JSON"), "{logs}");
+        assert!(logs.contains("line 5: ayse@example.com appears earlier in the file"), "{logs}");
+        assert!(logs.contains("line 6: expected 3 columns, found 2"), "{logs}");
+
+        let ayse = expect_status(app.get("/api/subscribers?query=email='ayse@example.com'").await, 200).await;
+        let ayse = &ayse["data"]["results"][0];
+        assert_eq!(ayse["attribs"]["city"], "İzmir");
+        assert_eq!(ayse["lists"][0]["subscription_status"], "confirmed");
+        assert_eq!(app.count("email = 'ali@münchen.example'").await, 1);
+
+        expect_status(app.delete("/api/import/subscribers").await, 200).await;
+        let cleared = expect_status(app.get("/api/import/subscribers").await, 200).await;
+        assert_eq!(cleared["data"]["status"], "none");
+    }
+}
+
+on_both_backends! {
+    async fn semicolons_and_blocklist_mode_are_understood(app) {
+        let list = app.create_list("World", "double").await;
+        app.create_subscriber(json!({"email": "spam@example.com", "lists": [list]})).await;
+        let csv = "email;name\nspam@example.com;Spam\nnew-spam@example.com;New\n";
+        expect_status(upload(&app, json!({"mode": "blocklist", "delim": ";"}), csv).await, 200).await;
+        let done = wait_for_import(&app).await;
+        assert_eq!(done["imported"], 2, "{done}");
+        assert_eq!(app.count("status = 'blocklisted'").await, 2);
+        let spam = expect_status(app.get("/api/subscribers?query=email='spam@example.com'").await, 200).await;
+        assert_eq!(spam["data"]["results"][0]["lists"][0]["subscription_status"], "unsubscribed");
+    }
+}
+
+on_both_backends! {
+    async fn a_bad_upload_is_refused_before_it_starts(app) {
+        let list = app.create_list("L", "single").await;
+        let unknown = expect_status(upload(&app, json!({"lists": [999999]}), "email\na@example.com\n").await, 400).await;
+        assert!(unknown["message"].as_str().unwrap().contains("999999"));
+        let no_list = expect_status(upload(&app, json!({"mode": "subscribe"}), "email\na@example.com\n").await, 400).await;
+        assert!(no_list["message"].as_str().unwrap().contains("at least one list"));
+        expect_status(upload(&app, json!("not an object"), "email\n").await, 400).await;
+        let form = reqwest::multipart::Form::new().text("params", json!({"lists": [list]}).to_string());
+        let missing = app.request(reqwest::Method::POST, "/api/import/subscribers").multipart(form).send().await.unwrap();
+        expect_status(missing, 400).await;
+        let none = expect_status(app.get("/api/import/subscribers").await, 200).await;
+        assert_eq!(none["data"]["status"], "none", "nothing was started");
+    }
+}
+
+on_both_backends! {
+    async fn a_file_without_an_email_column_fails_with_a_reason(app) {
+        let list = app.create_list("L", "single").await;
+        expect_status(upload(&app, json!({"lists": [list]}), "foo,bar\n1,2\n").await, 200).await;
+        let done = wait_for_import(&app).await;
+        assert_eq!(done["status"], "failed");
+        assert!(done["error"].as_str().unwrap().contains("no email column"), "{done}");
+    }
+}

@@ -1,0 +1,11 @@
+//! The integration suite: black-box tests against a running bulten, each on SQLite and on
+//! PostgreSQL. One binary, one file per feature.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod imports;
+mod lists;
+mod query;
+mod subscribers;
