@@ -1,1 +1,243 @@
-fn main() {}
+//! Import benchmark: `bulten subscribers import` against each database's own bulk loader.
+//!
+//! Generates N subscribers as CSV (default 1,000,000; `BENCH_ROWS` overrides), then, for
+//! SQLite and for PostgreSQL, times
+//! - bulten: `bulten subscribers import FILE --list 1` into a freshly migrated database, and
+//! - raw: the same file into a plain table with the same unique index on email, loaded by
+//!   `sqlite3 .import` or `psql \copy`,
+//!
+//! in the same run, and prints rows/s for each, the ratio bulten/raw, and the importer's
+//! peak memory. Machines here are shared and noisy: read the ratio, not the absolute figures.
+//!
+//! Run: `cargo bench --bench import` (needs `sqlite3`, `psql` and PostgreSQL at
+//! `BULTEN_TEST_POSTGRES_URL`, default postgres://postgres@127.0.0.1:5432/postgres).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+const BIN: &str = env!("CARGO_BIN_EXE_bulten");
+
+fn main() {
+    let rows: usize = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let only: Option<String> = std::env::var("BENCH_BACKEND").ok();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let csv = dir.path().join("subscribers.csv");
+    generate(&csv, rows);
+    let size = std::fs::metadata(&csv).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "import benchmark: {rows} rows, {:.1} MB of CSV",
+        size as f64 / 1e6
+    );
+    println!();
+    println!(
+        "{:<11} {:>14} {:>14} {:>7} {:>12}",
+        "backend", "bulten rows/s", "raw rows/s", "ratio", "peak memory"
+    );
+    let mut results = Vec::new();
+    if only.as_deref().is_none_or(|b| b == "sqlite") {
+        results.push(("sqlite", sqlite(dir.path(), &csv, rows)));
+    }
+    if only.as_deref().is_none_or(|b| b == "postgres") {
+        results.push(("postgres", postgres(&csv, rows)));
+    }
+    println!();
+    for (name, r) in &results {
+        let verdict = if r.ratio() >= 0.4 && r.peak_mb < 150.0 {
+            "meets"
+        } else {
+            "MISSES"
+        };
+        println!(
+            "{name}: ratio {:.2} (bar 0.40), peak {:.0} MB (bar 150 MB): {verdict} the bar",
+            r.ratio(),
+            r.peak_mb
+        );
+    }
+}
+
+struct Outcome {
+    bulten_rps: f64,
+    raw_rps: f64,
+    peak_mb: f64,
+}
+
+impl Outcome {
+    fn ratio(&self) -> f64 {
+        self.bulten_rps / self.raw_rps
+    }
+
+    fn print(&self, name: &str) {
+        println!(
+            "{name:<11} {:>14.0} {:>14.0} {:>7.2} {:>9.1} MB",
+            self.bulten_rps,
+            self.raw_rps,
+            self.ratio(),
+            self.peak_mb
+        );
+    }
+}
+
+fn generate(path: &Path, rows: usize) {
+    use std::io::Write as _;
+    let cities = [
+        "İstanbul",
+        "Ankara",
+        "İzmir",
+        "Van",
+        "Trabzon",
+        "Diyarbakır",
+        "Antalya",
+        "Bursa",
+    ];
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("the CSV file"));
+    writeln!(out, "email,name,attributes").unwrap();
+    for n in 0..rows {
+        let city = cities[n % cities.len()];
+        writeln!(
+            out,
+            "okur{n}@haber{}.example,Okur {n},\"{{\"\"city\"\": \"\"{city}\"\", \"\"n\"\": {n}}}\"",
+            n % 97
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+}
+
+/// Runs `command`, fails loudly on error, returns stdout and the wall time in seconds.
+fn timed(command: &mut Command) -> (String, f64) {
+    let started = Instant::now();
+    let output = command.output().expect("the command runs");
+    let secs = started.elapsed().as_secs_f64();
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (String::from_utf8_lossy(&output.stdout).into_owned(), secs)
+}
+
+fn bulten(db_args: &[String]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(db_args)
+        .env("RUST_LOG", "warn")
+        .env_remove("BULTEN_CONFIG");
+    command
+}
+
+/// Imports with the CLI and returns (rows/s, peak MB); checks every row arrived.
+fn run_bulten_import(db_args: &[String], csv: &Path, rows: usize) -> (f64, f64) {
+    let (out, secs) = timed(
+        bulten(db_args)
+            .args(["subscribers", "import"])
+            .arg(csv)
+            .args(["--list", "1"]),
+    );
+    assert!(
+        out.contains(&format!("{rows} rows imported, 0 refused")),
+        "unexpected import output: {out}"
+    );
+    let peak = out
+        .split("peak memory ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(f64::NAN);
+    (rows as f64 / secs, peak)
+}
+
+fn sqlite(dir: &Path, csv: &Path, rows: usize) -> Outcome {
+    let data = dir.join("sqlite-data");
+    let db_args = vec!["--data-dir".to_owned(), data.display().to_string()];
+    timed(bulten(&db_args).arg("migrate"));
+    let db_file = data.join("bulten.db");
+    timed(Command::new("sqlite3").arg(&db_file).arg(
+        "INSERT INTO lists (uuid, name, type, optin, created_at, updated_at) \
+         VALUES (randomblob(16), 'bench', 'public', 'single', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z');",
+    ));
+    let (bulten_rps, peak_mb) = run_bulten_import(&db_args, csv, rows);
+
+    let raw_db: PathBuf = dir.join("raw.db");
+    timed(Command::new("sqlite3").arg(&raw_db).arg(
+        "PRAGMA journal_mode=WAL; CREATE TABLE subscribers (email TEXT NOT NULL, name TEXT NOT NULL, attributes TEXT); \
+         CREATE UNIQUE INDEX subscribers_email ON subscribers (email);",
+    ));
+    let (_, raw_secs) = timed(Command::new("sqlite3").arg(&raw_db).arg(format!(
+        ".import --csv --skip 1 {} subscribers",
+        csv.display()
+    )));
+    let outcome = Outcome {
+        bulten_rps,
+        raw_rps: rows as f64 / raw_secs,
+        peak_mb,
+    };
+    outcome.print("sqlite");
+    outcome
+}
+
+fn postgres(csv: &Path, rows: usize) -> Outcome {
+    let admin = std::env::var("BULTEN_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let suffix = std::process::id();
+    let (ours, raw) = (
+        format!("bench_bulten_{suffix}"),
+        format!("bench_raw_{suffix}"),
+    );
+    let url_for = |name: &str| {
+        let mut url = url::Url::parse(&admin).expect("a PostgreSQL URL");
+        url.set_path(name);
+        url.to_string()
+    };
+    for name in [&ours, &raw] {
+        timed(
+            Command::new("psql")
+                .arg(&admin)
+                .args(["-qc", &format!("DROP DATABASE IF EXISTS {name}")]),
+        );
+        timed(
+            Command::new("psql")
+                .arg(&admin)
+                .args(["-qc", &format!("CREATE DATABASE {name}")]),
+        );
+    }
+    let db_args = vec!["--database-url".to_owned(), url_for(&ours)];
+    timed(bulten(&db_args).arg("migrate"));
+    timed(Command::new("psql").arg(url_for(&ours)).args([
+        "-qc",
+        "INSERT INTO lists (uuid, name, type, optin, created_at, updated_at) \
+         VALUES (gen_random_uuid(), 'bench', 'public', 'single', now(), now())",
+    ]));
+    let (bulten_rps, peak_mb) = run_bulten_import(&db_args, csv, rows);
+
+    timed(Command::new("psql").arg(url_for(&raw)).args([
+        "-qc",
+        "CREATE TABLE subscribers (email TEXT NOT NULL, name TEXT NOT NULL, attributes JSONB); \
+         CREATE UNIQUE INDEX subscribers_email ON subscribers (email);",
+    ]));
+    let (_, raw_secs) = timed(Command::new("psql").arg(url_for(&raw)).args([
+        "-qc",
+        &format!(
+            "\\copy subscribers FROM '{}' WITH (FORMAT csv, HEADER true)",
+            csv.display()
+        ),
+    ]));
+    for name in [&ours, &raw] {
+        timed(
+            Command::new("psql")
+                .arg(&admin)
+                .args(["-qc", &format!("DROP DATABASE IF EXISTS {name}")]),
+        );
+    }
+    let outcome = Outcome {
+        bulten_rps,
+        raw_rps: rows as f64 / raw_secs,
+        peak_mb,
+    };
+    outcome.print("postgres");
+    outcome
+}

@@ -5,14 +5,16 @@
 //! import leaves whole batches and counters that match them. Every write is an upsert keyed
 //! by address, so running the same file again converges on the same rows.
 
+use sqlx::Arguments as _;
+use sqlx::sqlite::SqliteArguments;
 use sqlx::types::Json;
 
-use super::{BeginWrite as _, Db, DbResult, db_err, on_pool, placeholders};
+use super::{BeginWrite as _, Db, DbError, DbResult, db_err, on_pool};
 use crate::domain::{Attribs, EmailAddress, SubscriberName, SubscriptionStatus, Timestamp};
 
 /// Rows per `INSERT … VALUES` statement on SQLite; 7 parameters a row stays far below its
 /// 32,766-parameter limit while amortising the statement overhead.
-const SQLITE_ROWS_PER_STATEMENT: usize = 500;
+const SQLITE_ROWS_PER_STATEMENT: usize = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -56,7 +58,22 @@ const RUN_COLUMNS: &str = "id, name, mode, status, overwrite, list_ids, total, i
 pub struct ImportRow {
     pub email: EmailAddress,
     pub name: SubscriberName,
-    pub attribs: Attribs,
+    /// The attributes as JSON text, serialized by the reader thread so the loader only binds.
+    attribs_json: String,
+    /// The UUID the subscriber gets if it is new, drawn by the reader thread for the same
+    /// reason; time-ordered (v7) so the UUID index grows at its end.
+    uuid: uuid::Uuid,
+}
+
+impl ImportRow {
+    pub fn new(email: EmailAddress, name: SubscriberName, attribs: &Attribs) -> Self {
+        Self {
+            email,
+            name,
+            attribs_json: attribs.to_json_text(),
+            uuid: uuid::Uuid::now_v7(),
+        }
+    }
 }
 
 /// A refused row: where it was and why.
@@ -242,137 +259,227 @@ fn subscriber_status(plan: &BatchPlan) -> &'static str {
     }
 }
 
-/// Upserts a batch on PostgreSQL: the whole batch as arrays through `UNNEST`, one statement
-/// per table.
+/// Upserts a batch on PostgreSQL in one statement. The batch arrives as arrays through
+/// `UNNEST`. The sibling CTEs of a data-modifying statement all see the table as it was
+/// before it, so `inserted` (new addresses) and `existing` (addresses already stored, updated
+/// when the import overwrites or blocklists) never overlap, and the subscriptions are written
+/// for both without looking anything up again.
+///
+/// New rows are inserted with `NOT IN (existing)` rather than `ON CONFLICT`: PostgreSQL's
+/// speculative insertion roughly doubles the cost of each row. A concurrent writer that adds
+/// one of the addresses in between makes the statement fail with a unique violation; the
+/// caller then runs the batch again with `careful` set, which uses `ON CONFLICT DO NOTHING`.
 macro_rules! load_rows_postgres {
-    ($tx:expr, $rows:expr, $plan:expr, $now:expr) => {{
-        let sql = format!(
-            "INSERT INTO subscribers (uuid, email, name, attribs, status, created_at, updated_at) \
-             SELECT u, e, n, a::jsonb, $5, $6, $6 \
-             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) AS t(u, e, n, a) {}",
-            conflict_clause($plan)
-        );
-        let uuids: Vec<uuid::Uuid> = $rows.iter().map(|_| uuid::Uuid::new_v4()).collect();
+    ($tx:expr, $rows:expr, $plan:expr, $now:expr, $careful:expr) => {{
+        let uuids: Vec<uuid::Uuid> = $rows.iter().map(|r| r.uuid).collect();
         let emails: Vec<&str> = $rows.iter().map(|r| r.email.as_str()).collect();
         let names: Vec<&str> = $rows.iter().map(|r| r.name.as_str()).collect();
-        let attribs: Vec<String> = $rows.iter().map(|r| r.attribs.to_json_text()).collect();
+        let attribs: Vec<&str> = $rows.iter().map(|r| r.attribs_json.as_str()).collect();
+        let list_ids: Vec<i64> = $plan.subscriptions.iter().map(|(id, _)| *id).collect();
+        let statuses: Vec<&str> = $plan.subscriptions.iter().map(|(_, s)| s.as_str()).collect();
+        // `existing` is read first; new rows are the rest of the batch, found by hashing the
+        // few existing addresses rather than probing the email index a second time.
+        let insert_new = if $careful {
+            "ON CONFLICT (email) DO NOTHING"
+        } else {
+            "WHERE input.e NOT IN (SELECT email FROM existing)"
+        };
+        let existing = match ($plan.mode, $plan.overwrite) {
+            // Locked as a foreign key would, so none is deleted before its subscription lands.
+            (ImportMode::Subscribe, false) => {
+                "SELECT s.id, s.status, s.email FROM input JOIN subscribers s ON s.email = input.e \
+                 FOR KEY SHARE OF s"
+            }
+            (ImportMode::Subscribe, true) => {
+                "UPDATE subscribers s SET name = input.n, attribs = input.a::jsonb, updated_at = $6 \
+                 FROM input WHERE s.email = input.e RETURNING s.id, s.status, s.email"
+            }
+            (ImportMode::Blocklist, false) => {
+                "UPDATE subscribers s SET status = 'blocklisted', updated_at = $6 \
+                 FROM input WHERE s.email = input.e RETURNING s.id, s.status, s.email"
+            }
+            (ImportMode::Blocklist, true) => {
+                "UPDATE subscribers s SET status = 'blocklisted', name = input.n, \
+                 attribs = input.a::jsonb, updated_at = $6 \
+                 FROM input WHERE s.email = input.e RETURNING s.id, s.status, s.email"
+            }
+        };
+        let subscribe = |source: &str, conflict: &str| {
+            format!(
+                "INSERT INTO subscriber_lists (subscriber_id, list_id, status, created_at, updated_at) \
+                 SELECT t.id, l.list_id, \
+                        CASE WHEN t.status = 'blocklisted' THEN 'unsubscribed' ELSE l.status END, $6, $6 \
+                 FROM {source} t CROSS JOIN UNNEST($7::bigint[], $8::text[]) AS l(list_id, status) {conflict}"
+            )
+        };
+        let then = match $plan.mode {
+            // New subscribers cannot have subscriptions yet: no conflict clause needed there.
+            ImportMode::Subscribe => format!(
+                ", fresh AS ({} RETURNING 1) {}",
+                subscribe("inserted", ""),
+                subscribe("existing", subscription_conflict_clause($plan))
+            ),
+            ImportMode::Blocklist => " UPDATE subscriber_lists SET status = 'unsubscribed', updated_at = $6 \
+                 WHERE subscriber_id IN (SELECT id FROM existing) \
+                 AND $7::bigint[] IS NOT NULL AND $8::text[] IS NOT NULL"
+                .to_owned(),
+        };
+        let sql = format!(
+            "WITH input AS ( \
+                 SELECT u, e, n, a FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) AS t(u, e, n, a) \
+             ), existing AS ({existing}), inserted AS ( \
+                 INSERT INTO subscribers (uuid, email, name, attribs, status, created_at, updated_at) \
+                 SELECT u, e, n, a::jsonb, $5, $6, $6 FROM input {insert_new} RETURNING id, status \
+             ){then}"
+        );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(uuids)
-            .bind(&emails)
+            .bind(emails)
             .bind(names)
             .bind(attribs)
             .bind(subscriber_status($plan))
             .bind($now)
+            .bind(list_ids)
+            .bind(statuses)
             .execute(&mut **$tx)
             .await
-            .map_err(db_err)?;
-        subscriptions_postgres!($tx, &emails, $plan, $now);
     }};
 }
 
-/// Upserts a batch on SQLite, which has no arrays: multi-row `VALUES` lists.
-macro_rules! load_rows_sqlite {
-    ($tx:expr, $rows:expr, $plan:expr, $now:expr) => {{
-        for chunk in $rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = 3 + i * 4;
-                    format!("(${b}, ${}, ${}, ${}, $1, $2, $2)", b + 1, b + 2, b + 3)
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO subscribers (uuid, email, name, attribs, status, created_at, updated_at) \
-                 VALUES {} {}",
-                values.join(", "),
-                conflict_clause($plan)
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(subscriber_status($plan)).bind($now);
-            for row in chunk {
-                q = q
-                    .bind(uuid::Uuid::new_v4())
-                    .bind(row.email.as_str())
-                    .bind(row.name.as_str())
-                    .bind(row.attribs.to_json_text());
-            }
-            q.execute(&mut **$tx).await.map_err(db_err)?;
+type SqliteTx<'c> = sqlx::Transaction<'c, sqlx::Sqlite>;
+
+/// Upserts a batch on SQLite, which has no arrays: multi-row `VALUES` lists of
+/// `SQLITE_ROWS_PER_STATEMENT` rows.
+///
+/// These statements use anonymous `?` placeholders: SQLite finds a named one (`$1`) by a
+/// linear scan, so binding a statement of thousands of named parameters costs their square.
+/// The arguments of the next statement are built while SQLite runs the current one on its
+/// worker thread.
+async fn load_rows_sqlite(
+    tx: &mut SqliteTx<'_>,
+    rows: &[ImportRow],
+    plan: &BatchPlan,
+    now: Timestamp,
+) -> DbResult<()> {
+    // Bound as text once per statement rather than encoded per row and column.
+    let now = now.to_sortable_text();
+    let status = subscriber_status(plan);
+    let chunks: Vec<&[ImportRow]> = rows.chunks(SQLITE_ROWS_PER_STATEMENT).collect();
+    let mut next = chunks
+        .first()
+        .map(|chunk| subscriber_args(chunk, status, &now))
+        .transpose()?;
+    for (i, chunk) in chunks.iter().enumerate() {
+        let args = next.take().expect("built for every chunk");
+        let sql = format!(
+            "INSERT INTO subscribers (uuid, email, name, attribs, status, created_at, updated_at) \
+             SELECT v.column1, v.column2, v.column3, v.column4, ?, ?, ? FROM (VALUES {}) AS v \
+             WHERE true {} RETURNING id, status",
+            vec!["(?, ?, ?, ?)"; chunk.len()].join(", "),
+            conflict_clause(plan)
+        );
+        let insert = sqlx::query_as_with::<_, (i64, String), _>(sqlx::AssertSqlSafe(sql), args)
+            .fetch_all(&mut **tx);
+        let prepare = async { chunks.get(i + 1).map(|c| subscriber_args(c, status, &now)) };
+        let (written, prepared) = tokio::join!(insert, prepare);
+        let written = written.map_err(db_err)?;
+        next = prepared.transpose()?;
+        if written.len() == chunk.len() && plan.mode == ImportMode::Subscribe {
+            // Every row was inserted or updated: its ID came back, no lookup is needed.
+            subscribe_ids_sqlite(tx, &written, plan, &now).await?;
+        } else {
             let emails: Vec<&str> = chunk.iter().map(|r| r.email.as_str()).collect();
-            subscriptions_sqlite!($tx, &emails, $plan, $now);
+            subscribe_emails_sqlite(tx, &emails, plan, &now).await?;
         }
-    }};
+    }
+    Ok(())
 }
 
-macro_rules! subscriptions_postgres {
-    ($tx:expr, $emails:expr, $plan:expr, $now:expr) => {{
-        match $plan.mode {
-            ImportMode::Subscribe => {
-                for (list_id, sub_status) in &$plan.subscriptions {
-                    let sql = format!(
-                        "INSERT INTO subscriber_lists (subscriber_id, list_id, status, created_at, updated_at) \
-                         SELECT id, $1, CASE WHEN status = 'blocklisted' THEN 'unsubscribed' ELSE $2 END, $3, $3 \
-                         FROM subscribers WHERE email = ANY($4::text[]) {}",
-                        subscription_conflict_clause($plan)
-                    );
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(*list_id)
-                        .bind(sub_status.as_str())
-                        .bind($now)
-                        .bind($emails)
-                        .execute(&mut **$tx)
-                        .await
-                        .map_err(db_err)?;
-                }
-            }
-            ImportMode::Blocklist => {
-                sqlx::query(
-                    "UPDATE subscriber_lists SET status = 'unsubscribed', updated_at = $1 \
-                     WHERE subscriber_id IN (SELECT id FROM subscribers WHERE email = ANY($2::text[]))",
-                )
-                .bind($now)
-                .bind($emails)
-                .execute(&mut **$tx)
-                .await
-                .map_err(db_err)?;
-            }
-        }
-    }};
+fn subscriber_args(chunk: &[ImportRow], status: &str, now: &str) -> DbResult<SqliteArguments> {
+    let encode = |e: sqlx::error::BoxDynError| DbError::Other(sqlx::Error::Encode(e));
+    let mut args = SqliteArguments::default();
+    args.reserve(3 + chunk.len() * 4, 0);
+    args.add(status.to_owned()).map_err(encode)?;
+    args.add(now.to_owned()).map_err(encode)?;
+    args.add(now.to_owned()).map_err(encode)?;
+    for row in chunk {
+        args.add(row.uuid).map_err(encode)?;
+        args.add(row.email.as_str()).map_err(encode)?;
+        args.add(row.name.as_str()).map_err(encode)?;
+        args.add(row.attribs_json.as_str()).map_err(encode)?;
+    }
+    Ok(args)
 }
 
-macro_rules! subscriptions_sqlite {
-    ($tx:expr, $emails:expr, $plan:expr, $now:expr) => {{
-        let marks = placeholders(4, $emails.len());
-        match $plan.mode {
-            ImportMode::Subscribe => {
-                for (list_id, sub_status) in &$plan.subscriptions {
-                    let sql = format!(
-                        "INSERT INTO subscriber_lists (subscriber_id, list_id, status, created_at, updated_at) \
-                         SELECT id, $1, CASE WHEN status = 'blocklisted' THEN 'unsubscribed' ELSE $2 END, $3, $3 \
-                         FROM subscribers WHERE email IN ({marks}) {}",
-                        subscription_conflict_clause($plan)
-                    );
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(*list_id)
-                        .bind(sub_status.as_str())
-                        .bind($now);
-                    for email in $emails {
-                        q = q.bind(*email);
-                    }
-                    q.execute(&mut **$tx).await.map_err(db_err)?;
-                }
-            }
-            ImportMode::Blocklist => {
+/// Subscribes the subscribers whose IDs and statuses the insert returned.
+async fn subscribe_ids_sqlite(
+    tx: &mut SqliteTx<'_>,
+    written: &[(i64, String)],
+    plan: &BatchPlan,
+    now: &str,
+) -> DbResult<()> {
+    for (list_id, sub_status) in &plan.subscriptions {
+        let sql = format!(
+            "INSERT INTO subscriber_lists (subscriber_id, list_id, status, created_at, updated_at) \
+             SELECT v.column1, ?, CASE WHEN v.column2 = 'blocklisted' THEN 'unsubscribed' ELSE ? END, ?, ? \
+             FROM (VALUES {}) AS v WHERE true {}",
+            vec!["(?, ?)"; written.len()].join(", "),
+            subscription_conflict_clause(plan)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(*list_id)
+            .bind(sub_status.as_str())
+            .bind(now)
+            .bind(now);
+        for (id, status) in written {
+            q = q.bind(*id).bind(status.as_str());
+        }
+        q.execute(&mut **tx).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// Subscribes (or, in blocklist mode, unsubscribes) the subscribers with these addresses.
+async fn subscribe_emails_sqlite(
+    tx: &mut SqliteTx<'_>,
+    emails: &[&str],
+    plan: &BatchPlan,
+    now: &str,
+) -> DbResult<()> {
+    let marks = vec!["?"; emails.len()].join(", ");
+    match plan.mode {
+        ImportMode::Subscribe => {
+            for (list_id, sub_status) in &plan.subscriptions {
                 let sql = format!(
-                    "UPDATE subscriber_lists SET status = 'unsubscribed', updated_at = $1 \
-                     WHERE subscriber_id IN (SELECT id FROM subscribers WHERE email IN ({}))",
-                    placeholders(2, $emails.len())
+                    "INSERT INTO subscriber_lists (subscriber_id, list_id, status, created_at, updated_at) \
+                     SELECT id, ?, CASE WHEN status = 'blocklisted' THEN 'unsubscribed' ELSE ? END, ?, ? \
+                     FROM subscribers WHERE email IN ({marks}) {}",
+                    subscription_conflict_clause(plan)
                 );
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind($now);
-                for email in $emails {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(*list_id)
+                    .bind(sub_status.as_str())
+                    .bind(now)
+                    .bind(now);
+                for email in emails {
                     q = q.bind(*email);
                 }
-                q.execute(&mut **$tx).await.map_err(db_err)?;
+                q.execute(&mut **tx).await.map_err(db_err)?;
             }
         }
-    }};
+        ImportMode::Blocklist => {
+            let sql = format!(
+                "UPDATE subscriber_lists SET status = 'unsubscribed', updated_at = ? \
+                 WHERE subscriber_id IN (SELECT id FROM subscribers WHERE email IN ({marks}))"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+            for email in emails {
+                q = q.bind(*email);
+            }
+            q.execute(&mut **tx).await.map_err(db_err)?;
+        }
+    }
+    Ok(())
 }
 
 /// Loads one batch and its refused rows, and moves the run's counters, in one transaction.
@@ -389,17 +496,27 @@ pub async fn load_batch(
     match db {
         Db::Sqlite(pool) => {
             let mut tx = pool.begin_write().await.map_err(db_err)?;
-            load_rows_sqlite!(&mut tx, rows, plan, now);
+            load_rows_sqlite(&mut tx, rows, plan, now).await?;
             let status = finish_batch!(&mut tx, run_id, rows, errors, now)?;
             tx.commit().await.map_err(db_err)?;
             Ok(status)
         }
         Db::Postgres(pool) => {
-            let mut tx = pool.begin_write().await.map_err(db_err)?;
-            load_rows_postgres!(&mut tx, rows, plan, now);
-            let status = finish_batch!(&mut tx, run_id, rows, errors, now)?;
-            tx.commit().await.map_err(db_err)?;
-            Ok(status)
+            let mut careful = false;
+            loop {
+                let mut tx = pool.begin_write().await.map_err(db_err)?;
+                match load_rows_postgres!(&mut tx, rows, plan, now, careful).map_err(db_err) {
+                    Ok(_) => {}
+                    Err(DbError::Conflict(_)) if !careful => {
+                        careful = true;
+                        continue;
+                    }
+                    Err(err) => return Err(err),
+                }
+                let status = finish_batch!(&mut tx, run_id, rows, errors, now)?;
+                tx.commit().await.map_err(db_err)?;
+                return Ok(status);
+            }
         }
     }
 }

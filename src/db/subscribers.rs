@@ -280,7 +280,7 @@ pub async fn insert(
             "INSERT INTO subscribers (uuid, email, name, attribs, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
         )
-        .bind(uuid::Uuid::new_v4())
+        .bind(uuid::Uuid::now_v7())
         .bind(fields.email.as_str())
         .bind(fields.name.as_str())
         .bind(Json(fields.attribs.as_map()))

@@ -134,7 +134,7 @@ impl Attribs {
     }
 
     pub fn to_json_text(&self) -> String {
-        serde_json::Value::Object(self.0.clone()).to_string()
+        serde_json::to_string(&self.0).expect("a JSON map always serializes")
     }
 }
 

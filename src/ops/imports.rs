@@ -18,11 +18,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
 use super::{OpsError, OpsResult, lists::require_all};
-use crate::db::Db;
 use crate::db::imports::{self, BatchPlan, ImportMode, ImportRow, RowError};
+use crate::db::{Backend, Db};
 use crate::domain::{Attribs, EmailAddress, SubscriberName, SubscriptionStatus};
 
 /// Rows per transaction. Large enough to amortise a commit, small enough that a stop request
@@ -170,33 +172,59 @@ async fn run_import(
     let reader =
         tokio::task::spawn_blocking(move || read_batches(file, delimiter, batch_size, &tx));
 
-    let (mut imported, mut failed) = (0u64, 0u64);
-    let mut status = "importing".to_owned();
-    let mut load_error = None;
-    while let Some(batch) = rx.recv().await {
-        match imports::load_batch(db, run_id, &batch.rows, &batch.errors, &plan).await {
-            Ok(now) => status = now,
-            Err(err) => {
-                load_error = Some(OpsError::from(err));
-                break;
-            }
+    // PostgreSQL loads two batches at once, one server process each; SQLite has one writer.
+    let concurrency = match db.backend() {
+        Backend::Postgres => 2,
+        Backend::Sqlite => 1,
+    };
+    let load = |batch: Batch| {
+        let plan = &plan;
+        async move {
+            let result = imports::load_batch(db, run_id, &batch.rows, &batch.errors, plan).await;
+            (
+                batch.rows.len() as u64,
+                batch.errors.len() as u64,
+                batch.bytes_read,
+                result,
+            )
         }
-        imported += batch.rows.len() as u64;
-        failed += batch.errors.len() as u64;
-        progress.advance(batch.bytes_read, total_bytes, imported, failed);
-        if status == "stopping" {
-            break;
+    };
+    let mut in_flight = FuturesUnordered::new();
+    let (mut imported, mut failed, mut bytes) = (0u64, 0u64, 0u64);
+    let (mut stopping, mut done_reading) = (false, false);
+    let mut load_error = None;
+    loop {
+        let can_take =
+            !done_reading && !stopping && load_error.is_none() && in_flight.len() < concurrency;
+        tokio::select! {
+            batch = rx.recv(), if can_take => match batch {
+                Some(batch) => in_flight.push(load(batch)),
+                None => done_reading = true,
+            },
+            Some((rows, refused, read, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                match result {
+                    Ok(status) => {
+                        stopping |= status == "stopping";
+                        imported += rows;
+                        failed += refused;
+                        bytes = bytes.max(read);
+                        progress.advance(bytes, total_bytes, imported, failed);
+                    }
+                    Err(err) => load_error = load_error.or(Some(OpsError::from(err))),
+                }
+            },
+            else => break,
         }
     }
     // Dropping the receiver ends the reader at its next send.
     drop(rx);
     let read = reader.await.map_err(|e| OpsError::Internal(e.into()))?;
     let total = (imported + failed) as i64;
-    let (final_status, error) = match (&load_error, read, status.as_str()) {
+    let (final_status, error) = match (&load_error, read, stopping) {
         (Some(err), _, _) => ("failed", Some(err.to_string())),
-        (None, _, "stopping") => ("stopped", None),
-        (None, Err(err), _) => ("failed", Some(format!("{err:#}"))),
-        (None, Ok(()), _) => ("finished", None),
+        (None, _, true) => ("stopped", None),
+        (None, Err(err), false) => ("failed", Some(format!("{err:#}"))),
+        (None, Ok(()), false) => ("finished", None),
     };
     imports::finish_run(db, run_id, final_status, total, error.as_deref()).await?;
     if let Some(err) = load_error {
@@ -307,11 +335,7 @@ impl Layout {
                 .merged(Attribs::from_trusted(map))
                 .map_err(|e| e.to_string())?;
         }
-        Ok(ImportRow {
-            email,
-            name,
-            attribs,
-        })
+        Ok(ImportRow::new(email, name, &attribs))
     }
 }
 

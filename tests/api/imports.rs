@@ -112,3 +112,35 @@ on_both_backends! {
         assert!(done["error"].as_str().unwrap().contains("no email column"), "{done}");
     }
 }
+
+on_both_backends! {
+    async fn overwrite_decides_whether_existing_subscribers_change(app) {
+        let list = app.create_list("L", "single").await;
+        app.create_subscriber(json!({"email": "old@example.com", "name": "Old Name", "attribs": {"a": 1}})).await;
+        let csv = "email,name,attributes\nold@example.com,New Name,\"{\"\"b\"\": 2}\"\nnew@example.com,New,{}\n";
+        expect_status(upload(&app, json!({"lists": [list]}), csv).await, 200).await;
+        wait_for_import(&app).await;
+        let kept = expect_status(app.get("/api/subscribers?query=email='old@example.com'").await, 200).await;
+        assert_eq!(kept["data"]["results"][0]["name"], "Old Name", "without overwrite the row stays");
+        assert_eq!(kept["data"]["results"][0]["lists"][0]["id"], list, "but it joins the list");
+
+        expect_status(upload(&app, json!({"lists": [list], "overwrite": true}), csv).await, 200).await;
+        wait_for_import(&app).await;
+        let changed = expect_status(app.get("/api/subscribers?query=email='old@example.com'").await, 200).await;
+        assert_eq!(changed["data"]["results"][0]["name"], "New Name");
+        assert_eq!(changed["data"]["results"][0]["attribs"], json!({"b": 2}));
+        assert_eq!(app.count("id > 0").await, 2);
+    }
+}
+
+on_both_backends! {
+    async fn a_blocklisted_subscriber_imported_again_stays_unsubscribed(app) {
+        let list = app.create_list("L", "single").await;
+        let id = app.create_subscriber(json!({"email": "blocked@example.com", "status": "blocklisted"})).await;
+        expect_status(upload(&app, json!({"lists": [list]}), "email\nblocked@example.com\n").await, 200).await;
+        wait_for_import(&app).await;
+        let read = expect_status(app.get(&format!("/api/subscribers/{id}")).await, 200).await;
+        assert_eq!(read["data"]["status"], "blocklisted");
+        assert_eq!(read["data"]["lists"][0]["subscription_status"], "unsubscribed");
+    }
+}

@@ -99,3 +99,19 @@ on_both_backends! {
         expect_status(app.get("/api/lists?order_by=password").await, 400).await;
     }
 }
+
+on_both_backends! {
+    async fn deleting_a_list_or_a_subscriber_removes_their_subscriptions(app) {
+        let gone = app.create_list("Gone", "single").await;
+        let kept = app.create_list("Kept", "single").await;
+        let a = app.create_subscriber(json!({"email": "a@example.com", "lists": [gone, kept]})).await;
+        let b = app.create_subscriber(json!({"email": "b@example.com", "lists": [gone, kept]})).await;
+        expect_status(app.delete(&format!("/api/lists/{gone}")).await, 200).await;
+        let read = expect_status(app.get(&format!("/api/subscribers/{a}")).await, 200).await;
+        let lists: Vec<i64> = read["data"]["lists"].as_array().unwrap().iter().map(|l| l["id"].as_i64().unwrap()).collect();
+        assert_eq!(lists, [kept]);
+        expect_status(app.delete(&format!("/api/subscribers/{b}")).await, 200).await;
+        let counts = expect_status(app.get(&format!("/api/lists/{kept}")).await, 200).await;
+        assert_eq!(counts["data"]["subscriber_count"], 1);
+    }
+}

@@ -462,7 +462,7 @@ mod tests {
             ("lists.name = 'x'", "only subscriber fields"),
             ("email = lower('X')", "not a constant"),
             ("id IN (SELECT id FROM users)", "not a condition"),
-            ("id + 1 = 2", "operator '+'"),
+            ("id + 1 = 2", "'id + 1' is not a field"),
             ("id = 'abc'", "cannot be compared"),
             ("uuid = 'not-a-uuid'", "not a UUID"),
             ("created_at > 'yesterday'", "not a date"),
