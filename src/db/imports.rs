@@ -128,17 +128,6 @@ pub async fn latest_run(db: &Db) -> DbResult<Option<ImportRun>> {
     )
 }
 
-pub async fn get_run(db: &Db, id: i64) -> DbResult<Option<ImportRun>> {
-    let sql = format!("SELECT {RUN_COLUMNS} FROM imports WHERE id = $1");
-    Ok(
-        on_pool!(db, pool => sqlx::query_as::<_, ImportRun>(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
-        .map_err(db_err)?),
-    )
-}
-
 /// Asks a running import to stop after its current batch.
 pub async fn request_stop(db: &Db, id: i64) -> DbResult<bool> {
     let n = on_pool!(db, pool => sqlx::query(

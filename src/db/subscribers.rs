@@ -179,20 +179,6 @@ pub async fn query(db: &Db, query: &SubscriberQuery) -> DbResult<(Vec<Subscriber
     Ok((subscribers, total))
 }
 
-/// IDs of subscribers matching a compiled filter (placeholders from `$1`).
-pub async fn ids_matching(db: &Db, filter: &SqlFilter) -> DbResult<Vec<i64>> {
-    let sql = format!(
-        "SELECT subscribers.id FROM subscribers WHERE {} ORDER BY id",
-        filter.sql
-    );
-    Ok(
-        on_pool!(db, pool => bind_params!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)), &filter.params)
-        .fetch_all(pool)
-        .await
-        .map_err(db_err)?),
-    )
-}
-
 pub async fn get(db: &Db, id: i64) -> DbResult<Option<Subscriber>> {
     let sql = format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE id = $1");
     let row = on_pool!(db, pool => sqlx::query_as::<_, SubscriberRow>(sqlx::AssertSqlSafe(sql))

@@ -8,7 +8,7 @@ use base64::Engine as _;
 
 use super::error::ApiError;
 use super::state::AppState;
-use crate::ops::users::{self, ApiCaller};
+use crate::ops::users;
 
 /// `axum::Json`, rejecting with [`ApiError`].
 #[derive(Debug, FromRequest)]
@@ -60,26 +60,6 @@ pub async fn require_api_user(
         .ok_or(ApiError::Unauthorized)?;
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
-}
-
-/// The authenticated caller, for handlers that need it.
-#[derive(Debug, Clone)]
-pub struct Caller(pub ApiCaller);
-
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<ApiCaller>()
-            .cloned()
-            .map(Caller)
-            .ok_or(ApiError::Unauthorized)
-    }
 }
 
 #[cfg(test)]
