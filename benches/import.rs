@@ -39,10 +39,14 @@ fn main() {
     );
     let mut results = Vec::new();
     if only.as_deref().is_none_or(|b| b == "sqlite") {
-        results.push(("sqlite", sqlite(dir.path(), &csv, rows)));
+        let outcome = sqlite(dir.path(), &csv, rows);
+        outcome.print("sqlite");
+        results.push(("sqlite", outcome));
     }
     if only.as_deref().is_none_or(|b| b == "postgres") {
-        results.push(("postgres", postgres(&csv, rows)));
+        let outcome = postgres(&csv, rows);
+        outcome.print("postgres");
+        results.push(("postgres", outcome));
     }
     println!();
     for (name, r) in &results {
@@ -171,13 +175,11 @@ fn sqlite(dir: &Path, csv: &Path, rows: usize) -> Outcome {
         ".import --csv --skip 1 {} subscribers",
         csv.display()
     )));
-    let outcome = Outcome {
+    Outcome {
         bulten_rps,
         raw_rps: rows as f64 / raw_secs,
         peak_mb,
-    };
-    outcome.print("sqlite");
-    outcome
+    }
 }
 
 fn postgres(csv: &Path, rows: usize) -> Outcome {
@@ -233,11 +235,9 @@ fn postgres(csv: &Path, rows: usize) -> Outcome {
                 .args(["-qc", &format!("DROP DATABASE IF EXISTS {name}")]),
         );
     }
-    let outcome = Outcome {
+    Outcome {
         bulten_rps,
         raw_rps: rows as f64 / raw_secs,
         peak_mb,
-    };
-    outcome.print("postgres");
-    outcome
+    }
 }

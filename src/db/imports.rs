@@ -309,8 +309,7 @@ macro_rules! load_rows_postgres {
                 subscribe("existing", subscription_conflict_clause($plan))
             ),
             ImportMode::Blocklist => " UPDATE subscriber_lists SET status = 'unsubscribed', updated_at = $6 \
-                 WHERE subscriber_id IN (SELECT id FROM existing) \
-                 AND $7::bigint[] IS NOT NULL AND $8::text[] IS NOT NULL"
+                 WHERE subscriber_id IN (SELECT id FROM existing)"
                 .to_owned(),
         };
         let sql = format!(
@@ -321,17 +320,19 @@ macro_rules! load_rows_postgres {
                  SELECT u, e, n, a::jsonb, $5, $6, $6 FROM input {insert_new} RETURNING id, status \
              ){then}"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(uuids)
             .bind(emails)
             .bind(names)
             .bind(attribs)
             .bind(subscriber_status($plan))
-            .bind($now)
-            .bind(list_ids)
-            .bind(statuses)
-            .execute(&mut **$tx)
-            .await
+            .bind($now);
+        // Only the subscribe form names the lists ($7, $8).
+        let query = match $plan.mode {
+            ImportMode::Subscribe => query.bind(list_ids).bind(statuses),
+            ImportMode::Blocklist => query,
+        };
+        query.execute(&mut **$tx).await
     }};
 }
 

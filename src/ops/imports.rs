@@ -108,24 +108,21 @@ pub async fn import_file(
     run_import(db, run.id, file, options, plan, progress).await
 }
 
-/// Imports into an already started run (the API starts the run before the upload finishes).
+/// Imports into an already started run with a plan made when it started (the API starts
+/// the run and checks the lists before the upload is imported).
 pub async fn import_into_run(
     db: &Db,
     run_id: i64,
     path: &Path,
     options: &ImportOptions,
+    plan: BatchPlan,
     progress: &dyn Progress,
 ) -> OpsResult<ImportSummary> {
-    let started = async {
-        let plan = plan(db, options).await?;
-        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        Ok::<_, OpsError>((plan, file))
-    };
-    match started.await {
-        Ok((plan, file)) => run_import(db, run_id, file, options, plan, progress).await,
+    match File::open(path).with_context(|| format!("cannot open {}", path.display())) {
+        Ok(file) => run_import(db, run_id, file, options, plan, progress).await,
         Err(err) => {
-            imports::finish_run(db, run_id, "failed", 0, Some(&err.to_string())).await?;
-            Err(err)
+            imports::finish_run(db, run_id, "failed", 0, Some(&format!("{err:#}"))).await?;
+            Err(err.into())
         }
     }
 }

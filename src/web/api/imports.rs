@@ -183,7 +183,7 @@ async fn begin(
         batch_size: state.settings.import_batch_size,
     };
     // Refuse bad lists now, while the client is still listening.
-    plan(&state.db, &options).await?;
+    let plan = plan(&state.db, &options).await?;
 
     let mut task = state.import_task.lock().await;
     let busy = task.as_ref().is_some_and(|t| !t.is_finished())
@@ -204,7 +204,7 @@ async fn begin(
     let db = state.db.clone();
     let run_id = run.id;
     *task = Some(tokio::spawn(async move {
-        match import_into_run(&db, run_id, &path, &options, &NoProgress).await {
+        match import_into_run(&db, run_id, &path, &options, plan, &NoProgress).await {
             Ok(summary) => tracing::info!(
                 run_id,
                 imported = summary.imported,
