@@ -7,8 +7,14 @@ use std::future::Future;
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 
+use std::sync::Arc;
+
 use crate::config::Settings;
-use crate::db::{Db, imports};
+use crate::db::{Db, imports, secrets};
+use crate::delivery::{Engine, Kick};
+use crate::mail::dkim::Dkim;
+use crate::mail::tokens::Signer;
+use crate::ops::compose::Mailer;
 use crate::ops::users::{FirstAdmin, Password, ensure_first_admin};
 use crate::web::{self, state::AppState};
 
@@ -56,12 +62,14 @@ impl App {
             None => None,
         };
         let first_admin = ensure_first_admin(&db, settings.admin_user.as_deref(), password).await?;
+        crate::ops::templates::ensure_defaults(&db).await?;
+        let mailer = Arc::new(mailer(&db, &settings).await?);
         let listener = TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         Ok(App {
             listener,
-            state: AppState::new(db, settings),
+            state: AppState::new(db, settings, mailer, Kick::default()),
             first_admin,
         })
     }
@@ -92,14 +100,49 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let db = self.state.db.clone();
+        let engine = if self.state.settings.sending {
+            Some(
+                Engine::start(
+                    db.clone(),
+                    &self.state.settings,
+                    self.state.mailer.clone(),
+                    self.state.kick.clone(),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
         let router = web::router(self.state);
-        axum::serve(self.listener, router)
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("the HTTP server failed")?;
+            .context("the HTTP server failed");
+        // Finish the messages in flight and give back the claimed rest before closing.
+        if let Some(engine) = engine {
+            engine.stop().await;
+        }
         db.close().await;
-        Ok(())
+        served
     }
+}
+
+/// The keys and addresses every message needs: the signing key shared by all nodes (made
+/// on the first start), the DKIM keys, the public URL.
+///
+/// # Errors
+/// When a DKIM key is unusable or the database fails.
+pub async fn mailer(db: &Db, settings: &Settings) -> anyhow::Result<Mailer> {
+    // TLS to SMTP relays uses ring; install it as the process default once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let key = secrets::get_or_create(db, "signing_key", Signer::generate_key).await?;
+    Ok(Mailer {
+        signer: Signer::new(key.into_bytes()),
+        dkim: Dkim::from_config(&settings.dkim)?,
+        root_url: settings.root_url(),
+        bounce_address: settings.bounce_address.clone(),
+        feedback_sender_id: settings.feedback_sender_id.clone(),
+    })
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::Deserialize;
 
+use crate::mail::dkim::DkimKeyConfig;
+use crate::mail::smtp::{SmtpServerConfig, TlsMode};
+
 /// A value that must never be printed: `Debug` shows `****`.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -60,6 +63,47 @@ pub struct Settings {
     pub max_upload_bytes: usize,
     /// Rows per import transaction. Defaults to 10,000.
     pub import_batch_size: usize,
+
+    /// SMTP relays (`[[smtp]]` tables). None configured (and no `smtp_host`): mail goes to
+    /// the outbox in the database instead.
+    pub smtp: Vec<SmtpServerConfig>,
+    /// One relay from the environment (`BULTEN_SMTP_HOST` …), added to `smtp`.
+    pub smtp_host: Option<String>,
+    pub smtp_port: Option<u16>,
+    pub smtp_tls: Option<TlsMode>,
+    pub smtp_user: Option<String>,
+    pub smtp_password: Option<Secret>,
+    /// DKIM keys (`[[dkim]]` tables); each signs every message.
+    pub dkim: Vec<DkimKeyConfig>,
+    /// Whether this node sends mail. Defaults to true; on SQLite only one node may.
+    pub sending: bool,
+    /// Messages per second over all relays; unset: as fast as the relays take them.
+    pub send_rate: Option<u32>,
+    /// Messages per second to one recipient domain (`[[domain_limit]]` tables).
+    pub domain_limit: Vec<DomainLimit>,
+    /// Ledger rows claimed at once. Defaults to 200.
+    pub send_batch_size: usize,
+    /// Seconds a node holds claimed rows before others may take them. Defaults to 60.
+    pub send_lease_secs: u64,
+    /// First retry delay after a temporary failure, doubled each time. Defaults to 60.
+    pub retry_base_secs: u64,
+    /// Give up on a message this many seconds after it was queued. Defaults to 3 days.
+    pub retry_max_age_secs: u64,
+    /// The envelope sender of campaign mail: `bounces@example.com` becomes
+    /// `bounces+TOKEN@example.com` per message (VERP). Defaults to `bounces@` the From domain.
+    pub bounce_address: Option<String>,
+    /// The sender of transactional mail without a `from_email`. Defaults to
+    /// `bulten <noreply@HOST>`, HOST from `root_url`.
+    pub from_email: Option<String>,
+    /// The fixed last field of `Feedback-ID`. Defaults to `bulten`.
+    pub feedback_sender_id: String,
+}
+
+/// A rate limit for one recipient domain.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DomainLimit {
+    pub domain: String,
+    pub per_second: u32,
 }
 
 impl Default for Settings {
@@ -75,6 +119,23 @@ impl Default for Settings {
             max_body_bytes: 1024 * 1024,
             max_upload_bytes: 1024 * 1024 * 1024,
             import_batch_size: crate::ops::imports::DEFAULT_BATCH_SIZE,
+            smtp: Vec::new(),
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: None,
+            smtp_user: None,
+            smtp_password: None,
+            dkim: Vec::new(),
+            sending: true,
+            send_rate: None,
+            domain_limit: Vec::new(),
+            send_batch_size: 200,
+            send_lease_secs: 60,
+            retry_base_secs: 60,
+            retry_max_age_secs: 3 * 24 * 3600,
+            bounce_address: None,
+            from_email: None,
+            feedback_sender_id: "bulten".into(),
         }
     }
 }
@@ -110,6 +171,39 @@ impl Settings {
         self.database_url
             .clone()
             .unwrap_or_else(|| crate::db::Db::sqlite_url_in(&self.data_dir))
+    }
+
+    /// Every SMTP relay: the `[[smtp]]` tables, then the one from `smtp_host`.
+    pub fn smtp_servers(&self) -> Vec<SmtpServerConfig> {
+        let mut servers = self.smtp.clone();
+        if let Some(host) = &self.smtp_host {
+            let tls = self.smtp_tls.unwrap_or_default();
+            servers.push(SmtpServerConfig {
+                host: host.clone(),
+                port: self.smtp_port.unwrap_or(match tls {
+                    TlsMode::Tls => 465,
+                    TlsMode::Starttls => 587,
+                    TlsMode::None => 25,
+                }),
+                tls,
+                username: self.smtp_user.clone(),
+                password: self.smtp_password.clone(),
+                ..SmtpServerConfig::default()
+            });
+        }
+        servers
+    }
+
+    /// The default sender of transactional mail.
+    pub fn from_email(&self) -> String {
+        self.from_email.clone().unwrap_or_else(|| {
+            let host = url::Url::parse(&self.root_url())
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .filter(|h| h.contains('.') && h.parse::<std::net::IpAddr>().is_err())
+                .unwrap_or_else(|| "localhost.localdomain".into());
+            format!("bulten <noreply@{host}>")
+        })
     }
 
     /// The public base URL, without a trailing slash.
@@ -153,6 +247,59 @@ max_upload_bytes = 1073741824
 
 # Rows per import transaction.
 import_batch_size = 10000
+
+# ---- Sending ----------------------------------------------------------------------------
+# With no SMTP relay configured, every message is kept in the database's outbox (GET
+# /api/outbox) instead of being sent: a new installation shows real mail without a server.
+#
+# SMTP relays, one table each; messages are spread over all of them. For a single relay the
+# environment is enough: BULTEN_SMTP_HOST, BULTEN_SMTP_PORT, BULTEN_SMTP_TLS (none, starttls
+# or tls), BULTEN_SMTP_USER, BULTEN_SMTP_PASSWORD.
+# [[smtp]]
+# host = "smtp.example.com"
+# port = 587
+# tls = "starttls"            # "none", "starttls" or "tls" (implicit TLS, usually port 465)
+# username = "bulten"
+# password = "secret"
+# pool_size = 10              # connections kept open: messages in flight to this relay
+# timeout_secs = 30
+# max_messages_per_connection = 10000
+# hello_name = "news.example.com"
+
+# DKIM keys; each adds a signature to every message. RSA-2048 for every verifier, plus
+# Ed25519 for the ones that know it. Keys are PKCS#8 PEM, inline or in a file.
+# [[dkim]]
+# domain = "news.example.com"
+# selector = "rsa2026"
+# algorithm = "rsa"           # "rsa" or "ed25519"
+# private_key_file = "/etc/bulten/dkim-rsa.pem"
+
+# The envelope sender of campaign mail. Each message gets bounces+TOKEN@… (VERP), so a
+# bounce names its recipient. Use a subdomain of the From domain so SPF aligns.
+# bounce_address = "bounces@bounce.news.example.com"
+
+# Whether this node sends mail (on PostgreSQL any number of nodes may; on SQLite one).
+sending = true
+
+# Limits: messages per second over all relays, and per recipient domain.
+# send_rate = 500
+# [[domain_limit]]
+# domain = "gmail.com"
+# per_second = 50
+
+# The delivery ledger: rows claimed at once, how long a claim holds before other nodes may
+# take the rows, and the retry schedule for temporary failures (doubling from the base,
+# with jitter, until the maximum age).
+send_batch_size = 200
+send_lease_secs = 60
+retry_base_secs = 60
+retry_max_age_secs = 259200
+
+# The sender of transactional mail that names none.
+# from_email = "News <noreply@news.example.com>"
+
+# The last field of the Feedback-ID header (Gmail's feedback loop).
+feedback_sender_id = "bulten"
 "#;
 
 #[cfg(test)]

@@ -6,13 +6,19 @@
 //! query is type-checked against both drivers. Where the dialects truly differ (bulk loading,
 //! JSON operators in filters) the code matches on [`Backend`] and says why.
 //!
-//! One file per aggregate: `subscribers`, `lists`, `users`, `imports`.
+//! One file per aggregate: `subscribers`, `lists`, `users`, `imports`, `templates`,
+//! `campaigns`, `deliveries` (the ledger), `outbox`, `secrets`.
 
+pub mod campaigns;
 mod codec;
+pub mod deliveries;
 pub mod filter;
 pub mod imports;
 pub mod lists;
+pub mod outbox;
+pub mod secrets;
 pub mod subscribers;
+pub mod templates;
 pub mod users;
 
 use std::path::Path;

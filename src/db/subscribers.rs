@@ -199,6 +199,16 @@ pub async fn get_by_email(db: &Db, email: &EmailAddress) -> DbResult<Option<Subs
     row.map(SubscriberRow::into_subscriber).transpose()
 }
 
+pub async fn get_by_uuid(db: &Db, uuid: uuid::Uuid) -> DbResult<Option<Subscriber>> {
+    let sql = format!("SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE uuid = $1");
+    let row = on_pool!(db, pool => sqlx::query_as::<_, SubscriberRow>(sqlx::AssertSqlSafe(sql))
+        .bind(uuid)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err)?);
+    row.map(SubscriberRow::into_subscriber).transpose()
+}
+
 /// The subscriptions of these subscribers, with their lists, ordered by list.
 pub async fn subscriptions_of(db: &Db, subscriber_ids: &[i64]) -> DbResult<Vec<Subscription>> {
     let mut all = Vec::new();

@@ -4,12 +4,14 @@
 //! fail, once, at the edge; everything behind the edge trusts them. Statuses are enums stored as
 //! text ([`status_enum!`] gives each `as_str`, `FromStr` and serde in one place).
 
+mod campaigns;
 mod email;
 pub mod filter;
 mod lists;
 mod subscribers;
 mod time;
 
+pub use campaigns::{CampaignStatus, CampaignType, ContentType, DeliveryStatus, TemplateType};
 pub use email::{EmailAddress, EmailError};
 pub use lists::{List, ListName, ListStatus, ListType, OptinKind, Tags};
 pub use subscribers::{
@@ -50,6 +52,14 @@ macro_rules! status_enum {
                         [$($text),+].join(", ")
                     ))),
                 }
+            }
+        }
+
+        /// For columns decoded straight into the enum (`#[sqlx(try_from = "String")]`).
+        impl TryFrom<String> for $name {
+            type Error = $crate::domain::Invalid;
+            fn try_from(text: String) -> Result<Self, Self::Error> {
+                text.parse()
             }
         }
 

@@ -2,9 +2,13 @@
 //! workers. Inputs are already-parsed domain types; errors are [`OpsError`], which says what
 //! went wrong in the product's terms and leaves HTTP status codes to the web layer.
 
+pub mod campaigns;
+pub mod compose;
 pub mod imports;
 pub mod lists;
 pub mod subscribers;
+pub mod templates;
+pub mod tx;
 pub mod users;
 
 use crate::db::DbError;

@@ -164,3 +164,66 @@ pub async fn change_lists(
     require_all(db, list_ids).await?;
     Ok(subscribers::change_lists(db, subscriber_ids, list_ids, action).await?)
 }
+
+/// What an unsubscribe link acts on: whose, and which lists.
+#[derive(Debug, Clone)]
+pub struct UnsubscribeTarget {
+    pub subscriber: crate::domain::Subscriber,
+    /// The lists left by unsubscribing: the campaign's, or every list when the link came
+    /// from no campaign. (ID, name, currently subscribed.)
+    pub lists: Vec<(i64, String, bool)>,
+}
+
+/// Resolves a signed unsubscribe token. `None` for a token naming no subscriber (erased).
+///
+/// # Errors
+/// When the database fails.
+pub async fn unsubscribe_target(
+    db: &Db,
+    token: crate::mail::tokens::UnsubscribeToken,
+) -> OpsResult<Option<UnsubscribeTarget>> {
+    let Some(subscriber) = crate::db::subscribers::get_by_uuid(db, token.subscriber).await? else {
+        return Ok(None);
+    };
+    let subscriptions = crate::db::subscribers::subscriptions_of(db, &[subscriber.id]).await?;
+    let campaign_lists: Option<Vec<i64>> = match token.campaign {
+        Some(id) => Some(
+            crate::db::campaigns::lists_of(db, &[id])
+                .await?
+                .into_iter()
+                .filter_map(|l| l.id)
+                .collect(),
+        ),
+        None => None,
+    };
+    let lists = subscriptions
+        .into_iter()
+        .filter(|s| {
+            campaign_lists
+                .as_ref()
+                .is_none_or(|ids| ids.contains(&s.list.id))
+        })
+        .map(|s| {
+            let subscribed = s.status != crate::domain::SubscriptionStatus::Unsubscribed;
+            (s.list.id, s.list.name, subscribed)
+        })
+        .collect();
+    Ok(Some(UnsubscribeTarget { subscriber, lists }))
+}
+
+/// Unsubscribes the token's subscriber from the lists it names. Idempotent; a campaign
+/// already running skips the subscriber from its next message on.
+///
+/// # Errors
+/// When the database fails.
+pub async fn unsubscribe(db: &Db, target: &UnsubscribeTarget) -> OpsResult<()> {
+    let list_ids: Vec<i64> = target.lists.iter().map(|(id, _, _)| *id).collect();
+    crate::db::subscribers::change_lists(
+        db,
+        &[target.subscriber.id],
+        &list_ids,
+        ListAction::Unsubscribe,
+    )
+    .await?;
+    Ok(())
+}

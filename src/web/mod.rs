@@ -1,5 +1,6 @@
 //! The HTTP side: the router (the single list of every route), shared state, extractors and
-//! the error type. `api/` holds the listmonk-compatible JSON API.
+//! the error type. `api/` holds the listmonk-compatible JSON API; `public/` the pages readers
+//! reach from mail.
 //!
 //! A request flows: tower-http layers (trace, panic catcher, body limit) → the authentication
 //! middleware for protected `/api` routes → a handler in `api/` that parses its input into
@@ -8,6 +9,7 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod public;
 pub mod state;
 
 use axum::Router;
@@ -26,7 +28,7 @@ type Route = (Method, &'static str, MethodRouter<AppState>);
 /// Every `/api` route that needs credentials. Tests walk this table to prove none is open.
 /// CSV uploads get `upload_limit`; every other body the router-wide JSON limit.
 fn protected_api_routes(upload_limit: usize) -> Vec<Route> {
-    use api::{imports, lists, subscribers};
+    use api::{campaigns, imports, lists, outbox, subscribers, templates, tx};
     let upload = post(imports::start).layer(DefaultBodyLimit::max(upload_limit));
     vec![
         (Method::GET, "/api/subscribers", get(subscribers::search)),
@@ -93,12 +95,86 @@ fn protected_api_routes(upload_limit: usize) -> Vec<Route> {
             "/api/import/subscribers/logs",
             get(imports::logs),
         ),
+        (Method::GET, "/api/templates", get(templates::all)),
+        (Method::POST, "/api/templates", post(templates::create)),
+        (
+            Method::POST,
+            "/api/templates/preview",
+            post(templates::preview_unsaved),
+        ),
+        (Method::GET, "/api/templates/{id}", get(templates::get_one)),
+        (Method::PUT, "/api/templates/{id}", put(templates::update)),
+        (
+            Method::DELETE,
+            "/api/templates/{id}",
+            delete(templates::delete_one),
+        ),
+        (
+            Method::GET,
+            "/api/templates/{id}/preview",
+            get(templates::preview_one),
+        ),
+        (
+            Method::PUT,
+            "/api/templates/{id}/default",
+            put(templates::set_default),
+        ),
+        (Method::GET, "/api/campaigns", get(campaigns::search)),
+        (Method::POST, "/api/campaigns", post(campaigns::create)),
+        (
+            Method::GET,
+            "/api/campaigns/running/stats",
+            get(campaigns::running_stats),
+        ),
+        (Method::GET, "/api/campaigns/{id}", get(campaigns::get_one)),
+        (Method::PUT, "/api/campaigns/{id}", put(campaigns::update)),
+        (
+            Method::DELETE,
+            "/api/campaigns/{id}",
+            delete(campaigns::delete_one),
+        ),
+        (
+            Method::PUT,
+            "/api/campaigns/{id}/status",
+            put(campaigns::change_status),
+        ),
+        (
+            Method::GET,
+            "/api/campaigns/{id}/preview",
+            get(campaigns::preview),
+        ),
+        (
+            Method::POST,
+            "/api/campaigns/{id}/preview",
+            post(campaigns::preview_unsaved),
+        ),
+        (
+            Method::POST,
+            "/api/campaigns/{id}/test",
+            post(campaigns::send_test),
+        ),
+        (Method::POST, "/api/tx", post(tx::send)),
+        (Method::GET, "/api/outbox", get(outbox::search)),
+        (Method::GET, "/api/outbox/{id}", get(outbox::get_one)),
     ]
 }
 
 /// Routes anyone may call.
 fn public_routes() -> Vec<Route> {
-    vec![(Method::GET, "/api/health", get(api::health::health))]
+    use public::unsubscribe;
+    vec![
+        (Method::GET, "/api/health", get(api::health::health)),
+        (
+            Method::GET,
+            "/u/{token}",
+            get(unsubscribe::show).post(unsubscribe::unsubscribe),
+        ),
+        (
+            Method::GET,
+            "/m/{token}",
+            get(unsubscribe::show).post(unsubscribe::unsubscribe),
+        ),
+    ]
 }
 
 /// Method and path of every protected API route.

@@ -6,20 +6,27 @@ use tokio::sync::Mutex;
 
 use crate::config::Settings;
 use crate::db::Db;
+use crate::delivery::Kick;
+use crate::ops::compose::Mailer;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
+    pub mailer: Arc<Mailer>,
+    /// Wakes the delivery engine after a change it should act on at once.
+    pub kick: Kick,
     /// The import this process is running, if any; one at a time, as in listmonk.
     pub import_task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings) -> Self {
+    pub fn new(db: Db, settings: Settings, mailer: Arc<Mailer>, kick: Kick) -> Self {
         Self {
             db,
             settings: Arc::new(settings),
+            mailer,
+            kick,
             import_task: Arc::new(Mutex::new(None)),
         }
     }

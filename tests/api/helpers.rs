@@ -37,6 +37,14 @@ pub(crate) struct TestApp {
 }
 
 pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// As [`spawn_app`], with settings changed by `configure` before the start.
+pub(crate) async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let pg_database = match backend {
         Backend::Sqlite => None,
@@ -49,8 +57,12 @@ pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
         listen: "127.0.0.1:0".into(),
         admin_password: Some(Secret::new("first-admin-password")),
         max_body_bytes: 64 * 1024,
+        // Retries come quickly in tests.
+        retry_base_secs: 1,
         ..Settings::default()
     };
+    let mut settings = settings;
+    configure(&mut settings);
     let app = App::build(settings).await.expect("the app builds");
     let url = app.url();
     let api_token = add_api_user(app.db(), "tester", Role::Admin)
@@ -229,8 +241,45 @@ pub(crate) fn temp_file(name: &str, content: &[u8]) -> (tempfile::TempDir, PathB
     (dir, path)
 }
 
-/// Declares a test that runs once on SQLite and once on PostgreSQL, each on a fresh app.
+/// Declares a test that runs once on SQLite and once on PostgreSQL, each on a fresh app;
+/// `with CONFIGURE;` first changes the settings (`CONFIGURE: FnOnce(&mut Settings)`), and
+/// `backend NAME;` runs `async fn NAME(backend: Backend)`, for tests that start the app
+/// themselves.
 macro_rules! on_both_backends {
+    (backend $name:ident;) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    };
+    (with $configure:expr; $(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$meta])*
+            async fn scenario($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, $configure).await;
+                scenario(app).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let app = $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, $configure).await;
+                scenario(app).await
+            }
+        }
+    };
     ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
         mod $name {
             #[allow(unused_imports)]

@@ -4,8 +4,12 @@
 mod helpers;
 
 mod auth;
+mod campaigns;
 mod cli;
+mod delivery;
 mod imports;
 mod lists;
 mod query;
+mod sink;
 mod subscribers;
+mod templates;

@@ -1,10 +1,14 @@
 //! The JSON API, shaped like listmonk's: `{"data": …}` on success, `{"message": …}` on error,
 //! paginated results as `{"results", "query", "search", "total", "per_page", "page"}`.
 
+pub mod campaigns;
 pub mod health;
 pub mod imports;
 pub mod lists;
+pub mod outbox;
 pub mod subscribers;
+pub mod templates;
+pub mod tx;
 
 use axum::Json;
 use axum::http::StatusCode;

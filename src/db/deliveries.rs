@@ -1,0 +1,331 @@
+//! The delivery ledger: claiming rows under a lease, recording outcomes, returning expired
+//! leases, and transactional rows. See the migration for the row's life.
+//!
+//! Claims use `FOR UPDATE SKIP LOCKED` on PostgreSQL, so nodes claiming at the same moment
+//! take different rows; SQLite has one writer and one sending node.
+
+use serde_json::Value;
+use sqlx::types::Json;
+
+use super::{Backend, BeginWrite as _, Db, DbResult, db_err, on_pool, placeholders};
+use crate::domain::Timestamp;
+
+/// A claimed ledger row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Claimed {
+    pub id: i64,
+    pub campaign_id: Option<i64>,
+    pub subscriber_id: Option<i64>,
+    /// Attempts including this one.
+    pub attempts: i64,
+    pub created_at: Timestamp,
+    /// Transactional rows: the envelope and the finished message.
+    pub rcpt: Option<String>,
+    pub mail_from: Option<String>,
+    pub message: Option<Vec<u8>>,
+}
+
+/// A campaign recipient as a message needs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Recipient {
+    pub id: i64,
+    pub uuid: uuid::Uuid,
+    pub email: String,
+    pub name: String,
+    pub attribs: Json<Value>,
+}
+
+/// What happened to one claimed row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    /// Not sent, and never will be (unsubscribed, suppressed, gone meanwhile).
+    Skipped(String),
+    /// A permanent refusal (5xx), kept as a bounce.
+    Bounced(String),
+    /// Gave up: a temporary failure that outlived the retry window, or a render error.
+    Failed(String),
+    /// A temporary failure: try again at `at`.
+    Retry {
+        at: Timestamp,
+        error: String,
+    },
+    /// Not attempted (pause, shutdown): back to the queue as it was.
+    Released,
+}
+
+/// Claims up to `limit` due rows of one campaign (or of transactional mail, `campaign_id`
+/// `None`) for `owner` until `lease_until`.
+pub async fn claim(
+    db: &Db,
+    campaign_id: Option<i64>,
+    owner: &str,
+    lease_until: Timestamp,
+    limit: i64,
+) -> DbResult<Vec<Claimed>> {
+    let now = Timestamp::now();
+    let campaign_filter = if campaign_id.is_some() {
+        "campaign_id = $4"
+    } else {
+        "campaign_id IS NULL AND $4 IS NULL"
+    };
+    let lock = match db.backend() {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE deliveries SET status = 'sending', lease_owner = $1, lease_until = $2, \
+         attempts = attempts + 1, updated_at = $3 \
+         WHERE id IN (SELECT id FROM deliveries \
+                      WHERE status = 'queued' AND {campaign_filter} \
+                        AND (next_attempt_at IS NULL OR next_attempt_at <= $3) \
+                      ORDER BY id LIMIT $5 {lock}) \
+         RETURNING id, campaign_id, subscriber_id, attempts, created_at, rcpt, mail_from, message"
+    );
+    let mut rows = on_pool!(db, pool => sqlx::query_as::<_, Claimed>(sqlx::AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(campaign_id)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?);
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// Of these subscribers, the ones campaign `campaign_id` may still mail now, with what the
+/// message needs: enabled, and still in a target list under the campaign's opt-in rule. A
+/// subscriber who unsubscribed or was blocklisted after the start is not returned.
+pub async fn eligible_recipients(
+    db: &Db,
+    campaign_id: i64,
+    optin_campaign: bool,
+    subscriber_ids: &[i64],
+) -> DbResult<Vec<Recipient>> {
+    if subscriber_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rule = if optin_campaign {
+        "sl.status = 'unconfirmed' AND l.optin = 'double'"
+    } else {
+        "(sl.status = 'confirmed' OR (sl.status = 'unconfirmed' AND l.optin = 'single'))"
+    };
+    let sql = format!(
+        "SELECT s.id, s.uuid, s.email, s.name, s.attribs FROM subscribers s \
+         WHERE s.id IN ({}) AND s.status = 'enabled' \
+           AND EXISTS (SELECT 1 FROM subscriber_lists sl JOIN lists l ON l.id = sl.list_id \
+                       WHERE sl.subscriber_id = s.id AND {rule} \
+                         AND sl.list_id IN (SELECT list_id FROM campaign_lists \
+                                            WHERE campaign_id = $1))",
+        placeholders(2, subscriber_ids.len())
+    );
+    on_pool!(db, pool => {
+        let mut q = sqlx::query_as::<_, Recipient>(sqlx::AssertSqlSafe(sql)).bind(campaign_id);
+        for id in subscriber_ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(pool).await.map_err(db_err)
+    })
+}
+
+/// Which of these keyed address hashes are suppressed.
+pub async fn suppressed(db: &Db, hashes: &[String]) -> DbResult<Vec<String>> {
+    if hashes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT email_hash FROM suppressions WHERE email_hash IN ({})",
+        placeholders(1, hashes.len())
+    );
+    on_pool!(db, pool => {
+        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+        for hash in hashes {
+            q = q.bind(hash.clone());
+        }
+        q.fetch_all(pool).await.map_err(db_err)
+    })
+}
+
+/// Adds a keyed address hash to the suppression list.
+pub async fn suppress(db: &Db, email_hash: &str, reason: &str) -> DbResult<()> {
+    on_pool!(db, pool => sqlx::query(
+        "INSERT INTO suppressions (email_hash, reason, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (email_hash) DO NOTHING",
+    )
+    .bind(email_hash)
+    .bind(reason)
+    .bind(Timestamp::now())
+    .execute(pool)
+    .await
+    .map_err(db_err)?
+    .rows_affected());
+    Ok(())
+}
+
+/// Writes the outcomes of claimed rows and the campaign counters in one transaction. Only
+/// rows still `sending` change, so an outcome that arrives after its lease expired and the
+/// row was sent again is not counted twice.
+pub async fn record(db: &Db, outcomes: &[(i64, Option<i64>, Outcome)]) -> DbResult<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
+    let now = Timestamp::now();
+    let sent: Vec<i64> = outcomes
+        .iter()
+        .filter(|(_, _, o)| *o == Outcome::Sent)
+        .map(|(id, _, _)| *id)
+        .collect();
+    let released: Vec<i64> = outcomes
+        .iter()
+        .filter(|(_, _, o)| *o == Outcome::Released)
+        .map(|(id, _, _)| *id)
+        .collect();
+    on_pool!(db, pool => {
+        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        // Campaign ID → (sent, failed, bounced, skipped) actually changed.
+        let mut counters: std::collections::BTreeMap<i64, [i64; 4]> = Default::default();
+        for chunk in sent.chunks(500) {
+            let sql = format!(
+                "UPDATE deliveries SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
+                 last_error = NULL, updated_at = $1 WHERE status = 'sending' AND id IN ({}) \
+                 RETURNING campaign_id",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query_scalar::<_, Option<i64>>(sqlx::AssertSqlSafe(sql)).bind(now);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for campaign in q.fetch_all(&mut *tx).await.map_err(db_err)?.into_iter().flatten() {
+                counters.entry(campaign).or_default()[0] += 1;
+            }
+        }
+        for chunk in released.chunks(500) {
+            let sql = format!(
+                "UPDATE deliveries SET status = 'queued', lease_owner = NULL, lease_until = NULL, \
+                 attempts = attempts - 1, updated_at = $1 WHERE status = 'sending' AND id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await.map_err(db_err)?;
+        }
+        for (id, _, outcome) in outcomes {
+            let (status, error, next, slot) = match outcome {
+                Outcome::Sent | Outcome::Released => continue,
+                Outcome::Skipped(e) => ("skipped", e, None, Some(3)),
+                Outcome::Bounced(e) => ("bounced", e, None, Some(2)),
+                Outcome::Failed(e) => ("failed", e, None, Some(1)),
+                Outcome::Retry { at, error } => ("queued", error, Some(*at), None),
+            };
+            let campaign = sqlx::query_scalar::<_, Option<i64>>(
+                "UPDATE deliveries SET status = $1, last_error = $2, next_attempt_at = $3, \
+                 lease_owner = NULL, lease_until = NULL, updated_at = $4 \
+                 WHERE id = $5 AND status = 'sending' RETURNING campaign_id",
+            )
+            .bind(status)
+            .bind(truncate(error))
+            .bind(next)
+            .bind(now)
+            .bind(*id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            if let (Some(Some(campaign)), Some(slot)) = (campaign, slot) {
+                counters.entry(campaign).or_default()[slot] += 1;
+            }
+        }
+        for (campaign, [sent, failed, bounced, skipped]) in counters {
+            sqlx::query(
+                "UPDATE campaigns SET sent = sent + $1, failed = failed + $2, \
+                 bounced = bounced + $3, skipped = skipped + $4, updated_at = $5 WHERE id = $6",
+            )
+            .bind(sent)
+            .bind(failed)
+            .bind(bounced)
+            .bind(skipped)
+            .bind(now)
+            .bind(campaign)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    })
+}
+
+/// Errors are kept short: an SMTP reply, not a transcript.
+fn truncate(text: &str) -> &str {
+    match text.char_indices().nth(500) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
+
+/// Puts rows whose lease ran out back in the queue; with `everything_leased`, every leased
+/// row (a SQLite node starting up: it is the only sender, so any lease is its own from before
+/// a crash).
+pub async fn requeue_expired(db: &Db, everything_leased: bool) -> DbResult<u64> {
+    let now = Timestamp::now();
+    let sql = if everything_leased {
+        "UPDATE deliveries SET status = 'queued', lease_owner = NULL, lease_until = NULL \
+         WHERE status = 'sending' AND $1 IS NOT NULL"
+    } else {
+        "UPDATE deliveries SET status = 'queued', lease_owner = NULL, lease_until = NULL \
+         WHERE status = 'sending' AND lease_until < $1"
+    };
+    on_pool!(db, pool => Ok(sqlx::query(sql)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected()))
+}
+
+/// A transactional message ready to queue.
+#[derive(Debug, Clone)]
+pub struct NewTx {
+    pub subscriber_id: Option<i64>,
+    pub rcpt: String,
+    pub mail_from: String,
+    pub message: Vec<u8>,
+}
+
+/// Queues transactional messages; they are claimed before any campaign row.
+pub async fn insert_tx(db: &Db, messages: &[NewTx]) -> DbResult<()> {
+    let now = Timestamp::now();
+    on_pool!(db, pool => {
+        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        for m in messages {
+            sqlx::query(
+                "INSERT INTO deliveries (campaign_id, subscriber_id, status, attempts, rcpt, \
+                 mail_from, message, created_at) VALUES (NULL, $1, 'queued', 0, $2, $3, $4, $5)",
+            )
+            .bind(m.subscriber_id)
+            .bind(&m.rcpt)
+            .bind(&m.mail_from)
+            .bind(&m.message)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(())
+    })
+}
+
+/// Counts of a campaign's rows by status.
+pub async fn status_counts(db: &Db, campaign_id: i64) -> DbResult<Vec<(String, i64)>> {
+    on_pool!(db, pool => sqlx::query_as::<_, (String, i64)>(
+        "SELECT status, COUNT(*) FROM deliveries WHERE campaign_id = $1 GROUP BY status ORDER BY status",
+    )
+    .bind(campaign_id)
+    .fetch_all(pool)
+    .await
+    .map_err(db_err))
+}

@@ -1,0 +1,120 @@
+//! Templates for campaigns and transactional mail.
+
+use super::{BeginWrite as _, Db, DbResult, db_err, on_pool};
+use crate::domain::{TemplateType, Timestamp};
+
+const COLUMNS: &str = "id, name, type, subject, body, is_default, created_at, updated_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Template {
+    pub id: i64,
+    pub name: String,
+    #[sqlx(rename = "type", try_from = "String")]
+    pub template_type: TemplateType,
+    pub subject: String,
+    pub body: String,
+    pub is_default: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What an editor sets on a template.
+#[derive(Debug, Clone)]
+pub struct TemplateFields {
+    pub name: String,
+    pub template_type: TemplateType,
+    pub subject: String,
+    pub body: String,
+}
+
+pub async fn all(db: &Db) -> DbResult<Vec<Template>> {
+    let sql = format!("SELECT {COLUMNS} FROM templates ORDER BY id");
+    on_pool!(db, pool => sqlx::query_as::<_, Template>(sqlx::AssertSqlSafe(sql))
+        .fetch_all(pool).await.map_err(db_err))
+}
+
+pub async fn get(db: &Db, id: i64) -> DbResult<Option<Template>> {
+    let sql = format!("SELECT {COLUMNS} FROM templates WHERE id = $1");
+    on_pool!(db, pool => sqlx::query_as::<_, Template>(sqlx::AssertSqlSafe(sql))
+        .bind(id).fetch_optional(pool).await.map_err(db_err))
+}
+
+/// The default template of a type, if there is one.
+pub async fn default_of(db: &Db, kind: TemplateType) -> DbResult<Option<Template>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM templates WHERE type = $1 ORDER BY is_default DESC, id LIMIT 1"
+    );
+    on_pool!(db, pool => sqlx::query_as::<_, Template>(sqlx::AssertSqlSafe(sql))
+        .bind(kind.as_str()).fetch_optional(pool).await.map_err(db_err))
+}
+
+pub async fn insert(db: &Db, fields: &TemplateFields, is_default: bool) -> DbResult<Template> {
+    let now = Timestamp::now();
+    let sql = format!(
+        "INSERT INTO templates (name, type, subject, body, is_default, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {COLUMNS}"
+    );
+    on_pool!(db, pool => sqlx::query_as::<_, Template>(sqlx::AssertSqlSafe(sql))
+        .bind(&fields.name)
+        .bind(fields.template_type.as_str())
+        .bind(&fields.subject)
+        .bind(&fields.body)
+        .bind(is_default)
+        .bind(now)
+        .fetch_one(pool).await.map_err(db_err))
+}
+
+pub async fn update(db: &Db, id: i64, fields: &TemplateFields) -> DbResult<Option<Template>> {
+    let sql = format!(
+        "UPDATE templates SET name = $1, type = $2, subject = $3, body = $4, updated_at = $5 \
+         WHERE id = $6 RETURNING {COLUMNS}"
+    );
+    on_pool!(db, pool => sqlx::query_as::<_, Template>(sqlx::AssertSqlSafe(sql))
+        .bind(&fields.name)
+        .bind(fields.template_type.as_str())
+        .bind(&fields.subject)
+        .bind(&fields.body)
+        .bind(Timestamp::now())
+        .bind(id)
+        .fetch_optional(pool).await.map_err(db_err))
+}
+
+/// Makes `id` the one default campaign template. False when there is no such template.
+pub async fn set_default(db: &Db, id: i64) -> DbResult<bool> {
+    on_pool!(db, pool => {
+        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        sqlx::query("UPDATE templates SET is_default = $1 WHERE type = 'campaign' AND is_default = $2")
+            .bind(false)
+            .bind(true)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let done = sqlx::query(
+            "UPDATE templates SET is_default = $1, updated_at = $2 WHERE id = $3 AND type = 'campaign'",
+        )
+        .bind(true)
+        .bind(Timestamp::now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if done == 0 {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(false);
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    })
+}
+
+pub async fn delete(db: &Db, id: i64) -> DbResult<bool> {
+    let n = on_pool!(db, pool => sqlx::query("DELETE FROM templates WHERE id = $1")
+        .bind(id).execute(pool).await.map_err(db_err)?.rows_affected());
+    Ok(n > 0)
+}
+
+pub async fn count(db: &Db) -> DbResult<i64> {
+    on_pool!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM templates")
+        .fetch_one(pool).await.map_err(db_err))
+}

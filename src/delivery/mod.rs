@@ -1,0 +1,486 @@
+//! The delivery workers: they move the ledger from `queued` to an outcome.
+//!
+//! One [`Engine`] per node, made of:
+//! - the *dispatcher*, which claims batches of due rows under a lease (transactional rows
+//!   first, then each running campaign in turn), composes their messages on the blocking pool
+//!   and queues them for the senders;
+//! - *senders*, one per connection (the sum of the relays' pool sizes, or a few for the
+//!   outbox), which wait for the rate limiters, send, and report an outcome;
+//! - the *recorder*, which writes outcomes in batches, each batch in one transaction;
+//! - the *supervisor*, which starts scheduled campaigns, returns expired leases to the queue,
+//!   finishes campaigns with nothing left, and keeps the set of running campaigns that
+//!   senders check before each message (so pause and cancel act within a second).
+//!
+//! A row is leased when claimed and written `sent` only after the relay accepted it. A crash
+//! therefore loses nothing: the lease expires and the row is sent again. The price is that
+//! messages accepted but not yet recorded at the crash go out twice, each with the same
+//! Message-ID; the recorder flushes every few milliseconds to keep that window small.
+
+mod senders;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::config::Settings;
+use crate::db::deliveries::{self, Claimed, Outcome};
+use crate::db::{self, Backend, Db};
+use crate::domain::Timestamp;
+use crate::mail::Outgoing;
+use crate::ops::compose::{CampaignComposer, Mailer};
+
+pub use senders::Transport;
+
+/// How often the supervisor looks at the campaigns when nothing wakes it.
+const SUPERVISE_EVERY: Duration = Duration::from_millis(500);
+/// Outcomes written in one transaction at most.
+const RECORD_BATCH: usize = 1000;
+
+/// Wakes the delivery engine: a campaign changed state, or transactional mail was queued.
+#[derive(Debug, Clone, Default)]
+pub struct Kick(Arc<Notify>);
+
+impl Kick {
+    pub fn kick(&self) {
+        self.0.notify_waiters();
+        self.0.notify_one();
+    }
+}
+
+/// Shared between the engine's tasks.
+#[derive(Debug)]
+struct Shared {
+    db: Db,
+    mailer: Arc<Mailer>,
+    node: String,
+    batch_size: i64,
+    lease: Duration,
+    retry_base: Duration,
+    retry_max_age: Duration,
+    /// Campaigns senders may send for; refreshed by the supervisor.
+    running: RwLock<Arc<HashSet<i64>>>,
+    kick: Kick,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Shared {
+    fn stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    fn is_running(&self, campaign: i64) -> bool {
+        self.running
+            .read()
+            .map(|set| set.contains(&campaign))
+            .unwrap_or(false)
+    }
+
+    /// The outcome of a failed attempt: a later retry, or giving up.
+    fn after_failure(&self, message: &Outgoing, error: crate::mail::smtp::SendError) -> Outcome {
+        use crate::mail::smtp::SendError;
+        match error {
+            SendError::Permanent(text) => Outcome::Bounced(text),
+            SendError::Temporary(text) => {
+                let age = Timestamp::now().as_datetime() - message.queued_at.as_datetime();
+                let delay = retry_delay(self.retry_base, message.attempts);
+                if age + delay > self.retry_max_age {
+                    Outcome::Failed(format!(
+                        "gave up after {} attempts: {text}",
+                        message.attempts
+                    ))
+                } else {
+                    Outcome::Retry {
+                        at: Timestamp::from_datetime(Timestamp::now().as_datetime() + delay),
+                        error: text,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Exponential backoff with jitter: base × 2^(attempts−1), ± a quarter, capped at a day.
+fn retry_delay(base: Duration, attempts: i64) -> Duration {
+    let exponent = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    let delay = base
+        .saturating_mul(2u32.saturating_pow(exponent))
+        .min(Duration::from_secs(86_400));
+    let jitter = rand::random_range(0.75..1.25);
+    delay.mul_f64(jitter)
+}
+
+/// A running delivery engine; [`Engine::stop`] ends it gracefully.
+#[derive(Debug)]
+pub struct Engine {
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts the engine's tasks.
+    ///
+    /// # Errors
+    /// When the leases of a previous run cannot be returned.
+    pub async fn start(
+        db: Db,
+        settings: &Settings,
+        mailer: Arc<Mailer>,
+        kick: Kick,
+    ) -> anyhow::Result<Engine> {
+        // SQLite has one sending node: any lease left is this node's own, from before a crash.
+        if db.backend() == Backend::Sqlite {
+            let returned = deliveries::requeue_expired(&db, true).await?;
+            if returned > 0 {
+                tracing::info!(
+                    returned,
+                    "messages claimed before a crash went back to the queue"
+                );
+            }
+        }
+        let transport = Transport::from_settings(settings, &db);
+        let (stop, stopped) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            db,
+            mailer,
+            node: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
+            batch_size: i64::try_from(settings.send_batch_size.max(1)).unwrap_or(200),
+            lease: Duration::from_secs(settings.send_lease_secs.max(1)),
+            retry_base: Duration::from_secs(settings.retry_base_secs),
+            retry_max_age: Duration::from_secs(settings.retry_max_age_secs),
+            running: RwLock::new(Arc::new(HashSet::new())),
+            kick,
+            stopping: stopped.clone(),
+        });
+        let connections = transport.connections();
+        let (jobs_tx, jobs_rx) = mpsc::channel::<Outgoing>(settings.send_batch_size.max(1) * 2);
+        let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel::<(i64, Option<i64>, Outcome)>();
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(supervise(shared.clone(), stopped.clone())));
+        tasks.push(tokio::spawn(record(shared.clone(), outcomes_rx)));
+        let senders = senders::spawn(
+            shared.clone(),
+            transport,
+            settings,
+            jobs_rx,
+            outcomes_tx.clone(),
+            connections,
+        );
+        tasks.push(tokio::spawn(dispatch(
+            shared,
+            stopped,
+            jobs_tx,
+            outcomes_tx,
+        )));
+        tasks.extend(senders);
+        Ok(Engine { stop, tasks })
+    }
+
+    /// Stops claiming, lets the senders finish the messages they hold, puts unsent claimed
+    /// messages back in the queue and writes every outcome.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "node".into())
+}
+
+async fn supervise(shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        if let Err(err) = supervise_once(&shared).await {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "delivery supervision failed; retrying"
+            );
+        }
+        tokio::select! {
+            _ = stopped.changed() => return,
+            () = shared.kick.0.notified() => {},
+            () = tokio::time::sleep(SUPERVISE_EVERY) => {},
+        }
+    }
+}
+
+async fn supervise_once(shared: &Shared) -> anyhow::Result<()> {
+    for id in db::campaigns::due(&shared.db, Timestamp::now()).await? {
+        if let Some(n) =
+            db::campaigns::start(&shared.db, id, crate::domain::CampaignStatus::Scheduled).await?
+        {
+            tracing::info!(campaign = id, recipients = n, "scheduled campaign started");
+        }
+    }
+    let returned = deliveries::requeue_expired(&shared.db, false).await?;
+    if returned > 0 {
+        tracing::info!(returned, "expired leases went back to the queue");
+    }
+    for id in db::campaigns::finish_completed(&shared.db).await? {
+        tracing::info!(campaign = id, "campaign finished");
+    }
+    let running: HashSet<i64> = db::campaigns::running(&shared.db)
+        .await?
+        .into_iter()
+        .collect();
+    if let Ok(mut slot) = shared.running.write() {
+        *slot = Arc::new(running);
+    }
+    Ok(())
+}
+
+/// Claims and composes work until stopped.
+async fn dispatch(
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+    jobs: mpsc::Sender<Outgoing>,
+    outcomes: mpsc::UnboundedSender<(i64, Option<i64>, Outcome)>,
+) {
+    let mut composers: HashMap<i64, Arc<CampaignComposer>> = HashMap::new();
+    let mut turn = 0usize;
+    loop {
+        if *stopped.borrow() {
+            return;
+        }
+        let worked = match dispatch_once(&shared, &mut composers, &mut turn, &jobs, &outcomes).await
+        {
+            Ok(worked) => worked,
+            Err(err) => {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    "claiming messages failed; retrying"
+                );
+                false
+            }
+        };
+        if !worked {
+            tokio::select! {
+                _ = stopped.changed() => return,
+                () = shared.kick.0.notified() => {},
+                () = tokio::time::sleep(SUPERVISE_EVERY) => {},
+            }
+        }
+    }
+}
+
+/// One claim: transactional rows if any, else the next running campaign's. True when it
+/// found work.
+async fn dispatch_once(
+    shared: &Arc<Shared>,
+    composers: &mut HashMap<i64, Arc<CampaignComposer>>,
+    turn: &mut usize,
+    jobs: &mpsc::Sender<Outgoing>,
+    outcomes: &mpsc::UnboundedSender<(i64, Option<i64>, Outcome)>,
+) -> anyhow::Result<bool> {
+    // Wait for room before claiming, so claimed rows do not sit in memory under a lease.
+    let permit = jobs.reserve().await?;
+    drop(permit);
+    let lease_until = Timestamp::from_datetime(Timestamp::now().as_datetime() + shared.lease);
+    let tx_rows = deliveries::claim(
+        &shared.db,
+        None,
+        &shared.node,
+        lease_until,
+        shared.batch_size,
+    )
+    .await?;
+    if !tx_rows.is_empty() {
+        for row in tx_rows {
+            match transactional(row) {
+                Ok(message) => jobs.send(message).await?,
+                Err((id, outcome)) => outcomes.send((id, None, outcome))?,
+            }
+        }
+        return Ok(true);
+    }
+    let running: Vec<i64> = {
+        let set = shared.running.read().map(|s| s.clone()).unwrap_or_default();
+        let mut ids: Vec<i64> = set.iter().copied().collect();
+        ids.sort_unstable();
+        ids
+    };
+    composers.retain(|id, _| running.contains(id));
+    for step in 0..running.len() {
+        let campaign = running[(*turn + step) % running.len()];
+        let rows = deliveries::claim(
+            &shared.db,
+            Some(campaign),
+            &shared.node,
+            lease_until,
+            shared.batch_size,
+        )
+        .await?;
+        if rows.is_empty() {
+            continue;
+        }
+        *turn = (*turn + step + 1) % running.len().max(1);
+        let composer = match composer_for(shared, composers, campaign).await {
+            Ok(c) => c,
+            Err(err) => {
+                // The campaign cannot be composed (its template broke): pause it rather than
+                // fail every recipient, and tell why.
+                tracing::error!(campaign, error = %err, "campaign cannot be composed; pausing it");
+                for row in &rows {
+                    outcomes.send((row.id, Some(campaign), Outcome::Released))?;
+                }
+                db::campaigns::set_status(
+                    &shared.db,
+                    campaign,
+                    crate::domain::CampaignStatus::Running,
+                    crate::domain::CampaignStatus::Paused,
+                )
+                .await?;
+                return Ok(true);
+            }
+        };
+        let composed = compose_batch(shared, &composer, rows).await?;
+        for item in composed {
+            match item {
+                Ok(message) => jobs.send(message).await?,
+                Err((id, outcome)) => outcomes.send((id, Some(campaign), outcome))?,
+            }
+        }
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+async fn composer_for(
+    shared: &Arc<Shared>,
+    composers: &mut HashMap<i64, Arc<CampaignComposer>>,
+    campaign: i64,
+) -> anyhow::Result<Arc<CampaignComposer>> {
+    let current = db::campaigns::get(&shared.db, campaign).await?;
+    let updated_at = current.map(|c| c.updated_at);
+    if let Some(composer) = composers.get(&campaign)
+        && Some(composer.updated_at) == updated_at
+    {
+        return Ok(composer.clone());
+    }
+    let composer = Arc::new(
+        CampaignComposer::load(&shared.db, shared.mailer.clone(), campaign)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    composers.insert(campaign, composer.clone());
+    Ok(composer)
+}
+
+type Composed = Result<Outgoing, (i64, Outcome)>;
+
+/// Messages for claimed campaign rows; rows whose recipient may no longer be mailed are
+/// skipped with the reason.
+async fn compose_batch(
+    shared: &Arc<Shared>,
+    composer: &Arc<CampaignComposer>,
+    rows: Vec<Claimed>,
+) -> anyhow::Result<Vec<Composed>> {
+    let ids: Vec<i64> = rows.iter().filter_map(|r| r.subscriber_id).collect();
+    let recipients =
+        deliveries::eligible_recipients(&shared.db, composer.campaign_id, composer.optin, &ids)
+            .await?;
+    let hashes: Vec<String> = recipients
+        .iter()
+        .map(|r| shared.mailer.signer.address_hash(&r.email))
+        .collect();
+    let suppressed: HashSet<String> = deliveries::suppressed(&shared.db, &hashes)
+        .await?
+        .into_iter()
+        .collect();
+    let mut by_id: HashMap<i64, crate::db::deliveries::Recipient> =
+        HashMap::with_capacity(recipients.len());
+    for (recipient, hash) in recipients.into_iter().zip(hashes) {
+        if !suppressed.contains(&hash) {
+            by_id.insert(recipient.id, recipient);
+        }
+    }
+    let composer = composer.clone();
+    // Rendering and signing are CPU work: keep them off the threads that drive sockets.
+    let composed = tokio::task::spawn_blocking(move || {
+        rows.into_iter()
+            .map(|row| {
+                let Some(recipient) = row.subscriber_id.and_then(|id| by_id.get(&id)) else {
+                    return Err((
+                        row.id,
+                        Outcome::Skipped(
+                            "unsubscribed, blocklisted or suppressed since the start".into(),
+                        ),
+                    ));
+                };
+                composer
+                    .outgoing(&row, recipient)
+                    .map_err(|e| (row.id, Outcome::Failed(e.0)))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    Ok(composed)
+}
+
+/// A claimed transactional row carries its finished message.
+fn transactional(row: Claimed) -> Composed {
+    match (row.rcpt, row.mail_from, row.message) {
+        (Some(rcpt), Some(mail_from), Some(bytes)) => Ok(Outgoing {
+            delivery_id: row.id,
+            campaign_id: None,
+            mail_from,
+            rcpt,
+            subject: String::new(),
+            bytes,
+            attempts: row.attempts,
+            queued_at: row.created_at,
+        }),
+        _ => Err((
+            row.id,
+            Outcome::Failed("the transactional row has no message".into()),
+        )),
+    }
+}
+
+/// Writes outcomes until every sender and the dispatcher are gone. Each write takes what
+/// arrived during the previous one, so batches grow with the load while an outcome waits
+/// no longer than one write: what was sent but not yet recorded is what a crash resends.
+async fn record(
+    shared: Arc<Shared>,
+    mut outcomes: mpsc::UnboundedReceiver<(i64, Option<i64>, Outcome)>,
+) {
+    let mut pending: Vec<(i64, Option<i64>, Outcome)> = Vec::new();
+    while outcomes.recv_many(&mut pending, RECORD_BATCH).await > 0 {
+        let mut delay = Duration::from_millis(100);
+        while let Err(err) = deliveries::record(&shared.db, &pending).await {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "recording delivery outcomes failed; retrying"
+            );
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        pending.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter() {
+        let base = Duration::from_secs(60);
+        let first = retry_delay(base, 1);
+        assert!(
+            first >= Duration::from_secs(45) && first <= Duration::from_secs(75),
+            "{first:?}"
+        );
+        let fourth = retry_delay(base, 4);
+        assert!(
+            fourth >= Duration::from_secs(360) && fourth <= Duration::from_secs(600),
+            "{fourth:?}"
+        );
+        assert!(retry_delay(base, 100) <= Duration::from_secs(86_400 * 5 / 4));
+    }
+}

@@ -1,0 +1,233 @@
+//! The senders: each holds one connection to one relay (or writes to the outbox) and sends
+//! the messages the dispatcher composed, within the rate limits.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{Mutex, mpsc};
+
+use super::Shared;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::db::deliveries::Outcome;
+use crate::db::outbox::{self, NewOutboxMessage};
+use crate::mail::Outgoing;
+use crate::mail::smtp::{Connection, SendError, SmtpServerConfig};
+
+/// Where messages go.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// The configured relays, with the name said in EHLO.
+    Smtp {
+        servers: Vec<SmtpServerConfig>,
+        hello: String,
+    },
+    /// No relay: messages are stored in the outbox table.
+    Outbox(Db),
+}
+
+/// Senders writing to the outbox at once; the database is the limit, not the count.
+const OUTBOX_SENDERS: usize = 4;
+
+impl Transport {
+    pub fn from_settings(settings: &Settings, db: &Db) -> Self {
+        let servers = settings.smtp_servers();
+        if servers.is_empty() {
+            return Transport::Outbox(db.clone());
+        }
+        let hello = url::Url::parse(&settings.root_url())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "localhost".into());
+        Transport::Smtp { servers, hello }
+    }
+
+    /// Which relay each sender uses (`None`: the outbox).
+    pub(super) fn connections(&self) -> Vec<Option<usize>> {
+        match self {
+            Transport::Smtp { servers, .. } => servers
+                .iter()
+                .enumerate()
+                .flat_map(|(i, s)| std::iter::repeat_n(Some(i), s.pool_size.max(1)))
+                .collect(),
+            Transport::Outbox(_) => vec![None; OUTBOX_SENDERS],
+        }
+    }
+}
+
+/// The rate limits every sender shares.
+struct Limits {
+    global: Option<DefaultDirectRateLimiter>,
+    per_domain: HashMap<String, DefaultDirectRateLimiter>,
+}
+
+impl Limits {
+    fn new(settings: &Settings) -> Self {
+        let limiter = |per_second: u32| {
+            NonZeroU32::new(per_second).map(|n| RateLimiter::direct(Quota::per_second(n)))
+        };
+        Self {
+            global: settings.send_rate.and_then(limiter),
+            per_domain: settings
+                .domain_limit
+                .iter()
+                .filter_map(|l| Some((l.domain.to_ascii_lowercase(), limiter(l.per_second)?)))
+                .collect(),
+        }
+    }
+
+    async fn wait(&self, rcpt: &str) {
+        if let Some(global) = &self.global {
+            global.until_ready().await;
+        }
+        if self.per_domain.is_empty() {
+            return;
+        }
+        let domain = rcpt
+            .rsplit_once('@')
+            .map_or("", |(_, d)| d)
+            .to_ascii_lowercase();
+        if let Some(limiter) = self.per_domain.get(&domain) {
+            limiter.until_ready().await;
+        }
+    }
+}
+
+pub(super) fn spawn(
+    shared: Arc<Shared>,
+    transport: Transport,
+    settings: &Settings,
+    jobs: mpsc::Receiver<Outgoing>,
+    outcomes: mpsc::UnboundedSender<(i64, Option<i64>, Outcome)>,
+    connections: Vec<Option<usize>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let jobs = Arc::new(Mutex::new(jobs));
+    let limits = Arc::new(Limits::new(settings));
+    let transport = Arc::new(transport);
+    connections
+        .into_iter()
+        .map(|server| {
+            let sender = Sender {
+                shared: shared.clone(),
+                transport: transport.clone(),
+                server,
+                limits: limits.clone(),
+                connection: None,
+            };
+            tokio::spawn(sender.run(jobs.clone(), outcomes.clone()))
+        })
+        .collect()
+}
+
+struct Sender {
+    shared: Arc<Shared>,
+    transport: Arc<Transport>,
+    server: Option<usize>,
+    limits: Arc<Limits>,
+    connection: Option<Connection>,
+}
+
+impl Sender {
+    async fn run(
+        mut self,
+        jobs: Arc<Mutex<mpsc::Receiver<Outgoing>>>,
+        outcomes: mpsc::UnboundedSender<(i64, Option<i64>, Outcome)>,
+    ) {
+        loop {
+            let job = jobs.lock().await.recv().await;
+            let Some(message) = job else { break };
+            let outcome = self.deliver(&message).await;
+            if outcomes
+                .send((message.delivery_id, message.campaign_id, outcome))
+                .is_err()
+            {
+                break;
+            }
+        }
+        if let Some(connection) = self.connection.take() {
+            connection.close().await;
+        }
+    }
+
+    async fn deliver(&mut self, message: &Outgoing) -> Outcome {
+        if self.shared.stopping() {
+            return Outcome::Released;
+        }
+        if let Some(campaign) = message.campaign_id
+            && !self.shared.is_running(campaign)
+        {
+            return Outcome::Released;
+        }
+        self.limits.wait(&message.rcpt).await;
+        let transport = self.transport.clone();
+        let result = match (&*transport, self.server) {
+            (Transport::Outbox(db), _) => store(db, message).await,
+            (Transport::Smtp { servers, hello }, Some(server)) => {
+                let config = &servers[server];
+                self.send_smtp(config, hello, message).await
+            }
+            (Transport::Smtp { .. }, None) => Err(SendError::Temporary("no relay".into())),
+        };
+        match result {
+            Ok(()) => Outcome::Sent,
+            Err(err) => {
+                tracing::debug!(delivery = message.delivery_id, error = ?err, "message not accepted");
+                self.shared.after_failure(message, err)
+            }
+        }
+    }
+
+    async fn send_smtp(
+        &mut self,
+        config: &SmtpServerConfig,
+        hello: &str,
+        message: &Outgoing,
+    ) -> Result<(), SendError> {
+        if !self.connection.as_ref().is_some_and(Connection::is_usable) {
+            if let Some(old) = self.connection.take() {
+                old.close().await;
+            }
+            self.connection = Some(Connection::open(config, hello).await?);
+        }
+        let connection = self.connection.as_mut().expect("opened above");
+        let result = connection
+            .send(&message.mail_from, &message.rcpt, &message.bytes)
+            .await;
+        if !connection.is_usable() {
+            self.connection = None;
+        }
+        result
+    }
+}
+
+async fn store(db: &Db, message: &Outgoing) -> Result<(), SendError> {
+    outbox::insert(
+        db,
+        &NewOutboxMessage {
+            delivery_id: message.delivery_id,
+            campaign_id: message.campaign_id,
+            mail_from: &message.mail_from,
+            rcpt: &message.rcpt,
+            subject: &subject_of(&message.bytes, &message.subject),
+            message: &message.bytes,
+        },
+    )
+    .await
+    .map_err(|e| SendError::Temporary(format!("cannot store the message: {e}")))
+}
+
+/// The decoded Subject of a message, for the outbox listing.
+fn subject_of(bytes: &[u8], fallback: &str) -> String {
+    if !fallback.is_empty() {
+        return fallback.to_owned();
+    }
+    let head = bytes.split(|b| *b == b'\n').take_while(|l| l.len() > 1);
+    for line in head {
+        if let Some(rest) = line.strip_prefix(b"Subject: ") {
+            return String::from_utf8_lossy(rest).trim().to_owned();
+        }
+    }
+    String::new()
+}

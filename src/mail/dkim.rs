@@ -1,0 +1,160 @@
+//! DKIM signing (RFC 6376, and RFC 8463 for Ed25519) with mail-auth, keys from the
+//! configuration. Every configured key adds one signature; RSA-2048 plus Ed25519 is the
+//! usual pair, since not every verifier knows Ed25519.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
+use mail_auth::common::headers::HeaderWriter as _;
+use mail_auth::dkim::{DkimSigner, Done};
+use rustls::pki_types::PrivateKeyDer;
+use serde::Deserialize;
+
+use crate::config::Secret;
+
+/// The headers signed. From and the List-* headers appear once more than they occur, so a
+/// copy added on the way invalidates the signature (oversigning).
+pub const SIGNED_HEADERS: &[&str] = &[
+    "From",
+    "From",
+    "To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "MIME-Version",
+    "Content-Type",
+    "Reply-To",
+    "List-Id",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "List-Unsubscribe-Post",
+    "Feedback-ID",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    Rsa,
+    Ed25519,
+}
+
+/// One `[[dkim]]` table of the configuration.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DkimKeyConfig {
+    pub domain: String,
+    pub selector: String,
+    pub algorithm: Algorithm,
+    /// The private key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`); or
+    pub private_key: Option<Secret>,
+    /// a file holding it.
+    pub private_key_file: Option<std::path::PathBuf>,
+}
+
+enum Key {
+    Rsa(DkimSigner<RsaKey<Sha256>, Done>),
+    Ed25519(DkimSigner<Ed25519Key, Done>),
+}
+
+/// The signers of every configured key.
+#[derive(Clone, Default)]
+pub struct Dkim {
+    keys: Arc<Vec<Key>>,
+}
+
+impl std::fmt::Debug for Dkim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Dkim({} keys)", self.keys.len())
+    }
+}
+
+impl Dkim {
+    /// # Errors
+    /// When a key cannot be read or is not a valid key of its algorithm.
+    pub fn from_config(configs: &[DkimKeyConfig]) -> anyhow::Result<Self> {
+        let mut keys = Vec::with_capacity(configs.len());
+        for config in configs {
+            let what = format!("DKIM key {}._domainkey.{}", config.selector, config.domain);
+            let pem = match (&config.private_key, &config.private_key_file) {
+                (Some(key), _) => key.expose().to_owned(),
+                (None, Some(path)) => std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {what} from {}", path.display()))?,
+                (None, None) => anyhow::bail!("{what}: set private_key or private_key_file"),
+            };
+            let key = match config.algorithm {
+                Algorithm::Rsa => {
+                    let der = pem_to_der(&pem).with_context(|| format!("{what} is not PEM"))?;
+                    // PKCS#1 (`BEGIN RSA PRIVATE KEY`, what openssl genrsa wrote for years)
+                    // and PKCS#8 (`BEGIN PRIVATE KEY`) are both common.
+                    let der = if pem.contains("BEGIN RSA PRIVATE KEY") {
+                        PrivateKeyDer::Pkcs1(der.into())
+                    } else {
+                        PrivateKeyDer::Pkcs8(der.into())
+                    };
+                    let key = RsaKey::<Sha256>::from_key_der(der)
+                        .map_err(|e| anyhow::anyhow!("{what} is not an RSA private key: {e}"))?;
+                    Key::Rsa(
+                        DkimSigner::from_key(key)
+                            .domain(config.domain.clone())
+                            .selector(config.selector.clone())
+                            .headers(SIGNED_HEADERS.iter().copied()),
+                    )
+                }
+                Algorithm::Ed25519 => {
+                    let der = pem_to_der(&pem).with_context(|| format!("{what} is not PEM"))?;
+                    let key = Ed25519Key::from_pkcs8_der(&der)
+                        .map_err(|e| anyhow::anyhow!("{what} is not an Ed25519 key: {e}"))?;
+                    Key::Ed25519(
+                        DkimSigner::from_key(key)
+                            .domain(config.domain.clone())
+                            .selector(config.selector.clone())
+                            .headers(SIGNED_HEADERS.iter().copied()),
+                    )
+                }
+            };
+            keys.push(key);
+        }
+        Ok(Self {
+            keys: Arc::new(keys),
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The message with a `DKIM-Signature` header per key in front.
+    ///
+    /// # Errors
+    /// When signing fails (a malformed message).
+    pub fn sign(&self, message: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+        if self.keys.is_empty() {
+            return Ok(message);
+        }
+        let mut headers = Vec::with_capacity(self.keys.len() * 700);
+        for key in self.keys.iter() {
+            let signature = match key {
+                Key::Rsa(signer) => signer.sign(&message),
+                Key::Ed25519(signer) => signer.sign(&message),
+            }
+            .map_err(|e| anyhow::anyhow!("DKIM signing failed: {e}"))?;
+            signature.write_header(&mut headers);
+        }
+        headers.extend_from_slice(&message);
+        Ok(headers)
+    }
+}
+
+fn pem_to_der(pem: &str) -> anyhow::Result<Vec<u8>> {
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::trim)
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .context("invalid base64")
+}

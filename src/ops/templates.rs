@@ -1,0 +1,101 @@
+//! Templates: checked on save (they must compile), the shipped defaults, previews.
+
+use crate::db::Db;
+use crate::db::templates::{self, Template, TemplateFields};
+use crate::domain::{Invalid, TemplateType};
+use crate::ops::{OpsError, OpsResult};
+use crate::render::{self, BodyFormat, Compiled, Source};
+
+/// Creates the shipped templates when there are none (the first start).
+///
+/// # Errors
+/// When the database fails.
+pub async fn ensure_defaults(db: &Db) -> OpsResult<()> {
+    if templates::count(db).await? > 0 {
+        return Ok(());
+    }
+    let campaign = TemplateFields {
+        name: "Default campaign template".into(),
+        template_type: TemplateType::Campaign,
+        subject: String::new(),
+        body: render::DEFAULT_CAMPAIGN_TEMPLATE.into(),
+    };
+    let tx = TemplateFields {
+        name: "Default transactional template".into(),
+        template_type: TemplateType::Tx,
+        subject: "{{ data.subject | default(\"Message\") }}".into(),
+        body: render::DEFAULT_TX_TEMPLATE.into(),
+    };
+    templates::insert(db, &campaign, true).await?;
+    templates::insert(db, &tx, false).await?;
+    Ok(())
+}
+
+/// Checks that a template compiles as its type requires.
+///
+/// # Errors
+/// The compiler's message, with the line.
+pub fn check(fields: &TemplateFields) -> Result<(), Invalid> {
+    if fields.name.trim().is_empty() {
+        return Err(Invalid("the template name is empty".into()));
+    }
+    let sample_body = "<p>Campaign body</p>";
+    match fields.template_type {
+        TemplateType::Campaign => Compiled::new(&Source {
+            subject: &fields.subject,
+            body: sample_body,
+            format: BodyFormat::Html,
+            layout: Some(&fields.body),
+            altbody: None,
+        })?,
+        TemplateType::Tx => Compiled::new(&Source {
+            subject: &fields.subject,
+            body: &fields.body,
+            format: BodyFormat::Html,
+            layout: None,
+            altbody: None,
+        })?,
+    };
+    Ok(())
+}
+
+pub async fn create(db: &Db, fields: &TemplateFields) -> OpsResult<Template> {
+    check(fields)?;
+    Ok(templates::insert(db, fields, false).await?)
+}
+
+pub async fn update(db: &Db, id: i64, fields: &TemplateFields) -> OpsResult<Template> {
+    check(fields)?;
+    templates::update(db, id, fields)
+        .await?
+        .ok_or(OpsError::NotFound("template"))
+}
+
+pub async fn get(db: &Db, id: i64) -> OpsResult<Template> {
+    templates::get(db, id)
+        .await?
+        .ok_or(OpsError::NotFound("template"))
+}
+
+/// Deletes a template; the default one stays (campaigns without a template use it).
+pub async fn delete(db: &Db, id: i64) -> OpsResult<()> {
+    let template = get(db, id).await?;
+    if template.is_default {
+        return Err(OpsError::Invalid(
+            "the default template cannot be deleted".into(),
+        ));
+    }
+    templates::delete(db, id).await?;
+    Ok(())
+}
+
+pub async fn set_default(db: &Db, id: i64) -> OpsResult<Template> {
+    let template = get(db, id).await?;
+    if template.template_type != TemplateType::Campaign {
+        return Err(OpsError::Invalid(
+            "only a campaign template can be the default".into(),
+        ));
+    }
+    templates::set_default(db, id).await?;
+    get(db, id).await
+}

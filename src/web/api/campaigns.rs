@@ -1,0 +1,473 @@
+//! `/api/campaigns`: listmonk's campaign endpoints, with the delivery progress in each
+//! campaign (`to_send`, `sent`, and bulten's `failed`, `bounced`, `skipped`, `rate`).
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::Html;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Data, PageParams, PageResults, data};
+use crate::db::campaigns::{Campaign, CampaignFields, CampaignList, CampaignQuery};
+use crate::domain::{CampaignStatus, CampaignType, ContentType, Timestamp};
+use crate::ops::campaigns as ops;
+use crate::web::error::ApiError;
+use crate::web::extract::{Json as Body, Path, Query};
+use crate::web::state::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct ListRef {
+    id: Option<i64>,
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CampaignView {
+    id: i64,
+    uuid: uuid::Uuid,
+    name: String,
+    subject: String,
+    from_email: String,
+    body: String,
+    body_source: Option<String>,
+    altbody: Option<String>,
+    content_type: ContentType,
+    #[serde(rename = "type")]
+    campaign_type: CampaignType,
+    status: CampaignStatus,
+    tags: Vec<String>,
+    /// Always a number (listmonk clients require it): the default template's when unset.
+    template_id: i64,
+    messenger: String,
+    headers: Value,
+    attribs: Value,
+    lists: Vec<ListRef>,
+    media: Vec<Value>,
+    send_at: Option<Timestamp>,
+    started_at: Option<Timestamp>,
+    to_send: i64,
+    sent: i64,
+    failed: i64,
+    bounced: i64,
+    skipped: i64,
+    /// Messages per second since the start.
+    rate: f64,
+    views: i64,
+    clicks: i64,
+    archive: bool,
+    archive_slug: Option<String>,
+    archive_template_id: Option<i64>,
+    archive_meta: Value,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+fn rate(c: &Campaign) -> f64 {
+    let Some(started) = c.started_at else {
+        return 0.0;
+    };
+    let end = c.finished_at.unwrap_or_else(Timestamp::now);
+    let secs = (end.as_datetime() - started.as_datetime()).as_seconds_f64();
+    if secs <= 0.0 {
+        0.0
+    } else {
+        (c.sent as f64 / secs * 10.0).round() / 10.0
+    }
+}
+
+impl CampaignView {
+    fn new(c: Campaign, lists: &[CampaignList], default_template: i64) -> Self {
+        let rate = rate(&c);
+        Self {
+            lists: lists
+                .iter()
+                .filter(|l| l.campaign_id == c.id)
+                .map(|l| ListRef {
+                    id: l.id,
+                    name: l.name.clone(),
+                })
+                .collect(),
+            id: c.id,
+            uuid: c.uuid,
+            name: c.name,
+            subject: c.subject,
+            from_email: c.from_email,
+            body: c.body,
+            body_source: None,
+            altbody: c.altbody,
+            content_type: c.content_type,
+            campaign_type: c.campaign_type,
+            status: c.status,
+            tags: c.tags.0,
+            template_id: c.template_id.unwrap_or(default_template),
+            messenger: c.messenger,
+            headers: c.headers.0,
+            attribs: c.attribs.0,
+            media: Vec::new(),
+            send_at: c.send_at,
+            started_at: c.started_at,
+            to_send: c.to_send,
+            sent: c.sent,
+            failed: c.failed,
+            bounced: c.bounced,
+            skipped: c.skipped,
+            rate,
+            views: 0,
+            clicks: 0,
+            archive: false,
+            archive_slug: None,
+            archive_template_id: None,
+            archive_meta: Value::Object(Default::default()),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+async fn default_template_id(state: &AppState) -> Result<i64, ApiError> {
+    Ok(
+        crate::db::templates::default_of(&state.db, crate::domain::TemplateType::Campaign)
+            .await?
+            .map_or(0, |t| t.id),
+    )
+}
+
+async fn view(state: &AppState, campaign: Campaign) -> Result<CampaignView, ApiError> {
+    let lists = ops::lists_of(&state.db, &[campaign.id]).await?;
+    Ok(CampaignView::new(
+        campaign,
+        &lists,
+        default_template_id(state).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    query: Option<String>,
+    /// One status, or several separated by commas.
+    status: Option<String>,
+    #[serde(flatten)]
+    page: PageParams,
+}
+
+/// `GET /api/campaigns`
+pub async fn search(
+    State(state): State<AppState>,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<Data<PageResults<CampaignView>>>, ApiError> {
+    let page = params.page.resolve()?;
+    let statuses = params
+        .status
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<CampaignStatus>)
+        .collect::<Result<Vec<_>, _>>()?;
+    let query = CampaignQuery {
+        text: params.query.clone().filter(|q| !q.trim().is_empty()),
+        statuses,
+        limit: page.limit,
+        offset: page.offset(),
+    };
+    let (found, total) = crate::db::campaigns::query(&state.db, &query).await?;
+    let ids: Vec<i64> = found.iter().map(|c| c.id).collect();
+    let lists = ops::lists_of(&state.db, &ids).await?;
+    let default_template = default_template_id(&state).await?;
+    let results = found
+        .into_iter()
+        .map(|c| CampaignView::new(c, &lists, default_template))
+        .collect();
+    Ok(data(PageResults::new(
+        results,
+        total,
+        page,
+        params.query.unwrap_or_default(),
+    )))
+}
+
+/// `GET /api/campaigns/{id}`
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Data<CampaignView>>, ApiError> {
+    let campaign = ops::get(&state.db, id).await?;
+    Ok(data(view(&state, campaign).await?))
+}
+
+/// A campaign as clients send it; on update, absent fields keep their values.
+#[derive(Debug, Default, Deserialize)]
+pub struct CampaignBody {
+    name: Option<String>,
+    subject: Option<String>,
+    lists: Option<Vec<i64>>,
+    from_email: Option<String>,
+    #[serde(rename = "type")]
+    campaign_type: Option<CampaignType>,
+    content_type: Option<ContentType>,
+    body: Option<String>,
+    altbody: Option<String>,
+    send_at: Option<String>,
+    messenger: Option<String>,
+    template_id: Option<i64>,
+    tags: Option<Vec<String>>,
+    headers: Option<Value>,
+    attribs: Option<Value>,
+    /// Test sends only: the addresses.
+    #[serde(default)]
+    subscribers: Vec<String>,
+}
+
+impl CampaignBody {
+    async fn fields(
+        self,
+        state: &AppState,
+        current: Option<&Campaign>,
+    ) -> Result<CampaignFields, ApiError> {
+        let list_ids = match (&self.lists, current) {
+            (Some(ids), _) => ids.clone(),
+            (None, Some(c)) => ops::lists_of(&state.db, &[c.id])
+                .await?
+                .iter()
+                .filter_map(|l| l.id)
+                .collect(),
+            (None, None) => Vec::new(),
+        };
+        if list_ids.is_empty() {
+            return Err(ApiError::bad_request("choose at least one list in lists"));
+        }
+        let lists = ops::resolve_lists(&state.db, &list_ids).await?;
+        let send_at = match self.send_at.as_deref().map(str::trim) {
+            Some("") | None => match (&self.send_at, current) {
+                (None, Some(c)) => c.send_at,
+                _ => None,
+            },
+            Some(text) => Some(Timestamp::parse(text)?),
+        };
+        let messenger = self
+            .messenger
+            .or_else(|| current.map(|c| c.messenger.clone()))
+            .unwrap_or_else(|| "email".into());
+        if messenger != "email" {
+            return Err(ApiError::bad_request(format!(
+                "unknown messenger '{messenger}': only email is available"
+            )));
+        }
+        // listmonk sends 0 for "the default template".
+        let template_id = match self.template_id {
+            Some(0) => None,
+            Some(id) => Some(id),
+            None => current.and_then(|c| c.template_id),
+        };
+        let tags = self
+            .tags
+            .or_else(|| current.map(|c| c.tags.0.clone()))
+            .unwrap_or_default();
+        let tags = crate::domain::Tags::parse(&tags)?.as_slice().to_vec();
+        Ok(CampaignFields {
+            name: self
+                .name
+                .or_else(|| current.map(|c| c.name.clone()))
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            subject: self
+                .subject
+                .or_else(|| current.map(|c| c.subject.clone()))
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            from_email: self
+                .from_email
+                .filter(|f| !f.trim().is_empty())
+                .or_else(|| current.map(|c| c.from_email.clone()))
+                .unwrap_or_else(|| state.settings.from_email()),
+            body: self
+                .body
+                .or_else(|| current.map(|c| c.body.clone()))
+                .unwrap_or_default(),
+            altbody: match self.altbody {
+                Some(text) if text.trim().is_empty() => None,
+                Some(text) => Some(text),
+                None => current.and_then(|c| c.altbody.clone()),
+            },
+            content_type: self
+                .content_type
+                .or_else(|| current.map(|c| c.content_type))
+                .unwrap_or(ContentType::Richtext),
+            campaign_type: self
+                .campaign_type
+                .or_else(|| current.map(|c| c.campaign_type))
+                .unwrap_or(CampaignType::Regular),
+            tags,
+            template_id,
+            headers: self
+                .headers
+                .or_else(|| current.map(|c| c.headers.0.clone()))
+                .unwrap_or(Value::Array(Vec::new())),
+            attribs: self
+                .attribs
+                .or_else(|| current.map(|c| c.attribs.0.clone()))
+                .unwrap_or(Value::Object(Default::default())),
+            messenger,
+            send_at,
+            lists,
+        })
+    }
+}
+
+/// `POST /api/campaigns`
+pub async fn create(
+    State(state): State<AppState>,
+    Body(body): Body<CampaignBody>,
+) -> Result<Json<Data<CampaignView>>, ApiError> {
+    let fields = body.fields(&state, None).await?;
+    let campaign = ops::create(&state.db, &state.mailer, &fields).await?;
+    Ok(data(view(&state, campaign).await?))
+}
+
+/// `PUT /api/campaigns/{id}`
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Body(body): Body<CampaignBody>,
+) -> Result<Json<Data<CampaignView>>, ApiError> {
+    let current = ops::get(&state.db, id).await?;
+    let fields = body.fields(&state, Some(&current)).await?;
+    let campaign = ops::update(&state.db, &state.mailer, id, &fields).await?;
+    state.kick.kick();
+    Ok(data(view(&state, campaign).await?))
+}
+
+/// `DELETE /api/campaigns/{id}`
+pub async fn delete_one(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Data<bool>>, ApiError> {
+    ops::delete(&state.db, id).await?;
+    Ok(data(true))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StatusBody {
+    status: CampaignStatus,
+}
+
+/// `PUT /api/campaigns/{id}/status`
+pub async fn change_status(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Body(body): Body<StatusBody>,
+) -> Result<Json<Data<CampaignView>>, ApiError> {
+    let campaign = ops::change_status(&state.db, id, body.status).await?;
+    state.kick.kick();
+    Ok(data(view(&state, campaign).await?))
+}
+
+/// `GET /api/campaigns/{id}/preview`
+pub async fn preview(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Html<String>, ApiError> {
+    let campaign = ops::get(&state.db, id).await?;
+    Ok(Html(
+        ops::preview(&state.db, &state.mailer, &campaign).await?,
+    ))
+}
+
+/// The saved campaign with the unsaved changes of `body` applied (preview, test).
+fn with_changes(mut campaign: Campaign, body: &CampaignBody) -> Campaign {
+    if let Some(text) = &body.body {
+        campaign.body = text.clone();
+    }
+    if let Some(content_type) = body.content_type {
+        campaign.content_type = content_type;
+    }
+    if let Some(subject) = body.subject.as_ref().filter(|s| !s.trim().is_empty()) {
+        campaign.subject = subject.clone();
+    }
+    if let Some(from) = body.from_email.as_ref().filter(|s| !s.trim().is_empty()) {
+        campaign.from_email = from.clone();
+    }
+    match body.template_id {
+        Some(0) => campaign.template_id = None,
+        Some(id) => campaign.template_id = Some(id),
+        None => {}
+    }
+    if let Some(alt) = &body.altbody {
+        campaign.altbody = (!alt.trim().is_empty()).then(|| alt.clone());
+    }
+    campaign
+}
+
+/// `POST /api/campaigns/{id}/preview`: unsaved content, as it would look.
+pub async fn preview_unsaved(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Body(body): Body<CampaignBody>,
+) -> Result<Html<String>, ApiError> {
+    let campaign = with_changes(ops::get(&state.db, id).await?, &body);
+    Ok(Html(
+        ops::preview(&state.db, &state.mailer, &campaign).await?,
+    ))
+}
+
+/// `POST /api/campaigns/{id}/test`: the campaign (with unsaved changes) to a few addresses.
+pub async fn send_test(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Body(body): Body<CampaignBody>,
+) -> Result<Json<Data<bool>>, ApiError> {
+    let campaign = with_changes(ops::get(&state.db, id).await?, &body);
+    ops::send_test(&state.db, &state.mailer, &campaign, &body.subscribers).await?;
+    state.kick.kick();
+    Ok(data(true))
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunningStats {
+    id: i64,
+    status: CampaignStatus,
+    to_send: i64,
+    sent: i64,
+    failed: i64,
+    bounced: i64,
+    skipped: i64,
+    started_at: Option<Timestamp>,
+    updated_at: Timestamp,
+    rate: f64,
+    net_rate: f64,
+}
+
+/// `GET /api/campaigns/running/stats`
+pub async fn running_stats(
+    State(state): State<AppState>,
+) -> Result<Json<Data<Vec<RunningStats>>>, ApiError> {
+    let query = CampaignQuery {
+        statuses: vec![CampaignStatus::Running],
+        ..CampaignQuery::default()
+    };
+    let (found, _) = crate::db::campaigns::query(&state.db, &query).await?;
+    Ok(data(
+        found
+            .into_iter()
+            .map(|c| {
+                let rate = rate(&c);
+                RunningStats {
+                    id: c.id,
+                    status: c.status,
+                    to_send: c.to_send,
+                    sent: c.sent,
+                    failed: c.failed,
+                    bounced: c.bounced,
+                    skipped: c.skipped,
+                    started_at: c.started_at,
+                    updated_at: c.updated_at,
+                    rate,
+                    net_rate: rate,
+                }
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,78 @@
+//! `/api/outbox`: the messages the outbox transport kept, for looking at real mail without
+//! a mail server.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+
+use super::{Data, PageParams, PageResults, data};
+use crate::db::outbox::{self, OutboxSummary};
+use crate::domain::Timestamp;
+use crate::web::error::ApiError;
+use crate::web::extract::{Path, Query};
+use crate::web::state::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct OutboxView {
+    id: i64,
+    delivery_id: Option<i64>,
+    campaign_id: Option<i64>,
+    from: String,
+    to: String,
+    subject: String,
+    created_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<String>,
+}
+
+impl OutboxView {
+    fn new(s: OutboxSummary, raw: Option<String>) -> Self {
+        Self {
+            id: s.id,
+            delivery_id: s.delivery_id,
+            campaign_id: s.campaign_id,
+            from: s.mail_from,
+            to: s.rcpt,
+            subject: s.subject,
+            created_at: s.created_at,
+            raw,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    /// Only messages to this envelope recipient.
+    to: Option<String>,
+    #[serde(flatten)]
+    page: PageParams,
+}
+
+/// `GET /api/outbox`
+pub async fn search(
+    State(state): State<AppState>,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<Data<PageResults<OutboxView>>>, ApiError> {
+    let page = params.page.resolve()?;
+    let to = params.to.filter(|t| !t.trim().is_empty());
+    let (rows, total) = outbox::page(&state.db, to.as_deref(), page.limit, page.offset()).await?;
+    let results = rows.into_iter().map(|r| OutboxView::new(r, None)).collect();
+    Ok(data(PageResults::new(
+        results,
+        total,
+        page,
+        to.unwrap_or_default(),
+    )))
+}
+
+/// `GET /api/outbox/{id}`: with `raw`, the whole message as sent.
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Data<OutboxView>>, ApiError> {
+    let message = outbox::get(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("message not found".into()))?;
+    let raw = String::from_utf8_lossy(&message.message).into_owned();
+    Ok(data(OutboxView::new(message.summary, Some(raw))))
+}

@@ -1,0 +1,218 @@
+//! `/api/templates`: listmonk's template endpoints. `GET /api/templates` answers a plain
+//! array, as listmonk does.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::Html;
+use serde::{Deserialize, Serialize};
+
+use super::{Data, data};
+use crate::db::templates::{Template, TemplateFields};
+use crate::domain::{TemplateType, Timestamp};
+use crate::ops::templates as ops;
+use crate::render::{BodyFormat, Compiled, Source};
+use crate::web::error::ApiError;
+use crate::web::extract::{Json as Body, Path};
+use crate::web::state::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct TemplateView {
+    id: i64,
+    name: String,
+    #[serde(rename = "type")]
+    template_type: TemplateType,
+    subject: String,
+    body: String,
+    body_source: Option<String>,
+    is_default: bool,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<Template> for TemplateView {
+    fn from(t: Template) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            template_type: t.template_type,
+            subject: t.subject,
+            body: t.body,
+            body_source: None,
+            is_default: t.is_default,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
+}
+
+/// `GET /api/templates`
+pub async fn all(State(state): State<AppState>) -> Result<Json<Data<Vec<TemplateView>>>, ApiError> {
+    let templates = crate::db::templates::all(&state.db).await?;
+    Ok(data(
+        templates.into_iter().map(TemplateView::from).collect(),
+    ))
+}
+
+/// `GET /api/templates/{id}`
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Data<TemplateView>>, ApiError> {
+    Ok(data(ops::get(&state.db, id).await?.into()))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TemplateBody {
+    name: Option<String>,
+    #[serde(rename = "type", alias = "template_type")]
+    template_type: Option<TemplateType>,
+    subject: Option<String>,
+    body: Option<String>,
+}
+
+impl TemplateBody {
+    fn fields(self, current: Option<&Template>) -> Result<TemplateFields, ApiError> {
+        let name = self
+            .name
+            .or_else(|| current.map(|c| c.name.clone()))
+            .ok_or_else(|| ApiError::bad_request("the template name is empty"))?;
+        let body = self
+            .body
+            .or_else(|| current.map(|c| c.body.clone()))
+            .ok_or_else(|| ApiError::bad_request("the template body is empty"))?;
+        Ok(TemplateFields {
+            name: name.trim().to_owned(),
+            template_type: self
+                .template_type
+                .or_else(|| current.map(|c| c.template_type))
+                .unwrap_or(TemplateType::Campaign),
+            subject: self
+                .subject
+                .or_else(|| current.map(|c| c.subject.clone()))
+                .unwrap_or_default(),
+            body,
+        })
+    }
+}
+
+/// `POST /api/templates`
+pub async fn create(
+    State(state): State<AppState>,
+    Body(body): Body<TemplateBody>,
+) -> Result<Json<Data<TemplateView>>, ApiError> {
+    let fields = body.fields(None)?;
+    Ok(data(ops::create(&state.db, &fields).await?.into()))
+}
+
+/// `PUT /api/templates/{id}`
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Body(body): Body<TemplateBody>,
+) -> Result<Json<Data<TemplateView>>, ApiError> {
+    let current = ops::get(&state.db, id).await?;
+    let fields = body.fields(Some(&current))?;
+    Ok(data(ops::update(&state.db, id, &fields).await?.into()))
+}
+
+/// `DELETE /api/templates/{id}`
+pub async fn delete_one(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Data<bool>>, ApiError> {
+    ops::delete(&state.db, id).await?;
+    Ok(data(true))
+}
+
+/// `PUT /api/templates/{id}/default`
+pub async fn set_default(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Data<bool>>, ApiError> {
+    ops::set_default(&state.db, id).await?;
+    Ok(data(true))
+}
+
+/// `GET /api/templates/{id}/preview`: the template around sample content, as HTML.
+pub async fn preview_one(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Html<String>, ApiError> {
+    let template = ops::get(&state.db, id).await?;
+    preview(
+        &state,
+        template.template_type,
+        &template.subject,
+        &template.body,
+    )
+}
+
+/// `POST /api/templates/preview`: an unsaved template, as HTML.
+pub async fn preview_unsaved(
+    State(state): State<AppState>,
+    Body(body): Body<TemplateBody>,
+) -> Result<Html<String>, ApiError> {
+    let template_body = body
+        .body
+        .ok_or_else(|| ApiError::bad_request("send the template body to preview"))?;
+    let kind = body.template_type.unwrap_or(TemplateType::Campaign);
+    preview(
+        &state,
+        kind,
+        body.subject.as_deref().unwrap_or_default(),
+        &template_body,
+    )
+}
+
+const SAMPLE_CONTENT: &str = "<h1>A sample headline</h1>\
+<p>This is how a campaign looks in this template. A <a href=\"https://example.com\">link</a>, \
+a list:</p><ul><li>first</li><li>second</li></ul>";
+
+fn preview(
+    state: &AppState,
+    kind: TemplateType,
+    subject: &str,
+    body: &str,
+) -> Result<Html<String>, ApiError> {
+    let source = match kind {
+        TemplateType::Campaign => Source {
+            subject,
+            body: SAMPLE_CONTENT,
+            format: BodyFormat::Html,
+            layout: Some(body),
+            altbody: None,
+        },
+        TemplateType::Tx => Source {
+            subject,
+            body,
+            format: BodyFormat::Html,
+            layout: None,
+            altbody: None,
+        },
+    };
+    let compiled = Compiled::new(&source)?;
+    let sample = crate::ops::compose::sample_recipient();
+    let unsubscribe = state.mailer.unsubscribe_url(sample.uuid, None);
+    let manage = state.mailer.manage_url(sample.uuid);
+    let data = serde_json::json!({});
+    let rendered = compiled.render(&crate::render::Recipient {
+        subscriber: crate::render::SubscriberVars {
+            uuid: sample.uuid.to_string(),
+            email: &sample.email,
+            name: &sample.name,
+            attribs: &sample.attribs.0,
+        },
+        campaign: crate::render::CampaignVars {
+            uuid: uuid::Uuid::nil().to_string(),
+            name: "Sample campaign",
+            subject: "Sample subject",
+        },
+        data: &data,
+        links: crate::render::Links {
+            unsubscribe: &unsubscribe,
+            manage: &manage,
+            archive: &state.settings.root_url(),
+        },
+    })?;
+    Ok(Html(rendered.html))
+}

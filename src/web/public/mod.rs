@@ -1,0 +1,4 @@
+//! Pages for readers, reached from links in mail: no login, no cookies. A GET only shows;
+//! every change is a POST.
+
+pub mod unsubscribe;
