@@ -164,10 +164,16 @@ pub async fn suppress(db: &Db, email_hash: &str, reason: &str) -> DbResult<()> {
     Ok(())
 }
 
-/// Writes the outcomes of claimed rows and the campaign counters in one transaction. Only
-/// rows still `sending` change, so an outcome that arrives after its lease expired and the
-/// row was sent again is not counted twice.
-pub async fn record(db: &Db, outcomes: &[(i64, Option<i64>, Outcome)]) -> DbResult<()> {
+/// Writes the outcomes of rows `owner` claimed, and the campaign counters, in one
+/// transaction. A sent message is recorded even if its lease ran out meanwhile (it went out;
+/// marking it keeps it from going out again), and counted once. Every other outcome applies
+/// only while `owner` still holds the lease: once another node has the row, its outcome
+/// counts.
+pub async fn record(
+    db: &Db,
+    owner: &str,
+    outcomes: &[(i64, Option<i64>, Outcome)],
+) -> DbResult<()> {
     if outcomes.is_empty() {
         return Ok(());
     }
@@ -189,8 +195,8 @@ pub async fn record(db: &Db, outcomes: &[(i64, Option<i64>, Outcome)]) -> DbResu
         for chunk in sent.chunks(500) {
             let sql = format!(
                 "UPDATE deliveries SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
-                 last_error = NULL, updated_at = $1 WHERE status = 'sending' AND id IN ({}) \
-                 RETURNING campaign_id",
+                 last_error = NULL, updated_at = $1 WHERE status IN ('sending', 'queued') \
+                 AND id IN ({}) RETURNING campaign_id",
                 placeholders(2, chunk.len())
             );
             let mut q = sqlx::query_scalar::<_, Option<i64>>(sqlx::AssertSqlSafe(sql)).bind(now);
@@ -204,10 +210,11 @@ pub async fn record(db: &Db, outcomes: &[(i64, Option<i64>, Outcome)]) -> DbResu
         for chunk in released.chunks(500) {
             let sql = format!(
                 "UPDATE deliveries SET status = 'queued', lease_owner = NULL, lease_until = NULL, \
-                 attempts = attempts - 1, updated_at = $1 WHERE status = 'sending' AND id IN ({})",
-                placeholders(2, chunk.len())
+                 attempts = attempts - 1, updated_at = $1 \
+                 WHERE status = 'sending' AND lease_owner = $2 AND id IN ({})",
+                placeholders(3, chunk.len())
             );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(owner);
             for id in chunk {
                 q = q.bind(*id);
             }
@@ -224,13 +231,14 @@ pub async fn record(db: &Db, outcomes: &[(i64, Option<i64>, Outcome)]) -> DbResu
             let campaign = sqlx::query_scalar::<_, Option<i64>>(
                 "UPDATE deliveries SET status = $1, last_error = $2, next_attempt_at = $3, \
                  lease_owner = NULL, lease_until = NULL, updated_at = $4 \
-                 WHERE id = $5 AND status = 'sending' RETURNING campaign_id",
+                 WHERE id = $5 AND status = 'sending' AND lease_owner = $6 RETURNING campaign_id",
             )
             .bind(status)
             .bind(truncate(error))
             .bind(next)
             .bind(now)
             .bind(*id)
+            .bind(owner)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_err)?;

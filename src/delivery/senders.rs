@@ -189,6 +189,7 @@ impl Sender {
             if let Some(old) = self.connection.take() {
                 old.close().await;
             }
+            let hello = config.hello_name.as_deref().unwrap_or(hello);
             self.connection = Some(Connection::open(config, hello).await?);
         }
         let connection = self.connection.as_mut().expect("opened above");

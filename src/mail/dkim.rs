@@ -105,7 +105,7 @@ impl Dkim {
                 }
                 Algorithm::Ed25519 => {
                     let der = pem_to_der(&pem).with_context(|| format!("{what} is not PEM"))?;
-                    let key = Ed25519Key::from_pkcs8_der(&der)
+                    let key = ed25519_key(&der)
                         .map_err(|e| anyhow::anyhow!("{what} is not an Ed25519 key: {e}"))?;
                     Key::Ed25519(
                         DkimSigner::from_key(key)
@@ -146,6 +146,28 @@ impl Dkim {
         headers.extend_from_slice(&message);
         Ok(headers)
     }
+}
+
+/// An Ed25519 key from PKCS#8. `openssl genpkey` writes version 1, without the public key,
+/// which ring's PKCS#8 reader refuses; the key is then rebuilt from its 32-byte seed.
+fn ed25519_key(der: &[u8]) -> anyhow::Result<Ed25519Key> {
+    if let Ok(key) = Ed25519Key::from_pkcs8_der(der) {
+        return Ok(key);
+    }
+    // PKCS#8 v1 for Ed25519: a fixed 16-byte prefix, then the seed.
+    const V1_PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let seed = der
+        .strip_prefix(&V1_PREFIX)
+        .filter(|seed| seed.len() == 32)
+        .context("not an Ed25519 PKCS#8 key")?;
+    let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(seed)
+        .map_err(|e| anyhow::anyhow!("invalid Ed25519 seed: {e}"))?;
+    use ring::signature::KeyPair as _;
+    Ed25519Key::from_seed_and_public_key(seed, pair.public_key().as_ref())
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn pem_to_der(pem: &str) -> anyhow::Result<Vec<u8>> {

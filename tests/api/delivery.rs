@@ -171,3 +171,67 @@ async fn pause_stops_sending_within_a_second_and_resume_finishes(backend: Backen
     assert_eq!(sink.wait_for(120, Duration::from_secs(5)).await.len(), 120);
 }
 on_both_backends! { backend pause_stops_sending_within_a_second_and_resume_finishes; }
+
+/// A node whose lease ran out must not undo the work of the node that took the rows over:
+/// only the lease holder's outcomes count, except "sent", which is true whoever says it.
+async fn a_stale_node_cannot_touch_rows_another_node_holds(backend: Backend) {
+    use bulten::db::deliveries::{self, Outcome};
+    use bulten::domain::Timestamp;
+    let app = spawn_app_with(backend, |s| s.sending = false).await;
+    let list = audience(&app, 2).await;
+    let id = create_campaign(&app, &[list], json!({})).await;
+    expect_status(set_status(&app, id, "running").await, 200).await;
+    let db = app.connect_db().await;
+
+    let past =
+        Timestamp::from_datetime(time::OffsetDateTime::now_utc() - time::Duration::seconds(1));
+    let soon =
+        Timestamp::from_datetime(time::OffsetDateTime::now_utc() + time::Duration::seconds(60));
+    let by_a = deliveries::claim(&db, Some(id), "node-a", past, 10)
+        .await
+        .unwrap();
+    assert_eq!(by_a.len(), 2);
+    assert_eq!(
+        deliveries::requeue_expired(&db, false).await.unwrap(),
+        2,
+        "node-a's lease ran out"
+    );
+    let by_b = deliveries::claim(&db, Some(id), "node-b", soon, 10)
+        .await
+        .unwrap();
+    assert_eq!(by_b.len(), 2);
+
+    // node-a wakes up: its "released" and "retry" no longer count; its "sent" does.
+    let (first, second) = (by_a[0].id, by_a[1].id);
+    deliveries::record(
+        &db,
+        "node-a",
+        &[
+            (first, Some(id), Outcome::Released),
+            (second, Some(id), Outcome::Sent),
+        ],
+    )
+    .await
+    .unwrap();
+    let again = deliveries::claim(&db, Some(id), "node-c", soon, 10)
+        .await
+        .unwrap();
+    assert!(
+        again.is_empty(),
+        "nothing went back to the queue: {again:?}"
+    );
+    deliveries::record(
+        &db,
+        "node-b",
+        &[
+            (first, Some(id), Outcome::Sent),
+            (second, Some(id), Outcome::Sent),
+        ],
+    )
+    .await
+    .unwrap();
+    let campaign = expect_status(app.get(&format!("/api/campaigns/{id}")).await, 200).await;
+    assert_eq!(campaign["data"]["sent"], 2, "each message counted once");
+    db.close().await;
+}
+on_both_backends! { backend a_stale_node_cannot_touch_rows_another_node_holds; }

@@ -194,6 +194,15 @@ impl TestApp {
         body["data"]["id"].as_i64().expect("a subscriber ID")
     }
 
+    /// A connection pool of its own to this app's database.
+    pub(crate) async fn connect_db(&self) -> Db {
+        let url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| Db::sqlite_url_in(&self.data_dir));
+        Db::connect(&url).await.expect("the app's database")
+    }
+
     /// The global flags that point the CLI at this app's database.
     pub(crate) fn cli_args(&self) -> Vec<String> {
         match &self.database_url {

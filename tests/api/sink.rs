@@ -17,6 +17,8 @@ pub(crate) struct SmtpSink {
 pub(crate) struct Received {
     pub(crate) mail_from: String,
     pub(crate) rcpt: String,
+    /// The name the client gave in EHLO.
+    pub(crate) helo: String,
     /// Headers and body, the sink's own trace lines removed.
     pub(crate) message: String,
 }
@@ -84,6 +86,7 @@ impl SmtpSink {
             };
             let mut mail_from = String::new();
             let mut rcpt = String::new();
+            let mut helo = String::new();
             let mut rest = text.as_str();
             // The dump starts with the sink's X-… lines and a Received header.
             while let Some((line, after)) = rest.split_once('\n') {
@@ -94,6 +97,8 @@ impl SmtpSink {
                         .unwrap_or("")
                         .trim_matches(['<', '>'])
                         .to_owned();
+                } else if let Some(v) = line.strip_prefix("X-Helo-Args: ") {
+                    helo = v.trim().to_owned();
                 } else if let Some(v) = line.strip_prefix("X-Rcpt-Args: ") {
                     rcpt = v
                         .split_whitespace()
@@ -112,6 +117,7 @@ impl SmtpSink {
             messages.push(Received {
                 mail_from,
                 rcpt,
+                helo,
                 message: rest.to_owned(),
             });
         }
