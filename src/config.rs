@@ -173,6 +173,16 @@ impl Settings {
             .unwrap_or_else(|| crate::db::Db::sqlite_url_in(&self.data_dir))
     }
 
+    /// The SQLite database file, when the database is SQLite.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let url = self.database_url();
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or(rest);
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+
     /// Every SMTP relay: the `[[smtp]]` tables, then the one from `smtp_host`.
     pub fn smtp_servers(&self) -> Vec<SmtpServerConfig> {
         let mut servers = self.smtp.clone();

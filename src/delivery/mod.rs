@@ -116,6 +116,9 @@ fn retry_delay(base: Duration, attempts: i64) -> Duration {
 pub struct Engine {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// On SQLite, the lock that makes this the one sending node; released on drop (and by
+    /// the operating system if the process dies).
+    _sender_lock: Option<std::fs::File>,
 }
 
 impl Engine {
@@ -130,6 +133,10 @@ impl Engine {
         kick: Kick,
     ) -> anyhow::Result<Engine> {
         // SQLite has one sending node: any lease left is this node's own, from before a crash.
+        let sender_lock = match settings.sqlite_path() {
+            Some(path) if db.backend() == Backend::Sqlite => Some(take_sender_lock(&path)?),
+            _ => None,
+        };
         if db.backend() == Backend::Sqlite {
             let returned = deliveries::requeue_expired(&db, true).await?;
             if returned > 0 {
@@ -174,7 +181,11 @@ impl Engine {
             outcomes_tx,
         )));
         tasks.extend(senders);
-        Ok(Engine { stop, tasks })
+        Ok(Engine {
+            stop,
+            tasks,
+            _sender_lock: sender_lock,
+        })
     }
 
     /// Stops claiming, lets the senders finish the messages they hold, puts unsent claimed
@@ -183,6 +194,31 @@ impl Engine {
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
+        }
+    }
+}
+
+/// Locks `DATABASE.sending.lock`, so a second node on the same SQLite file refuses to send
+/// instead of taking back the first one's leased messages and sending them again.
+fn take_sender_lock(database: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".sending.lock");
+    let path = std::path::PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another bulten process is already sending from {}: on SQLite only one node may \
+             send (set sending = false on the others, or use PostgreSQL for several nodes)",
+            database.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            anyhow::bail!("cannot lock {}: {e}", path.display())
         }
     }
 }

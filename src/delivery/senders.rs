@@ -190,7 +190,15 @@ impl Sender {
                 old.close().await;
             }
             let hello = config.hello_name.as_deref().unwrap_or(hello);
-            self.connection = Some(Connection::open(config, hello).await?);
+            // A relay that cannot be reached or refuses our login is our problem, not the
+            // reader's: the message waits for a retry instead of counting as a bounce.
+            let opened = Connection::open(config, hello).await.map_err(|e| match e {
+                SendError::Permanent(text) | SendError::Temporary(text) => {
+                    tracing::warn!(relay = %config.host, error = %text, "cannot open an SMTP connection");
+                    SendError::Temporary(text)
+                }
+            })?;
+            self.connection = Some(opened);
         }
         let connection = self.connection.as_mut().expect("opened above");
         let result = connection

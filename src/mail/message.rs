@@ -68,6 +68,41 @@ pub fn ascii_address(address: &EmailAddress) -> String {
     }
 }
 
+/// A `List-Id` value (RFC 2919): the list's name as a phrase, then `<key>`. A name that is
+/// not plain ASCII goes in RFC 2047 encoded words, each under the 75-character limit.
+pub fn list_id(name: &str, key: &str) -> String {
+    let name: String = name.chars().filter(|c| !c.is_control()).take(60).collect();
+    let name = name.trim();
+    if name.is_empty() {
+        return format!("<{key}>");
+    }
+    if name.is_ascii() {
+        let quoted = name.replace('\\', "\\\\").replace('"', "\\\"");
+        return format!("\"{quoted}\" <{key}>");
+    }
+    use base64::Engine as _;
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in name.chars() {
+        // 45 bytes of UTF-8 make 60 of base64: with `=?utf-8?B?` and `?=`, 72 characters.
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    words.push(chunk);
+    let encoded: Vec<String> = words
+        .iter()
+        .map(|w| {
+            format!(
+                "=?utf-8?B?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(w)
+            )
+        })
+        .collect();
+    format!("{} <{key}>", encoded.join(" "))
+}
+
 /// The bulk-mail headers of a campaign message.
 #[derive(Debug, Clone)]
 pub struct ListHeaders<'a> {
@@ -198,6 +233,21 @@ mod tests {
         assert_eq!(mailbox("news@x.example").name, None);
         assert!(Mailbox::parse("Bad\r\nName <a@b.example>").is_err());
         assert!(Mailbox::parse("nobody").is_err());
+    }
+
+    #[test]
+    fn list_ids_keep_their_names_in_any_script() {
+        assert_eq!(
+            list_id("Daily", "list-1.x.example"),
+            "\"Daily\" <list-1.x.example>"
+        );
+        assert_eq!(
+            list_id("Türkiye", "list-3.x.example"),
+            "=?utf-8?B?VMO8cmtpeWU=?= <list-3.x.example>"
+        );
+        let long = list_id(&"Gündem ".repeat(8), "k");
+        assert!(long.split(' ').all(|w| w.len() <= 75), "{long}");
+        assert_eq!(list_id("", "k"), "<k>");
     }
 
     #[test]

@@ -120,7 +120,11 @@ pub async fn change_status(db: &Db, id: i64, to: CampaignStatus) -> OpsResult<Ca
                     "the campaign has no lists to send to".into(),
                 ));
             }
-            campaigns::start(db, id, from).await?.is_some()
+            let started = campaigns::start(db, id, from).await?.is_some();
+            if started {
+                store::refresh_statistics(db, &["deliveries"]).await?;
+            }
+            started
         }
         CampaignStatus::Scheduled => {
             let Some(send_at) = campaign.send_at else {

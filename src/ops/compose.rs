@@ -130,20 +130,10 @@ impl CampaignComposer {
             .to_owned();
         let first_list = lists.first();
         let list_id = match first_list {
-            Some(list) => {
-                let key = format!("<list-{}.{domain}>", list.id.unwrap_or(0));
-                let name: String = list
-                    .name
-                    .chars()
-                    .filter(|c| c.is_ascii_graphic() || *c == ' ')
-                    .filter(|c| *c != '"' && *c != '\\')
-                    .collect();
-                if name.trim().is_empty() {
-                    key
-                } else {
-                    format!("\"{}\" {key}", name.trim())
-                }
-            }
+            Some(list) => message::list_id(
+                &list.name,
+                &format!("list-{}.{domain}", list.id.unwrap_or(0)),
+            ),
             None => format!("<campaign-{}.{domain}>", campaign.id),
         };
         let feedback_id = format!(
@@ -366,3 +356,103 @@ pub fn sample_recipient() -> Recipient {
 }
 
 pub use render::DEFAULT_CAMPAIGN_TEMPLATE;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{CampaignStatus, ContentType};
+
+    fn campaign() -> Campaign {
+        let at = Timestamp::parse("2026-11-28T06:00:00Z").unwrap();
+        Campaign {
+            id: 7,
+            uuid: uuid::Uuid::parse_str("0195f3a2-0000-7000-8000-0000000000aa").unwrap(),
+            name: "Sabah bülteni".into(),
+            subject: "Günaydın {{ subscriber.name }}: İzmir'de bugün".into(),
+            from_email: "Haber Merkezi <bulten@haber.example>".into(),
+            body: "# Gündem\n\nMerhaba **{{ subscriber.name }}**, {{ subscriber.attribs.city }} için haberler.\n\n\
+                   [Kaynağında oku](https://haber.example/a?x=1&y=2)"
+                .into(),
+            altbody: None,
+            content_type: ContentType::Markdown,
+            campaign_type: CampaignType::Regular,
+            status: CampaignStatus::Running,
+            tags: sqlx::types::Json(vec![]),
+            template_id: None,
+            headers: sqlx::types::Json(serde_json::json!([{"X-Edition": "sabah"}])),
+            attribs: sqlx::types::Json(serde_json::json!({})),
+            messenger: "email".into(),
+            send_at: None,
+            started_at: Some(at),
+            finished_at: None,
+            to_send: 1,
+            sent: 0,
+            failed: 0,
+            bounced: 0,
+            skipped: 0,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// The parts that change from run to run (date, MIME boundaries), replaced by markers.
+    fn redact(message: &str) -> String {
+        let mut out = String::new();
+        let mut boundaries = Vec::new();
+        for line in message.split("\r\n") {
+            if let Some(start) = line.find("boundary=\"") {
+                let rest = &line[start + 10..];
+                boundaries.push(rest[..rest.find('"').unwrap_or(rest.len())].to_owned());
+            }
+        }
+        for line in message.split("\r\n") {
+            let mut line = if line.starts_with("Date: ") {
+                "Date: [date]".to_owned()
+            } else {
+                line.to_owned()
+            };
+            for (i, b) in boundaries.iter().enumerate() {
+                line = line.replace(b.as_str(), &format!("[boundary {i}]"));
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+
+    #[test]
+    fn a_campaign_message_looks_as_it_did() {
+        let mailer = Arc::new(Mailer {
+            signer: Signer::new(b"snapshot key".to_vec()),
+            dkim: Dkim::default(),
+            root_url: "https://haber.example".into(),
+            bounce_address: Some("bounces@bounce.haber.example".into()),
+            feedback_sender_id: "bulten".into(),
+        });
+        let lists = [CampaignList {
+            campaign_id: 7,
+            id: Some(3),
+            name: "Türkiye".into(),
+        }];
+        let composer = CampaignComposer::new(
+            &campaign(),
+            &lists,
+            Some(render::DEFAULT_CAMPAIGN_TEMPLATE),
+            mailer,
+        )
+        .unwrap();
+        let recipient = Recipient {
+            id: 11,
+            uuid: uuid::Uuid::parse_str("0195f3a2-0000-7000-8000-000000000011").unwrap(),
+            email: "ayse@türkiye.example".into(),
+            name: "Ayşe Yılmaz".into(),
+            attribs: sqlx::types::Json(serde_json::json!({"city": "İzmir"})),
+        };
+        let composed = composer.compose(42, &recipient).unwrap();
+        assert!(composed.mail_from.starts_with("bounces+"));
+        assert!(composed.mail_from.ends_with("@bounce.haber.example"));
+        assert_eq!(composed.rcpt, "ayse@xn--trkiye-3ya.example");
+        let text = String::from_utf8(composed.bytes).unwrap();
+        insta::assert_snapshot!(redact(&text));
+    }
+}

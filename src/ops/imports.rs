@@ -224,6 +224,9 @@ async fn run_import(
         (None, Ok(()), false) => ("finished", None),
     };
     imports::finish_run(db, run_id, final_status, total, error.as_deref()).await?;
+    if imported > 0 {
+        crate::db::refresh_statistics(db, &["subscribers", "subscriber_lists"]).await?;
+    }
     if let Some(err) = load_error {
         return Err(err);
     }

@@ -181,14 +181,21 @@ impl Compiled {
     /// When evaluating a template fails for this recipient (an undefined value, a bad
     /// argument, too much work).
     pub fn render(&self, recipient: &Recipient<'_>) -> Result<Rendered, Invalid> {
-        let ctx = Value::from(minijinja::value::Serde(recipient));
-        let get = |name: &str| {
+        let render = |name: &str, ctx: &Value| {
             self.env
                 .get_template(name)
-                .and_then(|t| t.render(&ctx))
+                .and_then(|t| t.render(ctx))
                 .map_err(|e| template_error(name, &e))
         };
-        let subject = get("subject.txt")?;
+        let subject = single_line(&render(
+            "subject.txt",
+            &Value::from(minijinja::value::Serde(recipient)),
+        )?);
+        // The body sees the subject as the recipient gets it (a `<title>`, a heading).
+        let mut personal = recipient.clone();
+        personal.campaign.subject = &subject;
+        let ctx = Value::from(minijinja::value::Serde(&personal));
+        let get = |name: &str| render(name, &ctx);
         let mut html = get("message.html")?;
         if self.inline_per_message {
             html = inline_css(&html).unwrap_or(html);
@@ -199,7 +206,7 @@ impl Compiled {
             get("message.txt")?
         };
         Ok(Rendered {
-            subject: single_line(&subject),
+            subject,
             html,
             text,
         })

@@ -317,3 +317,52 @@ on_both_backends! {
         assert_eq!(campaign["data"]["status"], "draft");
     }
 }
+
+on_both_backends! {
+    async fn a_scheduled_campaign_starts_at_its_time(app) {
+        let list = app.create_list("Daily", "single").await;
+        app.create_subscriber(json!({"email": "reader@example.com", "name": "R", "lists": [list]})).await;
+        let send_at = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+        let send_at = send_at.format(&time::format_description::well_known::Rfc3339).unwrap();
+        let id = create_campaign(&app, &[list], json!({"send_at": send_at})).await;
+        let scheduled = expect_status(set_status(&app, id, "scheduled").await, 200).await;
+        assert_eq!(scheduled["data"]["status"], "scheduled");
+        assert!(outbox(&app).await.is_empty(), "nothing before its time");
+        let done = wait_campaign(&app, id, Duration::from_secs(20), |c| c["status"] == "finished").await;
+        assert_eq!(done["sent"], 1);
+        let started = time::OffsetDateTime::parse(done["started_at"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+        let planned = time::OffsetDateTime::parse(&send_at, &time::format_description::well_known::Rfc3339).unwrap();
+        assert!(started >= planned, "started {started} before {planned}");
+
+        let past = expect_status(
+            app.put_json(&format!("/api/campaigns/{}", create_campaign(&app, &[list], json!({})).await),
+                &json!({"send_at": "2020-01-01T00:00:00Z"})).await,
+            200,
+        )
+        .await;
+        let refused = expect_status(set_status(&app, past["data"]["id"].as_i64().unwrap(), "scheduled").await, 400).await;
+        assert!(refused["message"].as_str().unwrap().contains("past"));
+    }
+}
+
+on_both_backends! {
+    async fn suppressed_addresses_are_skipped(app) {
+        let list = app.create_list("Daily", "single").await;
+        app.create_subscriber(json!({"email": "kept@example.com", "name": "K", "lists": [list]})).await;
+        app.create_subscriber(json!({"email": "erased@example.com", "name": "E", "lists": [list]})).await;
+        // Suppressed as erasure or a complaint would: by keyed hash, under the shared key.
+        let db = app.connect_db().await;
+        let key = bulten::db::secrets::get_or_create(&db, "signing_key", String::new).await.unwrap();
+        let hash = bulten::mail::tokens::Signer::new(key.into_bytes()).address_hash("erased@example.com");
+        bulten::db::deliveries::suppress(&db, &hash, "erased").await.unwrap();
+        db.close().await;
+
+        let id = create_campaign(&app, &[list], json!({})).await;
+        expect_status(set_status(&app, id, "running").await, 200).await;
+        let done = wait_campaign(&app, id, Duration::from_secs(20), |c| c["status"] == "finished").await;
+        assert_eq!(done["sent"], 1);
+        assert_eq!(done["skipped"], 1);
+        let to: Vec<String> = outbox(&app).await.iter().map(|m| m["to"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(to, vec!["kept@example.com"]);
+    }
+}

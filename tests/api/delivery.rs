@@ -235,3 +235,125 @@ async fn a_stale_node_cannot_touch_rows_another_node_holds(backend: Backend) {
     db.close().await;
 }
 on_both_backends! { backend a_stale_node_cannot_touch_rows_another_node_holds; }
+
+async fn an_address_needing_smtputf8_bounces_at_a_relay_without_it(backend: Backend) {
+    // smtp-sink does not offer SMTPUTF8: the non-ASCII local part cannot be delivered there.
+    let sink = SmtpSink::start(&[]).await;
+    let app = app_sending_to(backend, &sink, |_| {}).await;
+    let list = app.create_list("Daily", "single").await;
+    app.create_subscriber(json!({"email": "okur@örnek.example", "name": "Okur", "lists": [list]}))
+        .await;
+    app.create_subscriber(json!({"email": "ayşe@example.com", "name": "Ayşe", "lists": [list]}))
+        .await;
+    let id = create_campaign(&app, &[list], json!({})).await;
+    expect_status(set_status(&app, id, "running").await, 200).await;
+    let done = wait_campaign(&app, id, Duration::from_secs(20), |c| {
+        c["status"] == "finished"
+    })
+    .await;
+    assert_eq!(done["sent"], 1);
+    assert_eq!(done["bounced"], 1);
+    let received = sink.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(
+        received[0].rcpt, "okur@xn--rnek-4qa.example",
+        "an IDN domain needs no SMTPUTF8"
+    );
+}
+on_both_backends! { backend an_address_needing_smtputf8_bounces_at_a_relay_without_it; }
+
+async fn messages_are_spread_over_every_relay(backend: Backend) {
+    let (first, second) = (SmtpSink::start(&[]).await, SmtpSink::start(&[]).await);
+    let relays: Vec<_> = [first.port, second.port]
+        .into_iter()
+        .map(|port| bulten::mail::smtp::SmtpServerConfig {
+            host: "127.0.0.1".into(),
+            port,
+            tls: bulten::mail::smtp::TlsMode::None,
+            pool_size: 2,
+            ..Default::default()
+        })
+        .collect();
+    let app = spawn_app_with(backend, move |s| s.smtp = relays).await;
+    let list = audience(&app, 200).await;
+    let id = create_campaign(&app, &[list], json!({})).await;
+    expect_status(set_status(&app, id, "running").await, 200).await;
+    wait_campaign(&app, id, Duration::from_secs(30), |c| {
+        c["status"] == "finished"
+    })
+    .await;
+    let (a, b) = (first.received().len(), second.received().len());
+    assert_eq!(a + b, 200);
+    assert!(a > 0 && b > 0, "both relays carry mail: {a} and {b}");
+}
+on_both_backends! { backend messages_are_spread_over_every_relay; }
+
+async fn a_domain_limit_holds_back_only_its_domain(backend: Backend) {
+    let sink = SmtpSink::start(&[]).await;
+    let app = app_sending_to(backend, &sink, |s| {
+        s.domain_limit = vec![bulten::config::DomainLimit {
+            domain: "slow.example".into(),
+            per_second: 2,
+        }];
+    })
+    .await;
+    let list = app.create_list("Daily", "single").await;
+    for i in 0..8 {
+        app.create_subscriber(
+            json!({"email": format!("a{i}@slow.example"), "name": "S", "lists": [list]}),
+        )
+        .await;
+        app.create_subscriber(
+            json!({"email": format!("b{i}@fast.example"), "name": "F", "lists": [list]}),
+        )
+        .await;
+    }
+    let id = create_campaign(&app, &[list], json!({})).await;
+    expect_status(set_status(&app, id, "running").await, 200).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let slow_when_fast_done = loop {
+        let received = sink.received();
+        let fast = received
+            .iter()
+            .filter(|r| r.rcpt.ends_with("@fast.example"))
+            .count();
+        if fast == 8 {
+            break received
+                .iter()
+                .filter(|r| r.rcpt.ends_with("@slow.example"))
+                .count();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fast domain was held back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        slow_when_fast_done < 8,
+        "the slow domain waits for its limit"
+    );
+    let done = wait_campaign(&app, id, Duration::from_secs(30), |c| {
+        c["status"] == "finished"
+    })
+    .await;
+    assert_eq!(done["sent"], 16);
+}
+on_both_backends! { backend a_domain_limit_holds_back_only_its_domain; }
+
+async fn a_cancelled_campaign_stops_and_stays_stopped(backend: Backend) {
+    let sink = SmtpSink::start(&[]).await;
+    let app = app_sending_to(backend, &sink, |s| s.send_rate = Some(40)).await;
+    let list = audience(&app, 100).await;
+    let id = create_campaign(&app, &[list], json!({})).await;
+    expect_status(set_status(&app, id, "running").await, 200).await;
+    sink.wait_for(5, Duration::from_secs(20)).await;
+    expect_status(set_status(&app, id, "cancelled").await, 200).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let at_cancel = sink.received().len();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sink.received().len(), at_cancel);
+    assert!(at_cancel < 100);
+    let refused = expect_status(set_status(&app, id, "running").await, 400).await;
+    assert!(refused["message"].as_str().unwrap().contains("cancelled"));
+}
+on_both_backends! { backend a_cancelled_campaign_stops_and_stays_stopped; }

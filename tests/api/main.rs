@@ -15,3 +15,4 @@ mod query;
 mod sink;
 mod subscribers;
 mod templates;
+mod tls;
