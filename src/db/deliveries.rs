@@ -55,13 +55,20 @@ pub enum Outcome {
 }
 
 /// Claims up to `limit` due rows of one campaign (or of transactional mail, `campaign_id`
-/// `None`) for `owner` until `lease_until`.
+/// `None`) with IDs above `after`, for `owner` until `lease_until`.
+///
+/// `after` is the caller's position in the queue. On PostgreSQL every claimed row leaves a
+/// dead entry at the front of the queue index until vacuum; starting each claim from the
+/// front would step over all of them, ever more as the campaign goes on. The caller claims
+/// from its position and returns to the front (`after` 0) only when that finds nothing, to
+/// pick up retries and rows other nodes gave back.
 pub async fn claim(
     db: &Db,
     campaign_id: Option<i64>,
     owner: &str,
     lease_until: Timestamp,
     limit: i64,
+    after: i64,
 ) -> DbResult<Vec<Claimed>> {
     let now = Timestamp::now();
     let campaign_filter = if campaign_id.is_some() {
@@ -77,7 +84,7 @@ pub async fn claim(
         "UPDATE deliveries SET status = 'sending', lease_owner = $1, lease_until = $2, \
          attempts = attempts + 1, updated_at = $3 \
          WHERE id IN (SELECT id FROM deliveries \
-                      WHERE status = 'queued' AND {campaign_filter} \
+                      WHERE status = 'queued' AND {campaign_filter} AND id > $6 \
                         AND (next_attempt_at IS NULL OR next_attempt_at <= $3) \
                       ORDER BY id LIMIT $5 {lock}) \
          RETURNING id, campaign_id, subscriber_id, attempts, created_at, rcpt, mail_from, message"
@@ -88,6 +95,7 @@ pub async fn claim(
         .bind(now)
         .bind(campaign_id)
         .bind(limit)
+        .bind(after)
         .fetch_all(pool)
         .await
         .map_err(db_err)?);

@@ -278,12 +278,21 @@ async fn dispatch(
     outcomes: mpsc::UnboundedSender<(i64, Option<i64>, Outcome)>,
 ) {
     let mut composers: HashMap<i64, Arc<CampaignComposer>> = HashMap::new();
+    let mut positions = Positions::default();
     let mut turn = 0usize;
     loop {
         if *stopped.borrow() {
             return;
         }
-        let worked = match dispatch_once(&shared, &mut composers, &mut turn, &jobs, &outcomes).await
+        let worked = match dispatch_once(
+            &shared,
+            &mut composers,
+            &mut positions,
+            &mut turn,
+            &jobs,
+            &outcomes,
+        )
+        .await
         {
             Ok(worked) => worked,
             Err(err) => {
@@ -309,6 +318,7 @@ async fn dispatch(
 async fn dispatch_once(
     shared: &Arc<Shared>,
     composers: &mut HashMap<i64, Arc<CampaignComposer>>,
+    positions: &mut Positions,
     turn: &mut usize,
     jobs: &mpsc::Sender<Outgoing>,
     outcomes: &mpsc::UnboundedSender<(i64, Option<i64>, Outcome)>,
@@ -317,14 +327,7 @@ async fn dispatch_once(
     let permit = jobs.reserve().await?;
     drop(permit);
     let lease_until = Timestamp::from_datetime(Timestamp::now().as_datetime() + shared.lease);
-    let tx_rows = deliveries::claim(
-        &shared.db,
-        None,
-        &shared.node,
-        lease_until,
-        shared.batch_size,
-    )
-    .await?;
+    let tx_rows = positions.claim(shared, None, lease_until).await?;
     if !tx_rows.is_empty() {
         for row in tx_rows {
             match transactional(row) {
@@ -341,16 +344,12 @@ async fn dispatch_once(
         ids
     };
     composers.retain(|id, _| running.contains(id));
+    positions
+        .0
+        .retain(|id, _| id.is_none_or(|id| running.contains(&id)));
     for step in 0..running.len() {
         let campaign = running[(*turn + step) % running.len()];
-        let rows = deliveries::claim(
-            &shared.db,
-            Some(campaign),
-            &shared.node,
-            lease_until,
-            shared.batch_size,
-        )
-        .await?;
+        let rows = positions.claim(shared, Some(campaign), lease_until).await?;
         if rows.is_empty() {
             continue;
         }
@@ -384,6 +383,43 @@ async fn dispatch_once(
         return Ok(true);
     }
     Ok(false)
+}
+
+/// Where this node is in each queue (transactional: `None`), see [`deliveries::claim`].
+#[derive(Debug, Default)]
+struct Positions(HashMap<Option<i64>, i64>);
+
+impl Positions {
+    async fn claim(
+        &mut self,
+        shared: &Shared,
+        campaign: Option<i64>,
+        lease_until: Timestamp,
+    ) -> anyhow::Result<Vec<Claimed>> {
+        let after = self.0.get(&campaign).copied().unwrap_or(0);
+        let mut rows = deliveries::claim(
+            &shared.db,
+            campaign,
+            &shared.node,
+            lease_until,
+            shared.batch_size,
+            after,
+        )
+        .await?;
+        if rows.is_empty() && after > 0 {
+            rows = deliveries::claim(
+                &shared.db,
+                campaign,
+                &shared.node,
+                lease_until,
+                shared.batch_size,
+                0,
+            )
+            .await?;
+        }
+        self.0.insert(campaign, rows.last().map_or(0, |r| r.id));
+        Ok(rows)
+    }
 }
 
 async fn composer_for(

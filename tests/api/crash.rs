@@ -425,3 +425,28 @@ async fn three_nodes_share_a_campaign_and_survive_losing_one() {
     );
     drop(third);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_node_on_one_sqlite_file_refuses_to_send() {
+    let sink = SmtpSink::start(&[]).await;
+    let setup = Setup::new(false).await;
+    setup.cli(&["migrate"]);
+    let first = setup.start(&setup.config("node1", &sink, "")).await;
+    let second = Command::new(BIN)
+        .args(&setup.db_args)
+        .arg("--config")
+        .arg(setup.config("node2", &sink, ""))
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = tokio::task::spawn_blocking(move || second.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("only one node may send"), "{stderr}");
+    drop(first);
+}

@@ -187,7 +187,7 @@ async fn a_stale_node_cannot_touch_rows_another_node_holds(backend: Backend) {
         Timestamp::from_datetime(time::OffsetDateTime::now_utc() - time::Duration::seconds(1));
     let soon =
         Timestamp::from_datetime(time::OffsetDateTime::now_utc() + time::Duration::seconds(60));
-    let by_a = deliveries::claim(&db, Some(id), "node-a", past, 10)
+    let by_a = deliveries::claim(&db, Some(id), "node-a", past, 10, 0)
         .await
         .unwrap();
     assert_eq!(by_a.len(), 2);
@@ -196,7 +196,7 @@ async fn a_stale_node_cannot_touch_rows_another_node_holds(backend: Backend) {
         2,
         "node-a's lease ran out"
     );
-    let by_b = deliveries::claim(&db, Some(id), "node-b", soon, 10)
+    let by_b = deliveries::claim(&db, Some(id), "node-b", soon, 10, 0)
         .await
         .unwrap();
     assert_eq!(by_b.len(), 2);
@@ -213,7 +213,7 @@ async fn a_stale_node_cannot_touch_rows_another_node_holds(backend: Backend) {
     )
     .await
     .unwrap();
-    let again = deliveries::claim(&db, Some(id), "node-c", soon, 10)
+    let again = deliveries::claim(&db, Some(id), "node-c", soon, 10, 0)
         .await
         .unwrap();
     assert!(
