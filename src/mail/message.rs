@@ -132,6 +132,16 @@ pub struct Parts<'a> {
     pub list: Option<ListHeaders<'a>>,
     /// Extra headers from the campaign, already checked.
     pub extra: &'a [(String, String)],
+    /// Files attached (transactional mail).
+    pub attachments: &'a [Attachment],
+}
+
+/// A file attached to a message.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 /// The message bytes, CRLF line ends, ready to sign and send.
@@ -170,6 +180,13 @@ pub fn build(parts: &Parts<'_>) -> Vec<u8> {
     builder = builder.text_body(parts.text);
     if let Some(html) = parts.html {
         builder = builder.html_body(html);
+    }
+    for file in parts.attachments {
+        builder = builder.attachment(
+            file.content_type.as_str(),
+            file.filename.as_str(),
+            file.bytes.as_slice(),
+        );
     }
     builder.write_to_vec().unwrap_or_default()
 }
@@ -278,6 +295,7 @@ mod tests {
                 feedback_id: "42:daily:bulten",
             }),
             extra: &[("X-Edition".into(), "morning".into())],
+            attachments: &[],
         });
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.is_ascii(), "headers and parts are 7-bit: {text}");

@@ -215,6 +215,7 @@ impl CampaignComposer {
                 feedback_id: &self.feedback_id,
             }),
             extra: &self.extra,
+            attachments: &[],
         });
         let bytes = self
             .mailer

@@ -43,6 +43,7 @@ pub struct TxRequest {
     pub headers: serde_json::Value,
     pub content_type: ContentType,
     pub altbody: Option<String>,
+    pub attachments: Vec<crate::mail::message::Attachment>,
 }
 
 /// At most this many recipients per request.
@@ -140,6 +141,7 @@ pub async fn send(
             text: &rendered.text,
             list: None,
             extra: &extra,
+            attachments: &request.attachments,
         });
         let bytes = mailer
             .dkim

@@ -366,3 +366,36 @@ on_both_backends! {
         assert_eq!(to, vec!["kept@example.com"]);
     }
 }
+
+on_both_backends! {
+    async fn transactional_mail_carries_attached_files(app) {
+        let templates = expect_status(app.get("/api/templates").await, 200).await;
+        let tx_template = templates["data"].as_array().unwrap().iter().find(|t| t["type"] == "tx").unwrap()["id"].as_i64().unwrap();
+        let data = json!({"subscriber_email": "reader@example.com", "subscriber_mode": "external",
+                          "template_id": tx_template, "subject": "Your invoice", "data": {"message": "Attached."}});
+        let form = reqwest::multipart::Form::new()
+            .text("data", data.to_string())
+            .part("file", reqwest::multipart::Part::bytes(b"%PDF-1.4 invoice".to_vec())
+                .file_name("fatura-kasım.pdf").mime_str("application/pdf").unwrap());
+        let response = app.request(Method::POST, "/api/tx").multipart(form).send().await.unwrap();
+        expect_status(response, 200).await;
+
+        let missing = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("a.txt"));
+        let response = app.request(Method::POST, "/api/tx").multipart(missing).send().await.unwrap();
+        let error = expect_status(response, 400).await;
+        assert!(error["message"].as_str().unwrap().contains("data"));
+
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let raw = loop {
+            if let Some(m) = outbox(&app).await.first() {
+                break m["raw"].as_str().unwrap().to_owned();
+            }
+            assert!(Instant::now() < deadline, "the message did not arrive");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(raw.contains("application/pdf"), "{raw}");
+        assert!(raw.contains("Content-Disposition: attachment"), "{raw}");
+        use base64::Engine as _;
+        assert!(raw.contains(&base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.4 invoice")), "{raw}");
+    }
+}

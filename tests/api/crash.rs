@@ -450,3 +450,52 @@ async fn a_second_node_on_one_sqlite_file_refuses_to_send() {
     assert!(stderr.contains("only one node may send"), "{stderr}");
     drop(first);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_records_what_went_out_and_gives_back_the_rest() {
+    const RECIPIENTS: usize = 2_000;
+    let sink = SmtpSink::start(&[]).await;
+    let setup = Setup::new(false).await;
+    let token = audience(&setup, RECIPIENTS);
+    let config = setup.config("node1", &sink, "send_rate = 1000");
+    let node = setup.start(&config).await;
+    let campaign = start_campaign(&setup, &node, &token, RECIPIENTS).await;
+    sink.wait_for(200, Duration::from_secs(20)).await;
+
+    // SIGTERM: finish the messages in hand, release the claimed rest, write every outcome.
+    let pid = node.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let stopped = tokio::task::spawn_blocking(move || {
+        let mut node = node;
+        node.child.wait()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        stopped.success(),
+        "a graceful stop exits cleanly: {stopped:?}"
+    );
+    settle(&sink).await;
+    let (delivered, total) = tally(&sink);
+    assert_eq!(total, delivered.len());
+    assert_eq!(
+        setup.sent_rows(campaign).await,
+        total as i64,
+        "everything that went out is recorded"
+    );
+    assert!(total < RECIPIENTS, "the stop came mid-campaign");
+
+    let node = setup.start(&config).await;
+    wait_finished(&node, &token, campaign, Duration::from_secs(60)).await;
+    settle(&sink).await;
+    let (delivered, total) = tally(&sink);
+    assert_eq!(delivered.len(), RECIPIENTS);
+    assert_eq!(total, RECIPIENTS, "no duplicates after a graceful stop");
+}

@@ -1,7 +1,9 @@
-//! `POST /api/tx`: listmonk's transactional endpoint, on the durable ledger.
+//! `POST /api/tx`: listmonk's transactional endpoint, on the durable ledger. The body is JSON,
+//! or, to attach files, multipart with the JSON in a `data` field and each file in a `file`
+//! field, as listmonk takes it.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequest, Multipart, Request, State};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -33,10 +35,89 @@ pub struct TxBody {
     altbody: Option<String>,
 }
 
+/// At most this many files per message.
+const MAX_ATTACHMENTS: usize = 20;
+
 /// `POST /api/tx`
 pub async fn send(
     State(state): State<AppState>,
-    Body(body): Body<TxBody>,
+    request: Request,
+) -> Result<Json<Data<bool>>, ApiError> {
+    let multipart = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (body, attachments) = if multipart {
+        read_multipart(Multipart::from_request(request, &state).await?).await?
+    } else {
+        let Body(body) = Body::<TxBody>::from_request(request, &state).await?;
+        (body, Vec::new())
+    };
+    send_body(&state, body, attachments).await
+}
+
+async fn read_multipart(
+    mut form: Multipart,
+) -> Result<(TxBody, Vec<crate::mail::message::Attachment>), ApiError> {
+    let mut body: Option<TxBody> = None;
+    let mut attachments = Vec::new();
+    while let Some(field) = form.next_field().await? {
+        match field.name() {
+            Some("data") => {
+                let text = field.text().await?;
+                body = Some(serde_json::from_str(&text).map_err(|e| {
+                    ApiError::bad_request(format!("invalid JSON in the data field: {e}"))
+                })?);
+            }
+            Some("file") => {
+                if attachments.len() == MAX_ATTACHMENTS {
+                    return Err(ApiError::bad_request(format!(
+                        "at most {MAX_ATTACHMENTS} files per message"
+                    )));
+                }
+                let filename: String = field
+                    .file_name()
+                    .unwrap_or("attachment")
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .collect();
+                let content_type = field
+                    .content_type()
+                    .filter(|t| is_media_type(t))
+                    .unwrap_or("application/octet-stream")
+                    .to_owned();
+                let bytes = field.bytes().await?.to_vec();
+                attachments.push(crate::mail::message::Attachment {
+                    filename,
+                    content_type,
+                    bytes,
+                });
+            }
+            _ => {}
+        }
+    }
+    let body = body
+        .ok_or_else(|| ApiError::bad_request("the data field with the message JSON is missing"))?;
+    Ok((body, attachments))
+}
+
+/// `type/subtype` in token characters: what a Content-Type header may carry from a client.
+fn is_media_type(text: &str) -> bool {
+    let token = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    text.split_once('/')
+        .is_some_and(|(a, b)| token(a) && token(b))
+}
+
+async fn send_body(
+    state: &AppState,
+    body: TxBody,
+    attachments: Vec<crate::mail::message::Attachment>,
 ) -> Result<Json<Data<bool>>, ApiError> {
     if body.messenger.as_deref().is_some_and(|m| m != "email") {
         return Err(ApiError::bad_request(
@@ -75,6 +156,7 @@ pub async fn send(
         headers: body.headers,
         content_type: body.content_type.unwrap_or(ContentType::Html),
         altbody: body.altbody,
+        attachments,
     };
     ops::send(
         &state.db,
