@@ -399,3 +399,27 @@ on_both_backends! {
         assert!(raw.contains(&base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.4 invoice")), "{raw}");
     }
 }
+
+on_both_backends! {
+    with |s| { s.send_rate = Some(5); s.send_batch_size = 2; };
+    async fn a_reader_who_leaves_mid_campaign_gets_nothing_more(app) {
+        let list = app.create_list("Daily", "single").await;
+        let mut ids = Vec::new();
+        for i in 0..12 {
+            ids.push(app.create_subscriber(json!({"email": format!("r{i:02}@example.com"), "name": "R", "lists": [list]})).await);
+        }
+        let id = create_campaign(&app, &[list], json!({})).await;
+        expect_status(set_status(&app, id, "running").await, 200).await;
+        // At five a second the last readers' turn comes in about two seconds.
+        let (blocked, gone) = (ids[11], ids[10]);
+        expect_status(app.put_json(&format!("/api/subscribers/{blocked}/blocklist"), &json!({})).await, 200).await;
+        expect_status(app.put_json("/api/subscribers/lists",
+            &json!({"ids": [gone], "action": "unsubscribe", "target_list_ids": [list]})).await, 200).await;
+        let done = wait_campaign(&app, id, Duration::from_secs(30), |c| c["status"] == "finished").await;
+        assert_eq!(done["to_send"], 12);
+        assert_eq!(done["sent"], 10);
+        assert_eq!(done["skipped"], 2);
+        let to: Vec<String> = outbox(&app).await.iter().map(|m| m["to"].as_str().unwrap().to_owned()).collect();
+        assert!(!to.contains(&"r11@example.com".to_owned()) && !to.contains(&"r10@example.com".to_owned()), "{to:?}");
+    }
+}
