@@ -150,44 +150,82 @@ pub async fn lists_of(db: &Db, campaign_ids: &[i64]) -> DbResult<Vec<CampaignLis
     })
 }
 
+/// Binds an editor's fields, `$1` to `$13` in the order of `FIELD_COLUMNS`.
+macro_rules! bind_fields {
+    ($query:expr, $fields:expr) => {
+        $query
+            .bind(&$fields.name)
+            .bind(&$fields.subject)
+            .bind(&$fields.from_email)
+            .bind(&$fields.body)
+            .bind(&$fields.altbody)
+            .bind($fields.content_type.as_str())
+            .bind($fields.campaign_type.as_str())
+            .bind(Json(&$fields.tags))
+            .bind($fields.template_id)
+            .bind(Json(&$fields.headers))
+            .bind(Json(&$fields.attribs))
+            .bind(&$fields.messenger)
+            .bind($fields.send_at)
+    };
+}
+
+/// The columns `bind_fields!` fills, in its order.
+const FIELD_COLUMNS: [&str; 13] = [
+    "name",
+    "subject",
+    "from_email",
+    "body",
+    "altbody",
+    "content_type",
+    "type",
+    "tags",
+    "template_id",
+    "headers",
+    "attribs",
+    "messenger",
+    "send_at",
+];
+
+/// Writes the campaign's target lists (after removing the old ones).
+macro_rules! replace_lists {
+    ($tx:expr, $id:expr, $lists:expr) => {{
+        sqlx::query("DELETE FROM campaign_lists WHERE campaign_id = $1")
+            .bind($id)
+            .execute(&mut *$tx)
+            .await
+            .map_err(db_err)?;
+        for (list_id, name) in $lists {
+            sqlx::query(
+                "INSERT INTO campaign_lists (campaign_id, list_id, list_name) VALUES ($1, $2, $3)",
+            )
+            .bind($id)
+            .bind(*list_id)
+            .bind(name)
+            .execute(&mut *$tx)
+            .await
+            .map_err(db_err)?;
+        }
+    }};
+}
+
 pub async fn insert(db: &Db, fields: &CampaignFields) -> DbResult<Campaign> {
-    let now = Timestamp::now();
     let sql = format!(
-        "INSERT INTO campaigns (uuid, name, subject, from_email, body, altbody, content_type, \
-         type, status, tags, template_id, headers, attribs, messenger, send_at, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'draft', $9, $10, $11, $12, $13, \
-         $14, $15, $15) RETURNING {COLUMNS}"
+        "INSERT INTO campaigns ({}, uuid, status, created_at, updated_at) \
+         VALUES ({}, $14, 'draft', $15, $15) RETURNING {COLUMNS}",
+        FIELD_COLUMNS.join(", "),
+        placeholders(1, FIELD_COLUMNS.len())
     );
     on_pool!(db, pool => {
         let mut tx = pool.begin_write().await.map_err(db_err)?;
-        let campaign = sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql))
+        let query = sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql));
+        let campaign = bind_fields!(query, fields)
             .bind(uuid::Uuid::now_v7())
-            .bind(&fields.name)
-            .bind(&fields.subject)
-            .bind(&fields.from_email)
-            .bind(&fields.body)
-            .bind(&fields.altbody)
-            .bind(fields.content_type.as_str())
-            .bind(fields.campaign_type.as_str())
-            .bind(Json(&fields.tags))
-            .bind(fields.template_id)
-            .bind(Json(&fields.headers))
-            .bind(Json(&fields.attribs))
-            .bind(&fields.messenger)
-            .bind(fields.send_at)
-            .bind(now)
+            .bind(Timestamp::now())
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err)?;
-        for (list_id, name) in &fields.lists {
-            sqlx::query("INSERT INTO campaign_lists (campaign_id, list_id, list_name) VALUES ($1, $2, $3)")
-                .bind(campaign.id)
-                .bind(*list_id)
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
+        replace_lists!(tx, campaign.id, &fields.lists);
         tx.commit().await.map_err(db_err)?;
         Ok(campaign)
     })
@@ -196,28 +234,20 @@ pub async fn insert(db: &Db, fields: &CampaignFields) -> DbResult<Campaign> {
 /// Replaces an editable campaign's content. `None` when it does not exist or is no longer
 /// editable (the caller tells which).
 pub async fn update(db: &Db, id: i64, fields: &CampaignFields) -> DbResult<Option<Campaign>> {
+    let assignments: Vec<String> = FIELD_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, column)| format!("{column} = ${}", i + 1))
+        .collect();
     let sql = format!(
-        "UPDATE campaigns SET name = $1, subject = $2, from_email = $3, body = $4, altbody = $5, \
-         content_type = $6, type = $7, tags = $8, template_id = $9, headers = $10, \
-         attribs = $11, messenger = $12, send_at = $13, updated_at = $14 \
-         WHERE id = $15 AND status IN ('draft', 'scheduled', 'paused') RETURNING {COLUMNS}"
+        "UPDATE campaigns SET {}, updated_at = $14 \
+         WHERE id = $15 AND status IN ('draft', 'scheduled', 'paused') RETURNING {COLUMNS}",
+        assignments.join(", ")
     );
     on_pool!(db, pool => {
         let mut tx = pool.begin_write().await.map_err(db_err)?;
-        let campaign = sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql))
-            .bind(&fields.name)
-            .bind(&fields.subject)
-            .bind(&fields.from_email)
-            .bind(&fields.body)
-            .bind(&fields.altbody)
-            .bind(fields.content_type.as_str())
-            .bind(fields.campaign_type.as_str())
-            .bind(Json(&fields.tags))
-            .bind(fields.template_id)
-            .bind(Json(&fields.headers))
-            .bind(Json(&fields.attribs))
-            .bind(&fields.messenger)
-            .bind(fields.send_at)
+        let query = sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql));
+        let campaign = bind_fields!(query, fields)
             .bind(Timestamp::now())
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -228,20 +258,7 @@ pub async fn update(db: &Db, id: i64, fields: &CampaignFields) -> DbResult<Optio
         };
         // A started campaign keeps the audience it started with.
         if campaign.started_at.is_none() {
-            sqlx::query("DELETE FROM campaign_lists WHERE campaign_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-            for (list_id, name) in &fields.lists {
-                sqlx::query("INSERT INTO campaign_lists (campaign_id, list_id, list_name) VALUES ($1, $2, $3)")
-                    .bind(id)
-                    .bind(*list_id)
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-            }
+            replace_lists!(tx, id, &fields.lists);
         }
         tx.commit().await.map_err(db_err)?;
         Ok(Some(campaign))

@@ -166,30 +166,7 @@ impl CampaignComposer {
     /// # Errors
     /// When the template fails for this recipient, or signing fails.
     pub fn compose(&self, delivery_id: i64, recipient: &Recipient) -> Result<Composed, Invalid> {
-        let unsubscribe = self
-            .mailer
-            .unsubscribe_url(recipient.uuid, Some(self.campaign_id));
-        let manage = self.mailer.manage_url(recipient.uuid);
-        let data = serde_json::Value::Null;
-        let rendered = self.compiled.render(&RenderRecipient {
-            subscriber: SubscriberVars {
-                uuid: recipient.uuid.to_string(),
-                email: &recipient.email,
-                name: &recipient.name,
-                attribs: &recipient.attribs.0,
-            },
-            campaign: CampaignVars {
-                uuid: self.campaign_uuid.clone(),
-                name: &self.campaign_name,
-                subject: &self.campaign_subject,
-            },
-            data: &data,
-            links: Links {
-                unsubscribe: &unsubscribe,
-                manage: &manage,
-                archive: &self.archive_url,
-            },
-        })?;
+        let (rendered, unsubscribe) = self.render(recipient)?;
         let to = crate::domain::EmailAddress::from_trusted(recipient.email.clone());
         let rcpt = message::ascii_address(&to);
         let message_id = format!(
@@ -257,33 +234,36 @@ impl CampaignComposer {
     /// # Errors
     /// When the template fails.
     pub fn preview_html(&self, recipient: &Recipient) -> Result<String, Invalid> {
+        Ok(self.render(recipient)?.0.html)
+    }
+
+    /// The recipient's texts, and their one-click unsubscribe URL.
+    fn render(&self, recipient: &Recipient) -> Result<(render::Rendered, String), Invalid> {
         let unsubscribe = self
             .mailer
             .unsubscribe_url(recipient.uuid, Some(self.campaign_id));
         let manage = self.mailer.manage_url(recipient.uuid);
         let data = serde_json::Value::Null;
-        Ok(self
-            .compiled
-            .render(&RenderRecipient {
-                subscriber: SubscriberVars {
-                    uuid: recipient.uuid.to_string(),
-                    email: &recipient.email,
-                    name: &recipient.name,
-                    attribs: &recipient.attribs.0,
-                },
-                campaign: CampaignVars {
-                    uuid: self.campaign_uuid.clone(),
-                    name: &self.campaign_name,
-                    subject: &self.campaign_subject,
-                },
-                data: &data,
-                links: Links {
-                    unsubscribe: &unsubscribe,
-                    manage: &manage,
-                    archive: &self.archive_url,
-                },
-            })?
-            .html)
+        let rendered = self.compiled.render(&RenderRecipient {
+            subscriber: SubscriberVars {
+                uuid: recipient.uuid.to_string(),
+                email: &recipient.email,
+                name: &recipient.name,
+                attribs: &recipient.attribs.0,
+            },
+            campaign: CampaignVars {
+                uuid: self.campaign_uuid.clone(),
+                name: &self.campaign_name,
+                subject: &self.campaign_subject,
+            },
+            data: &data,
+            links: Links {
+                unsubscribe: &unsubscribe,
+                manage: &manage,
+                archive: &self.archive_url,
+            },
+        })?;
+        Ok((rendered, unsubscribe))
     }
 }
 
