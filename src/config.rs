@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 use crate::mail::dkim::DkimKeyConfig;
+pub use crate::mail::smtp::DomainLimit;
 use crate::mail::smtp::{SmtpServerConfig, TlsMode};
 
 /// A value that must never be printed: `Debug` shows `****`.
@@ -79,7 +80,8 @@ pub struct Settings {
     pub sending: bool,
     /// Messages per second over all relays; unset: as fast as the relays take them.
     pub send_rate: Option<u32>,
-    /// Messages per second to one recipient domain (`[[domain_limit]]` tables).
+    /// Messages per second to one recipient domain over all relays (`[[domain_limit]]`
+    /// tables); a relay may have its own (`[[smtp.domain_limit]]`).
     pub domain_limit: Vec<DomainLimit>,
     /// Ledger rows claimed at once. Defaults to 200.
     pub send_batch_size: usize,
@@ -97,13 +99,6 @@ pub struct Settings {
     pub from_email: Option<String>,
     /// The fixed last field of `Feedback-ID`. Defaults to `bulten`.
     pub feedback_sender_id: String,
-}
-
-/// A rate limit for one recipient domain.
-#[derive(Debug, Clone, Deserialize)]
-pub struct DomainLimit {
-    pub domain: String,
-    pub per_second: u32,
 }
 
 impl Default for Settings {
@@ -272,6 +267,9 @@ import_batch_size = 10000
 # username = "bulten"
 # password = "secret"
 # pool_size = 10              # connections kept open: messages in flight to this relay
+# [[smtp.domain_limit]]       # messages per second this relay may send to one domain
+# domain = "hotmail.com"
+# per_second = 20
 # timeout_secs = 30
 # max_messages_per_connection = 10000
 # hello_name = "news.example.com"
@@ -291,7 +289,7 @@ import_batch_size = 10000
 # Whether this node sends mail (on PostgreSQL any number of nodes may; on SQLite one).
 sending = true
 
-# Limits: messages per second over all relays, and per recipient domain.
+# Limits: messages per second over all relays, and per recipient domain over all relays.
 # send_rate = 500
 # [[domain_limit]]
 # domain = "gmail.com"
@@ -336,6 +334,59 @@ mod tests {
             .unwrap()
             .try_deserialize()
             .unwrap()
+    }
+
+    #[test]
+    fn relays_keys_and_limits_read_from_tables() {
+        let text = r#"
+            send_rate = 500
+            [[smtp]]
+            host = "smtp.example.com"
+            port = 465
+            tls = "tls"
+            username = "bulten"
+            password = "secret"
+            pool_size = 4
+            [[smtp.domain_limit]]
+            domain = "hotmail.com"
+            per_second = 20
+            [[domain_limit]]
+            domain = "gmail.com"
+            per_second = 50
+            [[dkim]]
+            domain = "news.example"
+            selector = "ed2026"
+            algorithm = "ed25519"
+            private_key_file = "/etc/bulten/ed.pem"
+        "#;
+        let settings: Settings = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap();
+        let servers = settings.smtp_servers();
+        assert_eq!(servers.len(), 1);
+        assert_eq!(servers[0].tls, TlsMode::Tls);
+        assert_eq!(servers[0].pool_size, 4);
+        assert_eq!(servers[0].domain_limit[0].per_second, 20);
+        assert_eq!(settings.domain_limit[0].domain, "gmail.com");
+        assert_eq!(settings.dkim[0].selector, "ed2026");
+        assert!(!format!("{settings:?}").contains("secret"));
+    }
+
+    #[test]
+    fn one_relay_comes_from_the_environment_style_keys() {
+        let settings = Settings {
+            smtp_host: Some("relay.example".into()),
+            smtp_tls: Some(TlsMode::Starttls),
+            smtp_user: Some("u".into()),
+            smtp_password: Some(Secret::new("p")),
+            ..Settings::default()
+        };
+        let servers = settings.smtp_servers();
+        assert_eq!(servers.len(), 1);
+        assert_eq!(servers[0].port, 587, "the submission port for STARTTLS");
     }
 
     #[test]

@@ -57,40 +57,59 @@ impl Transport {
     }
 }
 
-/// The rate limits every sender shares.
+/// The rate limits every sender shares: over all relays, per recipient domain over all
+/// relays, and per recipient domain for each relay.
 struct Limits {
     global: Option<DefaultDirectRateLimiter>,
-    per_domain: HashMap<String, DefaultDirectRateLimiter>,
+    per_domain: DomainLimiters,
+    per_relay_domain: Vec<DomainLimiters>,
+}
+
+type DomainLimiters = HashMap<String, DefaultDirectRateLimiter>;
+
+fn limiter(per_second: u32) -> Option<DefaultDirectRateLimiter> {
+    NonZeroU32::new(per_second).map(|n| RateLimiter::direct(Quota::per_second(n)))
+}
+
+fn domain_limiters(limits: &[crate::mail::smtp::DomainLimit]) -> DomainLimiters {
+    limits
+        .iter()
+        .filter_map(|l| Some((l.domain.to_ascii_lowercase(), limiter(l.per_second)?)))
+        .collect()
 }
 
 impl Limits {
-    fn new(settings: &Settings) -> Self {
-        let limiter = |per_second: u32| {
-            NonZeroU32::new(per_second).map(|n| RateLimiter::direct(Quota::per_second(n)))
+    fn new(settings: &Settings, transport: &Transport) -> Self {
+        let per_relay_domain = match transport {
+            Transport::Smtp { servers, .. } => servers
+                .iter()
+                .map(|s| domain_limiters(&s.domain_limit))
+                .collect(),
+            Transport::Outbox(_) => Vec::new(),
         };
         Self {
             global: settings.send_rate.and_then(limiter),
-            per_domain: settings
-                .domain_limit
-                .iter()
-                .filter_map(|l| Some((l.domain.to_ascii_lowercase(), limiter(l.per_second)?)))
-                .collect(),
+            per_domain: domain_limiters(&settings.domain_limit),
+            per_relay_domain,
         }
     }
 
-    async fn wait(&self, rcpt: &str) {
+    async fn wait(&self, rcpt: &str, relay: Option<usize>) {
         if let Some(global) = &self.global {
             global.until_ready().await;
         }
-        if self.per_domain.is_empty() {
+        let relay_limits = relay.and_then(|r| self.per_relay_domain.get(r));
+        if self.per_domain.is_empty() && relay_limits.is_none_or(HashMap::is_empty) {
             return;
         }
         let domain = rcpt
             .rsplit_once('@')
             .map_or("", |(_, d)| d)
             .to_ascii_lowercase();
-        if let Some(limiter) = self.per_domain.get(&domain) {
-            limiter.until_ready().await;
+        for limits in [Some(&self.per_domain), relay_limits].into_iter().flatten() {
+            if let Some(limiter) = limits.get(&domain) {
+                limiter.until_ready().await;
+            }
         }
     }
 }
@@ -104,7 +123,7 @@ pub(super) fn spawn(
     connections: Vec<Option<usize>>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let jobs = Arc::new(Mutex::new(jobs));
-    let limits = Arc::new(Limits::new(settings));
+    let limits = Arc::new(Limits::new(settings, &transport));
     let transport = Arc::new(transport);
     connections
         .into_iter()
@@ -160,7 +179,7 @@ impl Sender {
         {
             return Outcome::Released;
         }
-        self.limits.wait(&message.rcpt).await;
+        self.limits.wait(&message.rcpt, self.server).await;
         let transport = self.transport.clone();
         let result = match (&*transport, self.server) {
             (Transport::Outbox(db), _) => store(db, message).await,

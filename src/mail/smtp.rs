@@ -47,6 +47,15 @@ pub struct SmtpServerConfig {
     pub allow_invalid_certs: bool,
     /// Messages per connection before it is closed and opened anew.
     pub max_messages_per_connection: u64,
+    /// Messages per second this relay may send to one recipient domain.
+    pub domain_limit: Vec<DomainLimit>,
+}
+
+/// A rate limit for one recipient domain.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DomainLimit {
+    pub domain: String,
+    pub per_second: u32,
 }
 
 impl Default for SmtpServerConfig {
@@ -62,6 +71,7 @@ impl Default for SmtpServerConfig {
             timeout_secs: 30,
             allow_invalid_certs: false,
             max_messages_per_connection: 10_000,
+            domain_limit: Vec::new(),
         }
     }
 }

@@ -289,13 +289,35 @@ on_both_backends! { backend messages_are_spread_over_every_relay; }
 
 async fn a_domain_limit_holds_back_only_its_domain(backend: Backend) {
     let sink = SmtpSink::start(&[]).await;
-    let app = app_sending_to(backend, &sink, |s| {
-        s.domain_limit = vec![bulten::config::DomainLimit {
-            domain: "slow.example".into(),
-            per_second: 2,
-        }];
-    })
-    .await;
+    let app = app_sending_to(backend, &sink, |s| s.domain_limit = vec![slow_domain()]).await;
+    holds_back_the_slow_domain(&app, &sink).await;
+}
+on_both_backends! { backend a_domain_limit_holds_back_only_its_domain; }
+
+async fn a_relays_own_domain_limit_holds_back_only_its_domain(backend: Backend) {
+    let sink = SmtpSink::start(&[]).await;
+    let relay = bulten::mail::smtp::SmtpServerConfig {
+        host: "127.0.0.1".into(),
+        port: sink.port,
+        tls: bulten::mail::smtp::TlsMode::None,
+        domain_limit: vec![slow_domain()],
+        ..Default::default()
+    };
+    let app = spawn_app_with(backend, move |s| s.smtp = vec![relay]).await;
+    holds_back_the_slow_domain(&app, &sink).await;
+}
+on_both_backends! { backend a_relays_own_domain_limit_holds_back_only_its_domain; }
+
+fn slow_domain() -> bulten::config::DomainLimit {
+    bulten::config::DomainLimit {
+        domain: "slow.example".into(),
+        per_second: 2,
+    }
+}
+
+/// Eight readers at slow.example (two a second) and eight at fast.example: the fast ones
+/// all arrive while the slow ones still wait.
+async fn holds_back_the_slow_domain(app: &TestApp, sink: &SmtpSink) {
     let list = app.create_list("Daily", "single").await;
     for i in 0..8 {
         app.create_subscriber(
@@ -307,8 +329,8 @@ async fn a_domain_limit_holds_back_only_its_domain(backend: Backend) {
         )
         .await;
     }
-    let id = create_campaign(&app, &[list], json!({})).await;
-    expect_status(set_status(&app, id, "running").await, 200).await;
+    let id = create_campaign(app, &[list], json!({})).await;
+    expect_status(set_status(app, id, "running").await, 200).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let slow_when_fast_done = loop {
         let received = sink.received();
@@ -332,13 +354,12 @@ async fn a_domain_limit_holds_back_only_its_domain(backend: Backend) {
         slow_when_fast_done < 8,
         "the slow domain waits for its limit"
     );
-    let done = wait_campaign(&app, id, Duration::from_secs(30), |c| {
+    let done = wait_campaign(app, id, Duration::from_secs(30), |c| {
         c["status"] == "finished"
     })
     .await;
     assert_eq!(done["sent"], 16);
 }
-on_both_backends! { backend a_domain_limit_holds_back_only_its_domain; }
 
 async fn a_cancelled_campaign_stops_and_stays_stopped(backend: Backend) {
     let sink = SmtpSink::start(&[]).await;
