@@ -99,6 +99,11 @@ pub struct Settings {
     pub from_email: Option<String>,
     /// The fixed last field of `Feedback-ID`. Defaults to `bulten`.
     pub feedback_sender_id: String,
+    /// PBKDF2 iterations per attempt of the signup proof of work (a browser makes about 256
+    /// attempts). Defaults to 5,000.
+    pub altcha_cost: u32,
+    /// Seconds a proof-of-work challenge stays valid. Defaults to 600.
+    pub altcha_valid_secs: u64,
 }
 
 impl Default for Settings {
@@ -131,6 +136,8 @@ impl Default for Settings {
             bounce_address: None,
             from_email: None,
             feedback_sender_id: "bulten".into(),
+            altcha_cost: 5_000,
+            altcha_valid_secs: 600,
         }
     }
 }
@@ -308,6 +315,12 @@ retry_max_age_secs = 259200
 
 # The last field of the Feedback-ID header (Gmail's feedback loop).
 feedback_sender_id = "bulten"
+
+# ---- Signup -------------------------------------------------------------------------------
+# The self-hosted proof of work (ALTCHA) readers' browsers solve before signing up: PBKDF2
+# iterations per attempt (about 256 attempts are needed), and how long a challenge is valid.
+altcha_cost = 5000
+altcha_valid_secs = 600
 "#;
 
 #[cfg(test)]

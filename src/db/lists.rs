@@ -201,6 +201,19 @@ pub async fn with_counts(db: &Db, lists: Vec<List>) -> DbResult<Vec<ListWithCoun
         .collect())
 }
 
+/// The lists a reader may pick on a signup form: public and active, by name.
+pub async fn public(db: &Db) -> DbResult<Vec<List>> {
+    let sql = format!(
+        "SELECT {LIST_COLUMNS} FROM lists WHERE type = 'public' AND status = 'active' \
+         ORDER BY name, id"
+    );
+    let rows = on_pool!(db, pool => sqlx::query_as::<_, ListRow>(sqlx::AssertSqlSafe(sql))
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?);
+    rows.into_iter().map(ListRow::into_list).collect()
+}
+
 pub async fn get(db: &Db, id: i64) -> DbResult<Option<List>> {
     let sql = format!("SELECT {LIST_COLUMNS} FROM lists WHERE id = $1");
     let row = on_pool!(db, pool => sqlx::query_as::<_, ListRow>(sqlx::AssertSqlSafe(sql))

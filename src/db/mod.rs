@@ -10,6 +10,7 @@
 //! `campaigns`, `deliveries` (the ledger), `outbox`, `secrets`.
 
 pub mod campaigns;
+pub mod captcha;
 mod codec;
 pub mod deliveries;
 pub mod filter;

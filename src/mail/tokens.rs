@@ -99,6 +99,12 @@ impl Signer {
         Some(i64::from_be_bytes(payload.try_into().ok()?))
     }
 
+    /// A secret for another scheme (the proof-of-work challenges), derived from the key under
+    /// its own label so it shares nothing usable with the tokens.
+    pub fn derived_secret(&self, label: &str) -> String {
+        hex::encode(self.mac("derived secret", label.as_bytes()))
+    }
+
     /// The keyed hash under which an address is suppressed: the address is not kept, and
     /// without the key the hash cannot be tested against guesses.
     pub fn address_hash(&self, canonical_email: &str) -> String {

@@ -3,6 +3,7 @@
 //! went wrong in the product's terms and leaves HTTP status codes to the web layer.
 
 pub mod campaigns;
+pub mod captcha;
 pub mod compose;
 pub mod imports;
 pub mod lists;

@@ -161,9 +161,15 @@ fn protected_api_routes(upload_limit: usize) -> Vec<Route> {
 
 /// Routes anyone may call.
 fn public_routes() -> Vec<Route> {
-    use public::unsubscribe;
+    use public::{signup, unsubscribe};
     vec![
         (Method::GET, "/api/health", get(api::health::health)),
+        (Method::GET, "/api/public/lists", get(signup::lists)),
+        (
+            Method::GET,
+            "/api/public/captcha/altcha",
+            get(signup::altcha_challenge),
+        ),
         (
             Method::GET,
             "/u/{token}",

@@ -12,6 +12,7 @@ mod dkim;
 mod imports;
 mod lists;
 mod query;
+mod signup;
 mod sink;
 mod subscribers;
 mod templates;
