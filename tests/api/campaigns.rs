@@ -423,3 +423,45 @@ on_both_backends! {
         assert!(!to.contains(&"r11@example.com".to_owned()) && !to.contains(&"r10@example.com".to_owned()), "{to:?}");
     }
 }
+
+on_both_backends! {
+    async fn a_rich_text_campaign_previews_as_html_and_is_deleted(app) {
+        let list = app.create_list("Daily", "single").await;
+        app.create_subscriber(json!({"email": "reader@example.com", "name": "R", "lists": [list]})).await;
+        // Rich text from an editor is HTML.
+        let id = create_campaign(&app, &[list], json!({"content_type": "richtext",
+            "body": "<p>Rich <em>{{ subscriber.name }}</em></p>"})).await;
+        let preview = app.get(&format!("/api/campaigns/{id}/preview")).await.text().await.unwrap();
+        assert!(preview.contains("Rich <em>Reader</em>"), "{preview}");
+        expect_status(app.delete(&format!("/api/campaigns/{id}")).await, 200).await;
+        assert_eq!(app.get(&format!("/api/campaigns/{id}")).await.status(), 404);
+        assert_eq!(app.delete(&format!("/api/campaigns/{id}")).await.status(), 404);
+    }
+}
+
+on_both_backends! {
+    with |s| { s.send_rate = Some(5); s.send_batch_size = 2; };
+    async fn transactional_mail_goes_ahead_of_a_running_campaign(app) {
+        let list = app.create_list("Daily", "single").await;
+        for i in 0..20 {
+            app.create_subscriber(json!({"email": format!("r{i:02}@example.com"), "name": "R", "lists": [list]})).await;
+        }
+        let id = create_campaign(&app, &[list], json!({})).await;
+        expect_status(set_status(&app, id, "running").await, 200).await;
+        let templates = expect_status(app.get("/api/templates").await, 200).await;
+        let tx_template = templates["data"].as_array().unwrap().iter().find(|t| t["type"] == "tx").unwrap()["id"].as_i64().unwrap();
+        expect_status(
+            app.post_json("/api/tx", &json!({"subscriber_email": "urgent@example.com", "subscriber_mode": "external",
+                "template_id": tx_template, "subject": "Confirm", "data": {}})).await,
+            200,
+        )
+        .await;
+        wait_campaign(&app, id, Duration::from_secs(30), |c| c["status"] == "finished").await;
+        // Oldest first: how many campaign messages went out after the transactional one.
+        let mut messages = outbox(&app).await;
+        messages.reverse();
+        let position = messages.iter().position(|m| m["to"] == "urgent@example.com").expect("the tx mail");
+        let after = messages.len() - 1 - position;
+        assert!(after >= 8, "the transactional mail waited behind the campaign: {after} after it");
+    }
+}

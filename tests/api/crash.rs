@@ -104,6 +104,10 @@ impl Setup {
     }
 
     async fn start(&self, config: &Path) -> Node {
+        self.start_with_env(config, &[]).await
+    }
+
+    async fn start_with_env(&self, config: &Path, env: &[(&str, String)]) -> Node {
         let text = std::fs::read_to_string(config).unwrap();
         let listen = text
             .lines()
@@ -120,6 +124,7 @@ impl Setup {
             .arg("serve")
             .env("RUST_LOG", "warn")
             .env("BULTEN_ADMIN_PASSWORD", "crash-test-admin")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -498,4 +503,32 @@ async fn a_graceful_stop_records_what_went_out_and_gives_back_the_rest() {
     let (delivered, total) = tally(&sink);
     assert_eq!(delivered.len(), RECIPIENTS);
     assert_eq!(total, RECIPIENTS, "no duplicates after a graceful stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_relay_is_configured_from_the_environment_alone() {
+    let sink = SmtpSink::start(&[]).await;
+    let setup = Setup::new(false).await;
+    let token = audience(&setup, 3);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = setup.dir.path().join("empty.toml");
+    std::fs::write(&config, format!("listen = \"127.0.0.1:{port}\"\n")).unwrap();
+    let env = [
+        ("BULTEN_SMTP_HOST", "127.0.0.1".to_owned()),
+        ("BULTEN_SMTP_PORT", sink.port.to_string()),
+        ("BULTEN_SMTP_TLS", "none".to_owned()),
+        ("BULTEN_ROOT_URL", "https://news.example".to_owned()),
+    ];
+    let node = setup.start_with_env(&config, &env).await;
+    let campaign = start_campaign(&setup, &node, &token, 3).await;
+    wait_finished(&node, &token, campaign, Duration::from_secs(30)).await;
+    let received = sink.wait_for(3, Duration::from_secs(10)).await;
+    assert!(
+        received[0].message.contains("https://news.example/u/"),
+        "links use BULTEN_ROOT_URL"
+    );
 }
