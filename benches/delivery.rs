@@ -21,8 +21,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::{bulten, drop_postgres_database, fresh_postgres_database, postgres_url, run};
 
-const BIN: &str = env!("CARGO_BIN_EXE_bulten");
+mod support;
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -149,17 +150,6 @@ impl Keys {
     }
 }
 
-fn run(command: &mut Command) -> String {
-    let output = command.output().expect("the command runs");
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -236,14 +226,11 @@ impl Drop for Sink {
 struct Database {
     backend: &'static str,
     args: Vec<String>,
-    admin: String,
     name: String,
 }
 
 impl Database {
     fn create(backend: &'static str, dir: &Path) -> Database {
-        let admin = std::env::var("BULTEN_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         let name = format!("bench_delivery_{}", std::process::id());
         let args = if backend == "sqlite" {
             vec![
@@ -251,21 +238,13 @@ impl Database {
                 dir.join("sqlite-data").display().to_string(),
             ]
         } else {
-            run(Command::new("psql")
-                .arg(&admin)
-                .args(["-qc", &format!("DROP DATABASE IF EXISTS {name}")]));
-            run(Command::new("psql")
-                .arg(&admin)
-                .args(["-qc", &format!("CREATE DATABASE {name}")]));
-            let mut url = url::Url::parse(&admin).unwrap();
-            url.set_path(&name);
-            vec!["--database-url".into(), url.to_string()]
+            fresh_postgres_database(&name);
+            vec!["--database-url".into(), postgres_url(&name)]
         };
         run(bulten(&args).arg("migrate"));
         Database {
             backend,
             args,
-            admin,
             name,
         }
     }
@@ -303,21 +282,9 @@ impl Database {
 
     fn drop_database(&self) {
         if self.backend == "postgres" {
-            run(Command::new("psql").arg(&self.admin).args([
-                "-qc",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ]));
+            drop_postgres_database(&self.name);
         }
     }
-}
-
-fn bulten(db_args: &[String]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(db_args)
-        .env("RUST_LOG", "warn")
-        .env_remove("BULTEN_CONFIG");
-    command
 }
 
 /// Subscribes `count` generated readers (numbered from `first`) to `list`.

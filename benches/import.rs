@@ -12,11 +12,12 @@
 //! Run: `cargo bench --bench import` (needs `sqlite3`, `psql` and PostgreSQL at
 //! `BULTEN_TEST_POSTGRES_URL`, default postgres://postgres@127.0.0.1:5432/postgres).
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
-const BIN: &str = env!("CARGO_BIN_EXE_bulten");
+use support::{bulten, drop_postgres_database, fresh_postgres_database, postgres_url, timed};
 
 fn main() {
     let rows: usize = std::env::var("BENCH_ROWS")
@@ -111,29 +112,6 @@ fn generate(path: &Path, rows: usize) {
     out.flush().unwrap();
 }
 
-/// Runs `command`, fails loudly on error, returns stdout and the wall time in seconds.
-fn timed(command: &mut Command) -> (String, f64) {
-    let started = Instant::now();
-    let output = command.output().expect("the command runs");
-    let secs = started.elapsed().as_secs_f64();
-    assert!(
-        output.status.success(),
-        "{command:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (String::from_utf8_lossy(&output.stdout).into_owned(), secs)
-}
-
-fn bulten(db_args: &[String]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(db_args)
-        .env("RUST_LOG", "warn")
-        .env_remove("BULTEN_CONFIG");
-    command
-}
-
 /// Imports with the CLI and returns (rows/s, peak MB); checks every row arrived.
 fn run_bulten_import(db_args: &[String], csv: &Path, rows: usize) -> (f64, f64) {
     let (out, secs) = timed(
@@ -183,29 +161,14 @@ fn sqlite(dir: &Path, csv: &Path, rows: usize) -> Outcome {
 }
 
 fn postgres(csv: &Path, rows: usize) -> Outcome {
-    let admin = std::env::var("BULTEN_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let suffix = std::process::id();
     let (ours, raw) = (
         format!("bench_bulten_{suffix}"),
         format!("bench_raw_{suffix}"),
     );
-    let url_for = |name: &str| {
-        let mut url = url::Url::parse(&admin).expect("a PostgreSQL URL");
-        url.set_path(name);
-        url.to_string()
-    };
+    let url_for = |name: &str| postgres_url(name);
     for name in [&ours, &raw] {
-        timed(
-            Command::new("psql")
-                .arg(&admin)
-                .args(["-qc", &format!("DROP DATABASE IF EXISTS {name}")]),
-        );
-        timed(
-            Command::new("psql")
-                .arg(&admin)
-                .args(["-qc", &format!("CREATE DATABASE {name}")]),
-        );
+        fresh_postgres_database(name);
     }
     let db_args = vec!["--database-url".to_owned(), url_for(&ours)];
     timed(bulten(&db_args).arg("migrate"));
@@ -229,11 +192,7 @@ fn postgres(csv: &Path, rows: usize) -> Outcome {
         ),
     ]));
     for name in [&ours, &raw] {
-        timed(
-            Command::new("psql")
-                .arg(&admin)
-                .args(["-qc", &format!("DROP DATABASE IF EXISTS {name}")]),
-        );
+        drop_postgres_database(name);
     }
     Outcome {
         bulten_rps,

@@ -206,12 +206,18 @@ impl Settings {
         servers
     }
 
+    /// The host name of `root_url`: the name said in EHLO and the default sender's domain.
+    pub fn public_host(&self) -> Option<String> {
+        url::Url::parse(&self.root_url())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+    }
+
     /// The default sender of transactional mail.
     pub fn from_email(&self) -> String {
         self.from_email.clone().unwrap_or_else(|| {
-            let host = url::Url::parse(&self.root_url())
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_owned))
+            let host = self
+                .public_host()
                 .filter(|h| h.contains('.') && h.parse::<std::net::IpAddr>().is_err())
                 .unwrap_or_else(|| "localhost.localdomain".into());
             format!("bulten <noreply@{host}>")

@@ -282,24 +282,19 @@ fn truncate(text: &str) -> &str {
     }
 }
 
-/// Puts rows whose lease ran out back in the queue; with `everything_leased`, every leased
-/// row (a SQLite node starting up: it is the only sender, so any lease is its own from before
-/// a crash).
-pub async fn requeue_expired(db: &Db, everything_leased: bool) -> DbResult<u64> {
-    let now = Timestamp::now();
-    let sql = if everything_leased {
+/// Puts leased rows back in the queue: those whose lease ended before `expired_before`, or
+/// with `None` every leased row (a SQLite node starting up: it is the only sender, so any
+/// lease is its own from before a crash).
+pub async fn requeue_leased(db: &Db, expired_before: Option<Timestamp>) -> DbResult<u64> {
+    on_pool!(db, pool => Ok(sqlx::query(
         "UPDATE deliveries SET status = 'queued', lease_owner = NULL, lease_until = NULL \
-         WHERE status = 'sending' AND $1 IS NOT NULL"
-    } else {
-        "UPDATE deliveries SET status = 'queued', lease_owner = NULL, lease_until = NULL \
-         WHERE status = 'sending' AND lease_until < $1"
-    };
-    on_pool!(db, pool => Ok(sqlx::query(sql)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map_err(db_err)?
-        .rows_affected()))
+         WHERE status = 'sending' AND ($1 IS NULL OR lease_until < $1)",
+    )
+    .bind(expired_before)
+    .execute(pool)
+    .await
+    .map_err(db_err)?
+    .rows_affected()))
 }
 
 /// A transactional message ready to queue.

@@ -138,7 +138,7 @@ impl Engine {
             _ => None,
         };
         if db.backend() == Backend::Sqlite {
-            let returned = deliveries::requeue_expired(&db, true).await?;
+            let returned = deliveries::requeue_leased(&db, None).await?;
             if returned > 0 {
                 tracing::info!(
                     returned,
@@ -253,7 +253,7 @@ async fn supervise_once(shared: &Shared) -> anyhow::Result<()> {
             tracing::info!(campaign = id, recipients = n, "scheduled campaign started");
         }
     }
-    let returned = deliveries::requeue_expired(&shared.db, false).await?;
+    let returned = deliveries::requeue_leased(&shared.db, Some(Timestamp::now())).await?;
     if returned > 0 {
         tracing::info!(returned, "expired leases went back to the queue");
     }

@@ -37,10 +37,7 @@ impl Transport {
         if servers.is_empty() {
             return Transport::Outbox(db.clone());
         }
-        let hello = url::Url::parse(&settings.root_url())
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_else(|| "localhost".into());
+        let hello = settings.public_host().unwrap_or_else(|| "localhost".into());
         Transport::Smtp { servers, hello }
     }
 

@@ -336,8 +336,6 @@ pub fn sample_recipient() -> Recipient {
     }
 }
 
-pub use render::DEFAULT_CAMPAIGN_TEMPLATE;
-
 #[cfg(test)]
 mod tests {
     use super::*;

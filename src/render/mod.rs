@@ -312,13 +312,17 @@ fn markdown_to_html(markdown: &str) -> String {
     out
 }
 
+/// Text made safe inside HTML, in element content and in quoted attributes.
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// Plain text shown as HTML: escaped, paragraphs kept.
 fn plain_to_html(text: &str) -> String {
-    let escaped = text
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    escaped
+    escape_html(text)
         .split("\n\n")
         .map(|p| format!("<p>{}</p>", p.trim().replace('\n', "<br>\n")))
         .collect::<Vec<_>>()

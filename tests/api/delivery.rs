@@ -192,7 +192,9 @@ async fn a_stale_node_cannot_touch_rows_another_node_holds(backend: Backend) {
         .unwrap();
     assert_eq!(by_a.len(), 2);
     assert_eq!(
-        deliveries::requeue_expired(&db, false).await.unwrap(),
+        deliveries::requeue_leased(&db, Some(Timestamp::now()))
+            .await
+            .unwrap(),
         2,
         "node-a's lease ran out"
     );

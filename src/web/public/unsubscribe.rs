@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::ops::subscribers::{self as ops, UnsubscribeTarget};
+use crate::render::escape_html;
 use crate::web::extract::Path;
 use crate::web::state::AppState;
 
@@ -19,7 +20,7 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
                 .lists
                 .iter()
                 .filter(|(_, _, subscribed)| *subscribed)
-                .map(|(_, name, _)| format!("<li>{}</li>", escape(name)))
+                .map(|(_, name, _)| format!("<li>{}</li>", escape_html(name)))
                 .collect();
             let body = if lists.is_empty() {
                 "<p>You are not subscribed to any of these newsletters any more.</p>".to_owned()
@@ -27,7 +28,7 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> R
                 format!(
                     "<p>Unsubscribe <strong>{}</strong> from:</p><ul>{}</ul>\
                      <form method=\"post\"><button type=\"submit\">Unsubscribe</button></form>",
-                    escape(target.subscriber.email.as_str()),
+                    escape_html(target.subscriber.email.as_str()),
                     lists.join("")
                 )
             };
@@ -97,11 +98,4 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
          <title>{title}</title></head><body><main><h1>{title}</h1>{body}</main></body></html>"
     );
     (status, Html(html)).into_response()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
