@@ -206,13 +206,10 @@ impl Sender {
                 old.close().await;
             }
             let hello = config.hello_name.as_deref().unwrap_or(hello);
-            // A relay that cannot be reached or refuses our login is our problem, not the
-            // reader's: the message waits for a retry instead of counting as a bounce.
-            let opened = Connection::open(config, hello).await.map_err(|e| match e {
-                SendError::Permanent(text) | SendError::Temporary(text) => {
-                    tracing::warn!(relay = %config.host, error = %text, "cannot open an SMTP connection");
-                    SendError::Temporary(text)
-                }
+            // The relay's trouble, not the reader's: the message waits for a retry.
+            let opened = Connection::open(config, hello).await.map_err(|e| {
+                tracing::warn!(relay = %config.host, error = %e, "cannot open an SMTP connection");
+                SendError::Temporary(e.0)
             })?;
             self.connection = Some(opened);
         }

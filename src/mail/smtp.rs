@@ -125,11 +125,23 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// A connection could not be opened: the relay is unreachable, refuses to talk, or the
+/// configuration cannot work with it (no STARTTLS offered, credentials refused). Never a
+/// recipient's bounce: the messages wait for the relay.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConnectError(pub String);
+
 impl Connection {
     /// # Errors
-    /// A temporary error when the server cannot be reached or refuses to talk; a permanent
-    /// one when the configuration cannot work (no STARTTLS offered, credentials refused).
-    pub async fn open(config: &SmtpServerConfig, hello: &str) -> Result<Self, SendError> {
+    /// When the relay cannot be reached, greeted, encrypted to or logged in to.
+    pub async fn open(config: &SmtpServerConfig, hello: &str) -> Result<Self, ConnectError> {
+        Self::connect(config, hello).await.map_err(|e| match e {
+            SendError::Permanent(text) | SendError::Temporary(text) => ConnectError(text),
+        })
+    }
+
+    async fn connect(config: &SmtpServerConfig, hello: &str) -> Result<Self, SendError> {
         let timeout = Duration::from_secs(config.timeout_secs.max(1));
         let stream = tokio::time::timeout(
             timeout,
