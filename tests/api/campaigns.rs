@@ -465,3 +465,26 @@ on_both_backends! {
         assert!(after >= 8, "the transactional mail waited behind the campaign: {after} after it");
     }
 }
+
+on_both_backends! {
+    with |s| { s.send_rate = Some(5); s.send_batch_size = 2; };
+    async fn running_stats_show_a_campaign_while_it_sends(app) {
+        let list = app.create_list("Daily", "single").await;
+        for i in 0..10 {
+            app.create_subscriber(json!({"email": format!("r{i}@example.com"), "name": "R", "lists": [list]})).await;
+        }
+        let id = create_campaign(&app, &[list], json!({})).await;
+        expect_status(set_status(&app, id, "running").await, 200).await;
+        let stats = expect_status(app.get("/api/campaigns/running/stats").await, 200).await;
+        let running = stats["data"].as_array().unwrap();
+        assert_eq!(running.len(), 1, "{stats}");
+        assert_eq!(running[0]["id"], id);
+        assert_eq!(running[0]["status"], "running");
+        assert_eq!(running[0]["to_send"], 10);
+        assert!(running[0]["sent"].as_i64().unwrap() < 10);
+        assert!(running[0]["rate"].is_number());
+        wait_campaign(&app, id, Duration::from_secs(30), |c| c["status"] == "finished").await;
+        let after = expect_status(app.get("/api/campaigns/running/stats").await, 200).await;
+        assert!(after["data"].as_array().unwrap().is_empty());
+    }
+}
