@@ -15,7 +15,9 @@ use crate::delivery::{Engine, Kick};
 use crate::mail::dkim::Dkim;
 use crate::mail::tokens::Signer;
 use crate::ops::compose::Mailer;
+use crate::ops::signup::Signups;
 use crate::ops::users::{FirstAdmin, Password, ensure_first_admin};
+use crate::render::views::{Brand, Views};
 use crate::web::{self, state::AppState};
 
 #[derive(Debug)]
@@ -63,13 +65,29 @@ impl App {
         };
         let first_admin = ensure_first_admin(&db, settings.admin_user.as_deref(), password).await?;
         crate::ops::templates::ensure_defaults(&db).await?;
-        let mailer = Arc::new(mailer(&db, &settings).await?);
         let listener = TcpListener::bind(&settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let mut settings = settings;
+        if settings.root_url.is_none() {
+            // Links must name the port actually bound (`listen` may ask for any, with :0).
+            settings.root_url = Some(format!("http://{}", listener.local_addr()?));
+        }
+        let mailer = Arc::new(mailer(&db, &settings).await?);
+        let brand = Brand::new(
+            &settings.brand_name,
+            settings.brand_logo_url.as_deref(),
+            &settings.brand_color,
+        )?;
+        let signups = Arc::new(Signups::new(
+            db.clone(),
+            mailer.clone(),
+            Arc::new(Views::new(brand)),
+            &settings,
+        )?);
         Ok(App {
             listener,
-            state: AppState::new(db, settings, mailer, Kick::default()),
+            state: AppState::new(db, settings, mailer, Kick::default(), signups),
             first_admin,
         })
     }
@@ -113,12 +131,15 @@ impl App {
         } else {
             None
         };
-        let router = web::router(self.state);
+        let expiry = tokio::spawn(expire_signups(self.state.signups.clone()));
+        let router =
+            web::router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("the HTTP server failed");
         // Finish the messages in flight and give back the claimed rest before closing.
+        expiry.abort();
         if let Some(engine) = engine {
             engine.stop().await;
         }
@@ -143,6 +164,20 @@ pub async fn mailer(db: &Db, settings: &Settings) -> anyhow::Result<Mailer> {
         bounce_address: settings.bounce_address.clone(),
         feedback_sender_id: settings.feedback_sender_id.clone(),
     })
+}
+
+/// Removes unconfirmed signups past their expiry, at the start and every ten minutes.
+async fn expire_signups(signups: Arc<Signups>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        if let Err(err) = signups.expire(crate::domain::Timestamp::now()).await {
+            tracing::warn!(
+                error = format!("{err:#}"),
+                "expiring unconfirmed signups failed"
+            );
+        }
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -104,6 +104,52 @@ pub struct Settings {
     pub altcha_cost: u32,
     /// Seconds a proof-of-work challenge stays valid. Defaults to 600.
     pub altcha_valid_secs: u64,
+    /// A second, third-party check on every signup (`recaptcha`, `hcaptcha` or `turnstile`);
+    /// unset: the proof of work alone. Fails closed: no answer from the provider, no signup.
+    pub captcha_provider: Option<crate::ops::captcha::Provider>,
+    /// The provider's site key, put in the form.
+    pub captcha_site_key: Option<String>,
+    pub captcha_secret: Option<Secret>,
+    /// Overrides the provider's verify URL (a proxy, or a test double).
+    pub captcha_verify_url: Option<String>,
+    /// The lowest reCAPTCHA v3 score accepted. Defaults to 0.5.
+    pub captcha_min_score: f64,
+
+    /// The Terms of Use and Privacy Policy a reader agrees to, and their versions, recorded
+    /// with each consent. Default URLs: none (the names show without a link).
+    pub terms_url: Option<String>,
+    pub terms_version: String,
+    pub privacy_url: Option<String>,
+    pub privacy_version: String,
+    /// What a consent record keeps of the reader's IP: `store`, `hash` (keyed, so it can be
+    /// matched against an address but not read back) or `drop`. Defaults to `hash`.
+    pub consent_ip: crate::ops::signup::IpRecord,
+    /// The header carrying the reader's address when bulten runs behind a proxy (e.g.
+    /// `X-Forwarded-For`, whose first address is taken). Unset: the connection's address.
+    pub client_ip_header: Option<String>,
+    /// The language of pages and mail when neither the list nor the browser says one.
+    pub default_language: crate::domain::Lang,
+
+    /// Signups per IP address per hour. Defaults to 20.
+    pub signup_per_ip_per_hour: u32,
+    /// Signups per second over all readers. Defaults to 200.
+    pub signup_per_second: u32,
+    /// Signup attempts per address per hour, whoever makes them. Defaults to 5.
+    pub signup_attempts_per_address_per_hour: u32,
+    /// Confirmation mails per address per day, whatever asks for them. Defaults to 3.
+    pub confirmations_per_address_per_day: u32,
+    /// Seconds before another confirmation mail goes to the same address. Defaults to 300.
+    pub confirmation_resend_secs: u64,
+    /// Seconds a confirmation link stays valid. Defaults to 172,800 (two days).
+    pub confirmation_valid_secs: u64,
+    /// Seconds after which an unconfirmed signup is deleted. Defaults to 604,800 (a week).
+    pub unconfirmed_expiry_secs: u64,
+
+    /// The publisher's name, logo and colours on pages and system mail.
+    pub brand_name: String,
+    pub brand_logo_url: Option<String>,
+    /// A CSS colour as `#rgb` or `#rrggbb`. Defaults to `#0b5394`.
+    pub brand_color: String,
 }
 
 impl Default for Settings {
@@ -138,6 +184,28 @@ impl Default for Settings {
             feedback_sender_id: "bulten".into(),
             altcha_cost: 5_000,
             altcha_valid_secs: 600,
+            captcha_provider: None,
+            captcha_site_key: None,
+            captcha_secret: None,
+            captcha_verify_url: None,
+            captcha_min_score: 0.5,
+            terms_url: None,
+            terms_version: "1".into(),
+            privacy_url: None,
+            privacy_version: "1".into(),
+            consent_ip: crate::ops::signup::IpRecord::Hash,
+            client_ip_header: None,
+            default_language: crate::domain::Lang::En,
+            signup_per_ip_per_hour: 20,
+            signup_per_second: 200,
+            signup_attempts_per_address_per_hour: 5,
+            confirmations_per_address_per_day: 3,
+            confirmation_resend_secs: 300,
+            confirmation_valid_secs: 2 * 24 * 3600,
+            unconfirmed_expiry_secs: 7 * 24 * 3600,
+            brand_name: "bulten".into(),
+            brand_logo_url: None,
+            brand_color: "#0b5394".into(),
         }
     }
 }
@@ -235,7 +303,7 @@ impl Settings {
 }
 
 /// The commented sample written by `bulten config init`.
-pub const SAMPLE_CONFIG: &str = r#"# bulten configuration.
+pub const SAMPLE_CONFIG: &str = r##"# bulten configuration.
 # Every key can also be set in the environment as BULTEN_<KEY> (for example BULTEN_LISTEN),
 # which overrides this file; command-line flags override both.
 
@@ -327,7 +395,42 @@ feedback_sender_id = "bulten"
 # iterations per attempt (about 256 attempts are needed), and how long a challenge is valid.
 altcha_cost = 5000
 altcha_valid_secs = 600
-"#;
+
+# Optionally a third-party check as well, verified by bulten's server; without an answer from
+# the provider nobody signs up. "recaptcha", "hcaptcha" or "turnstile".
+# captcha_provider = "hcaptcha"
+# captcha_site_key = "..."
+# captcha_secret = "..."
+# captcha_verify_url = "https://api.hcaptcha.com/siteverify"
+captcha_min_score = 0.5
+
+# What readers agree to when they sign up; the versions are recorded with each consent.
+# terms_url = "https://news.example.com/terms"
+terms_version = "1"
+# privacy_url = "https://news.example.com/privacy"
+privacy_version = "1"
+# The reader's IP in consent records: "store", "hash" (keyed) or "drop".
+consent_ip = "hash"
+# Behind a reverse proxy, the header with the reader's address (its first address is used).
+# client_ip_header = "X-Forwarded-For"
+# Pages and mail are in English ("en") or Turkish ("tr"): the list's language if it has one,
+# else the browser's, else this.
+default_language = "en"
+
+# Limits that keep the form from being used to flood anyone.
+signup_per_ip_per_hour = 20
+signup_per_second = 200
+signup_attempts_per_address_per_hour = 5
+confirmations_per_address_per_day = 3
+confirmation_resend_secs = 300
+confirmation_valid_secs = 172800
+unconfirmed_expiry_secs = 604800
+
+# The publisher on pages and system mail.
+brand_name = "bulten"
+# brand_logo_url = "https://news.example.com/logo.png"
+brand_color = "#0b5394"
+"##;
 
 #[cfg(test)]
 mod tests {
@@ -364,7 +467,7 @@ mod tests {
             port = 465
             tls = "tls"
             username = "bulten"
-            password = "secret"
+            password = "relay-pass-8d1f"
             pool_size = 4
             [[smtp.domain_limit]]
             domain = "hotmail.com"
@@ -391,7 +494,7 @@ mod tests {
         assert_eq!(servers[0].domain_limit[0].per_second, 20);
         assert_eq!(settings.domain_limit[0].domain, "gmail.com");
         assert_eq!(settings.dkim[0].selector, "ed2026");
-        assert!(!format!("{settings:?}").contains("secret"));
+        assert!(!format!("{settings:?}").contains("relay-pass-8d1f"));
     }
 
     #[test]

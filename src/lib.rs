@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod delivery;
 pub mod domain;
+pub mod i18n;
 pub mod mail;
 pub mod ops;
 pub mod render;

@@ -4,10 +4,10 @@ use serde_json::{Map, Value};
 use sqlx::types::Json;
 
 use super::{Backend, Db, DbError, DbResult, db_err, on_pool, placeholders};
-use crate::domain::{List, ListName, ListStatus, ListType, OptinKind, Tags, Timestamp};
+use crate::domain::{Lang, List, ListName, ListStatus, ListType, OptinKind, Tags, Timestamp};
 
 const LIST_COLUMNS: &str = "lists.id, lists.uuid, lists.name, lists.type, lists.optin, lists.status, lists.tags, \
-     lists.description, lists.created_at, lists.updated_at";
+     lists.description, lists.language, lists.created_at, lists.updated_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ListRow {
@@ -20,6 +20,7 @@ pub(crate) struct ListRow {
     status: String,
     tags: Json<Vec<String>>,
     description: String,
+    language: Option<String>,
     created_at: Timestamp,
     updated_at: Timestamp,
 }
@@ -36,6 +37,11 @@ impl ListRow {
             status: self.status.parse().map_err(decode)?,
             tags: self.tags.0,
             description: self.description,
+            language: self
+                .language
+                .map(|l| l.parse())
+                .transpose()
+                .map_err(decode)?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -66,6 +72,7 @@ pub struct ListFields {
     pub status: ListStatus,
     pub tags: Tags,
     pub description: String,
+    pub language: Option<Lang>,
 }
 
 /// How to search lists.
@@ -214,6 +221,15 @@ pub async fn public(db: &Db) -> DbResult<Vec<List>> {
     rows.into_iter().map(ListRow::into_list).collect()
 }
 
+/// The public, active lists with these UUIDs; others are absent from the result.
+pub async fn public_by_uuids(db: &Db, uuids: &[uuid::Uuid]) -> DbResult<Vec<List>> {
+    Ok(public(db)
+        .await?
+        .into_iter()
+        .filter(|l| uuids.contains(&l.uuid))
+        .collect())
+}
+
 pub async fn get(db: &Db, id: i64) -> DbResult<Option<List>> {
     let sql = format!("SELECT {LIST_COLUMNS} FROM lists WHERE id = $1");
     let row = on_pool!(db, pool => sqlx::query_as::<_, ListRow>(sqlx::AssertSqlSafe(sql))
@@ -246,8 +262,8 @@ pub async fn get_many(db: &Db, ids: &[i64]) -> DbResult<Vec<List>> {
 pub async fn insert(db: &Db, fields: &ListFields) -> DbResult<List> {
     let now = Timestamp::now();
     let sql = format!(
-        "INSERT INTO lists (uuid, name, type, optin, status, tags, description, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {LIST_COLUMNS}"
+        "INSERT INTO lists (uuid, name, type, optin, status, tags, description, language, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $8, $8) RETURNING {LIST_COLUMNS}"
     );
     let row = on_pool!(db, pool => sqlx::query_as::<_, ListRow>(sqlx::AssertSqlSafe(sql))
         .bind(uuid::Uuid::new_v4())
@@ -258,6 +274,7 @@ pub async fn insert(db: &Db, fields: &ListFields) -> DbResult<List> {
         .bind(Json(fields.tags.as_slice()))
         .bind(&fields.description)
         .bind(now)
+        .bind(fields.language.map(Lang::as_str))
         .fetch_one(pool)
         .await
         .map_err(db_err)?);
@@ -267,7 +284,7 @@ pub async fn insert(db: &Db, fields: &ListFields) -> DbResult<List> {
 pub async fn update(db: &Db, id: i64, fields: &ListFields) -> DbResult<Option<List>> {
     let sql = format!(
         "UPDATE lists SET name = $2, type = $3, optin = $4, status = $5, tags = $6, \
-         description = $7, updated_at = $8 WHERE id = $1 RETURNING {LIST_COLUMNS}"
+         description = $7, updated_at = $8, language = $9 WHERE id = $1 RETURNING {LIST_COLUMNS}"
     );
     let row = on_pool!(db, pool => sqlx::query_as::<_, ListRow>(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -278,6 +295,7 @@ pub async fn update(db: &Db, id: i64, fields: &ListFields) -> DbResult<Option<Li
         .bind(Json(fields.tags.as_slice()))
         .bind(&fields.description)
         .bind(Timestamp::now())
+        .bind(fields.language.map(Lang::as_str))
         .fetch_optional(pool)
         .await
         .map_err(db_err)?);

@@ -10,7 +10,6 @@
 //! `campaigns`, `deliveries` (the ledger), `outbox`, `secrets`.
 
 pub mod campaigns;
-pub mod captcha;
 mod codec;
 pub mod deliveries;
 pub mod filter;
@@ -18,6 +17,8 @@ pub mod imports;
 pub mod lists;
 pub mod outbox;
 pub mod secrets;
+pub mod signup;
+pub mod spent;
 pub mod subscribers;
 pub mod templates;
 pub mod users;

@@ -220,7 +220,7 @@ pub async fn subscriptions_of(db: &Db, subscriber_ids: &[i64]) -> DbResult<Vec<S
                     subscriber_lists.created_at AS subscription_created_at, \
                     subscriber_lists.updated_at AS subscription_updated_at, \
                     lists.id, lists.uuid, lists.name, lists.type, lists.optin, lists.status, \
-                    lists.tags, lists.description, lists.created_at, lists.updated_at \
+                    lists.tags, lists.description, lists.language, lists.created_at, lists.updated_at \
              FROM subscriber_lists JOIN lists ON lists.id = subscriber_lists.list_id \
              WHERE subscriber_lists.subscriber_id IN ({}) \
              ORDER BY subscriber_lists.subscriber_id, lists.id",

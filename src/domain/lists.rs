@@ -119,6 +119,8 @@ pub struct List {
     pub status: ListStatus,
     pub tags: Vec<String>,
     pub description: String,
+    /// The language the list's pages and mail are in, whatever the reader's browser asks.
+    pub language: Option<super::Lang>,
     pub created_at: super::Timestamp,
     pub updated_at: super::Timestamp,
 }

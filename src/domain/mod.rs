@@ -7,12 +7,14 @@
 mod campaigns;
 mod email;
 pub mod filter;
+mod lang;
 mod lists;
 mod subscribers;
 mod time;
 
 pub use campaigns::{CampaignStatus, CampaignType, ContentType, DeliveryStatus, TemplateType};
 pub use email::{EmailAddress, EmailError};
+pub use lang::Lang;
 pub use lists::{List, ListName, ListStatus, ListType, OptinKind, Tags};
 pub use subscribers::{
     Attribs, Subscriber, SubscriberName, SubscriberStatus, Subscription, SubscriptionStatus,

@@ -41,6 +41,30 @@ impl Timestamp {
         self.0
     }
 
+    /// Seconds since the Unix epoch.
+    pub fn unix(&self) -> i64 {
+        self.0.unix_timestamp()
+    }
+
+    /// The time `secs` seconds later (earlier when negative), saturating at the calendar's
+    /// ends.
+    #[must_use]
+    pub fn plus_secs(&self, secs: i64) -> Self {
+        Self(
+            self.0
+                .checked_add(time::Duration::seconds(secs))
+                .unwrap_or(self.0),
+        )
+    }
+
+    /// # Errors
+    /// When `secs` is outside the calendar's range.
+    pub fn from_unix(secs: i64) -> Result<Self, super::Invalid> {
+        OffsetDateTime::from_unix_timestamp(secs)
+            .map(Self::from_datetime)
+            .map_err(|e| super::Invalid(format!("{e}")))
+    }
+
     /// Fixed-width text (`2026-11-28T10:00:00.000000Z`) that sorts in time order, as SQLite
     /// stores it.
     pub fn to_sortable_text(&self) -> String {

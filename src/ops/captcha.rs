@@ -89,7 +89,7 @@ pub async fn verify(
     let expires_at = time::OffsetDateTime::from_unix_timestamp(expires)
         .map(Timestamp::from_datetime)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if !db::captcha::spend(db, signature, expires_at).await? {
+    if !db::spent::spend(db, signature, expires_at).await? {
         return Ok(Err(Refused::Replayed));
     }
     Ok(Ok(()))
@@ -105,4 +105,97 @@ fn decode(text: &str) -> Option<Payload> {
                 .ok()
         })?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// A third-party captcha whose tokens bulten's server verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Recaptcha,
+    Hcaptcha,
+    Turnstile,
+}
+
+impl Provider {
+    /// The provider's own verify endpoint.
+    pub fn verify_url(self) -> &'static str {
+        match self {
+            Provider::Recaptcha => "https://www.google.com/recaptcha/api/siteverify",
+            Provider::Hcaptcha => "https://api.hcaptcha.com/siteverify",
+            Provider::Turnstile => "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+        }
+    }
+
+    /// The form field the provider's widget fills with its token.
+    pub fn response_field(self) -> &'static str {
+        match self {
+            Provider::Recaptcha => "g-recaptcha-response",
+            Provider::Hcaptcha => "h-captcha-response",
+            Provider::Turnstile => "cf-turnstile-response",
+        }
+    }
+}
+
+/// A configured third-party check.
+#[derive(Debug, Clone)]
+pub struct External {
+    pub provider: Provider,
+    pub secret: String,
+    pub verify_url: String,
+    pub min_score: f64,
+}
+
+/// Why a third-party token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExternalRefused {
+    /// The provider said no, or there was no token.
+    Rejected,
+    /// The provider could not be asked or gave no usable answer: refused all the same.
+    Unavailable,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SiteVerify {
+    success: bool,
+    score: Option<f64>,
+}
+
+/// Asks the provider whether `token` is good, failing closed.
+pub async fn verify_external(
+    http: &reqwest::Client,
+    external: &External,
+    token: Option<&str>,
+    remote_ip: Option<std::net::IpAddr>,
+) -> Result<(), ExternalRefused> {
+    let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Err(ExternalRefused::Rejected);
+    };
+    let ip = remote_ip.map(|ip| ip.to_string());
+    let mut form = vec![("secret", external.secret.as_str()), ("response", token)];
+    if let Some(ip) = &ip {
+        form.push(("remoteip", ip.as_str()));
+    }
+    let response = http
+        .post(&external.verify_url)
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "the captcha provider could not be reached");
+            ExternalRefused::Unavailable
+        })?;
+    if !response.status().is_success() {
+        tracing::warn!(status = %response.status(), "the captcha provider answered with an error");
+        return Err(ExternalRefused::Unavailable);
+    }
+    let answer: SiteVerify = response.json().await.map_err(|e| {
+        tracing::warn!(error = %e, "the captcha provider's answer is not understood");
+        ExternalRefused::Unavailable
+    })?;
+    let score_ok = answer.score.is_none_or(|s| s >= external.min_score);
+    if answer.success && score_ok {
+        Ok(())
+    } else {
+        Err(ExternalRefused::Rejected)
+    }
 }

@@ -7,6 +7,7 @@ pub mod captcha;
 pub mod compose;
 pub mod imports;
 pub mod lists;
+pub mod signup;
 pub mod subscribers;
 pub mod templates;
 pub mod tx;

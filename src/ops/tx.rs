@@ -220,3 +220,67 @@ async fn resolve(db: &Db, recipient: &TxRecipient, mode: SubscriberMode) -> OpsR
 fn parse(address: &str) -> Result<EmailAddress, Invalid> {
     EmailAddress::parse(address).map_err(|e| Invalid(format!("invalid address '{address}': {e}")))
 }
+
+/// A system mail (a confirmation, a preference link): bulten's own words, queued on the
+/// ledger ahead of campaign mail like any transactional message.
+#[derive(Debug, Clone)]
+pub struct SystemMail<'a> {
+    pub to: &'a EmailAddress,
+    pub to_name: &'a str,
+    pub subscriber_id: Option<i64>,
+    pub subject: &'a str,
+    pub html: &'a str,
+    pub text: &'a str,
+}
+
+/// Builds, signs and queues a system mail from `from`.
+///
+/// # Errors
+/// `Invalid` when the sender does not parse or signing fails.
+pub async fn queue_system(
+    db: &Db,
+    mailer: &Mailer,
+    from: &str,
+    mail: &SystemMail<'_>,
+) -> OpsResult<()> {
+    let from = Mailbox::parse(from)?;
+    let domain = from
+        .ascii_address()
+        .rsplit_once('@')
+        .map_or(String::new(), |(_, d)| d.to_owned());
+    let rcpt = message::ascii_address(mail.to);
+    let message_id = format!("{}@{domain}", uuid::Uuid::now_v7().simple());
+    let bytes = message::build(&Parts {
+        from: &from,
+        to_name: mail.to_name,
+        to: &rcpt,
+        reply_to: None,
+        subject: mail.subject,
+        message_id: &message_id,
+        date: Timestamp::now().as_datetime().unix_timestamp(),
+        html: Some(mail.html),
+        text: mail.text,
+        list: None,
+        extra: &[],
+        attachments: &[],
+    });
+    let bytes = mailer
+        .dkim
+        .sign(bytes)
+        .map_err(|e| Invalid(format!("{e:#}")))?;
+    let envelope_from = mailer
+        .bounce_address
+        .clone()
+        .unwrap_or_else(|| from.ascii_address());
+    deliveries::insert_tx(
+        db,
+        &[NewTx {
+            subscriber_id: mail.subscriber_id,
+            rcpt,
+            mail_from: envelope_from,
+            message: bytes,
+        }],
+    )
+    .await?;
+    Ok(())
+}

@@ -11,6 +11,7 @@
 //! registered here.
 
 mod protect;
+pub mod views;
 
 use std::sync::Arc;
 

@@ -25,7 +25,8 @@ use self::state::AppState;
 /// One route: method, path (axum syntax) and handler.
 type Route = (Method, &'static str, MethodRouter<AppState>);
 
-/// Every `/api` route that needs credentials. Tests walk this table to prove none is open.
+/// Every route that needs credentials: the `/api` routes, and listmonk's admin opt-in
+/// confirmation. Tests walk this table to prove none is open.
 /// CSV uploads get `upload_limit`; every other body the router-wide JSON limit.
 fn protected_api_routes(upload_limit: usize) -> Vec<Route> {
     use api::{campaigns, imports, lists, outbox, subscribers, templates, tx};
@@ -153,6 +154,17 @@ fn protected_api_routes(upload_limit: usize) -> Vec<Route> {
             "/api/campaigns/{id}/test",
             post(campaigns::send_test),
         ),
+        (
+            Method::POST,
+            "/api/subscribers/{id}/optin",
+            post(subscribers::send_optin),
+        ),
+        (Method::GET, "/api/consents", get(subscribers::consents)),
+        (
+            Method::POST,
+            "/subscription/optin/{uuid}",
+            post(subscribers::confirm_optin),
+        ),
         (Method::POST, "/api/tx", post(tx::send)),
         (Method::GET, "/api/outbox", get(outbox::search)),
         (Method::GET, "/api/outbox/{id}", get(outbox::get_one)),
@@ -161,7 +173,7 @@ fn protected_api_routes(upload_limit: usize) -> Vec<Route> {
 
 /// Routes anyone may call.
 fn public_routes() -> Vec<Route> {
-    use public::{signup, unsubscribe};
+    use public::{confirm, manage, signup, unsubscribe};
     vec![
         (Method::GET, "/api/health", get(api::health::health)),
         (Method::GET, "/api/public/lists", get(signup::lists)),
@@ -171,6 +183,42 @@ fn public_routes() -> Vec<Route> {
             get(signup::altcha_challenge),
         ),
         (
+            Method::POST,
+            "/api/public/subscription",
+            post(signup::subscribe_json),
+        ),
+        (
+            Method::GET,
+            "/subscription/form",
+            get(signup::form).post(signup::submit_form),
+        ),
+        (Method::GET, "/subscription/embed", get(signup::embed)),
+        (
+            Method::GET,
+            "/public/altcha.min.js",
+            get(signup::altcha_script),
+        ),
+        (
+            Method::GET,
+            "/subscription/confirm/{token}",
+            get(confirm::show).post(confirm::confirm),
+        ),
+        (
+            Method::POST,
+            "/subscription/confirm/{token}/resend",
+            post(confirm::resend),
+        ),
+        (
+            Method::GET,
+            "/subscription/change/{token}",
+            get(confirm::show_change).post(confirm::change),
+        ),
+        (
+            Method::GET,
+            "/subscription/manage",
+            get(manage::link_form).post(manage::send_link),
+        ),
+        (
             Method::GET,
             "/u/{token}",
             get(unsubscribe::show).post(unsubscribe::unsubscribe),
@@ -178,10 +226,13 @@ fn public_routes() -> Vec<Route> {
         (
             Method::GET,
             "/m/{token}",
-            get(unsubscribe::show).post(unsubscribe::unsubscribe),
+            get(manage::show).post(manage::act),
         ),
     ]
 }
+
+/// Largest body a public route accepts: a signup form is a few hundred bytes.
+const PUBLIC_BODY_LIMIT: usize = 64 * 1024;
 
 /// Method and path of every protected API route.
 pub fn protected_route_table() -> Vec<(Method, &'static str)> {
@@ -211,6 +262,7 @@ pub fn router(state: AppState) -> Router {
     ))
     .layer(DefaultBodyLimit::max(state.settings.max_body_bytes));
     add(Router::new(), public_routes())
+        .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
         .merge(protected)
         .fallback(api::not_found)
         .layer(CatchPanicLayer::custom(api::panic_response))

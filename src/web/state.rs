@@ -8,6 +8,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::delivery::Kick;
 use crate::ops::compose::Mailer;
+use crate::ops::signup::Signups;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -16,17 +17,26 @@ pub struct AppState {
     pub mailer: Arc<Mailer>,
     /// Wakes the delivery engine after a change it should act on at once.
     pub kick: Kick,
+    /// The reader's side: signups, confirmations, preferences, with their limits.
+    pub signups: Arc<Signups>,
     /// The import this process is running, if any; one at a time, as in listmonk.
     pub import_task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings, mailer: Arc<Mailer>, kick: Kick) -> Self {
+    pub fn new(
+        db: Db,
+        settings: Settings,
+        mailer: Arc<Mailer>,
+        kick: Kick,
+        signups: Arc<Signups>,
+    ) -> Self {
         Self {
             db,
             settings: Arc::new(settings),
             mailer,
             kick,
+            signups,
             import_task: Arc::new(Mutex::new(None)),
         }
     }

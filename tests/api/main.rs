@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod browser;
 mod campaigns;
 mod cli;
 mod crash;
@@ -12,6 +13,7 @@ mod dkim;
 mod imports;
 mod lists;
 mod query;
+mod reader;
 mod signup;
 mod sink;
 mod subscribers;

@@ -29,7 +29,7 @@ on_both_backends! {
 }
 
 /// A challenge from the app, solved as the widget would, as the widget's payload.
-async fn solved_payload(app: &TestApp) -> (String, i64) {
+pub(crate) async fn solved_payload(app: &TestApp) -> (String, i64) {
     let response = app
         .client
         .get(format!("{}/api/public/captcha/altcha", app.url))

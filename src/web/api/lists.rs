@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{Data, PageParams, PageResults, data, descending};
 use crate::db::lists::{ListFields, ListOrder, ListQuery, ListWithCounts};
-use crate::domain::{ListName, ListStatus, ListType, OptinKind, Tags, Timestamp};
+use crate::domain::{Lang, ListName, ListStatus, ListType, OptinKind, Tags, Timestamp};
 use crate::ops::lists as ops;
 use crate::web::error::ApiError;
 use crate::web::extract::{Json as Body, Path, Query};
@@ -24,6 +24,8 @@ pub struct ListView {
     status: ListStatus,
     tags: Vec<String>,
     description: String,
+    /// bulten's own: the language the list's pages and mail are in (`null`: the reader's).
+    language: Option<Lang>,
     #[serde(skip_serializing_if = "Option::is_none")]
     subscriber_count: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,6 +46,7 @@ impl ListView {
             status: list.status,
             tags: list.tags,
             description: list.description,
+            language: list.language,
             subscriber_count: (!minimal).then_some(l.subscriber_count),
             subscriber_statuses: (!minimal).then_some(l.statuses),
             created_at: list.created_at,
@@ -124,6 +127,14 @@ pub struct ListBody {
     status: Option<ListStatus>,
     tags: Option<Vec<String>>,
     description: Option<String>,
+    /// Absent: unchanged; `null` or `""`: the reader's language; `"en"` or `"tr"`.
+    #[serde(default, deserialize_with = "present")]
+    language: Option<Value>,
+}
+
+/// Tells a field sent as `null` (`Some(Value::Null)`) from one not sent (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 impl ListBody {
@@ -159,6 +170,17 @@ impl ListBody {
                 .description
                 .or(current.map(|l| l.description.clone()))
                 .unwrap_or_default(),
+            language: match self.language {
+                None => current.and_then(|l| l.language),
+                Some(Value::Null) => None,
+                Some(Value::String(text)) if text.is_empty() => None,
+                Some(Value::String(text)) => Some(text.parse::<Lang>()?),
+                Some(other) => {
+                    return Err(ApiError::bad_request(format!(
+                        "language must be \"en\", \"tr\" or null, not {other}"
+                    )));
+                }
+            },
         })
     }
 }

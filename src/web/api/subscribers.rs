@@ -9,12 +9,14 @@ use serde_json::{Map, Value};
 
 use super::{Data, PageParams, PageResults, data, descending};
 use crate::db::filter::compile;
+use crate::db::signup::{ConsentQuery, ConsentRecord};
 use crate::db::subscribers::{ListAction, SubscriberFields, SubscriberOrder, SubscriberQuery};
 use crate::domain::filter;
 use crate::domain::{
     Attribs, EmailAddress, SubscriberName, SubscriberStatus, Subscription, SubscriptionStatus,
     Timestamp,
 };
+use crate::ops::signup::Resent;
 use crate::ops::subscribers::{self as ops, NewSubscriber, SubscriberChanges, SubscriberWithLists};
 use crate::web::error::ApiError;
 use crate::web::extract::{Json as Body, Path, Query};
@@ -359,6 +361,15 @@ pub async fn export_data(
         })
         .collect();
     let sub = &found.subscriber;
+    let (consents, _) = crate::db::signup::consents(
+        &state.db,
+        &crate::db::signup::ConsentQuery {
+            subscriber_id: Some(id),
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(crate::ops::OpsError::from)?;
     let body = serde_json::json!({
         "profile": [{
             "id": sub.id,
@@ -371,6 +382,7 @@ pub async fn export_data(
             "updated_at": sub.updated_at,
         }],
         "subscriptions": subscriptions,
+        "consents": consents,
         "campaign_views": [],
         "link_clicks": [],
     });
@@ -384,4 +396,85 @@ pub async fn export_data(
         ],
         Json(body),
     ))
+}
+
+/// `POST /api/subscribers/{id}/optin`: mails the confirmation again, within the
+/// per-address limits every confirmation mail obeys.
+pub async fn send_optin(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Data<bool>>, ApiError> {
+    match state.signups.resend_confirmation(id).await? {
+        Resent::Sent => {
+            state.kick.kick();
+            Ok(data(true))
+        }
+        Resent::NothingWaiting => Err(ApiError::bad_request(
+            "the subscriber has no subscription waiting for confirmation",
+        )),
+        Resent::Limited => Err(ApiError::Status(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "this address had a confirmation mail moments ago or has had its share for today"
+                .into(),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConsentParams {
+    subscriber_id: Option<i64>,
+    list_id: Option<i64>,
+    #[serde(flatten)]
+    page: PageParams,
+}
+
+/// `GET /api/consents`: consent records as proof (GDPR, KVKK), oldest first, filtered by
+/// subscriber or list; `per_page=all` for everything.
+pub async fn consents(
+    State(state): State<AppState>,
+    Query(params): Query<ConsentParams>,
+) -> Result<Json<Data<PageResults<ConsentRecord>>>, ApiError> {
+    let page = params.page.resolve()?;
+    let (records, total) = crate::db::signup::consents(
+        &state.db,
+        &ConsentQuery {
+            subscriber_id: params.subscriber_id,
+            list_id: params.list_id,
+            limit: page.limit,
+            offset: page.offset(),
+        },
+    )
+    .await
+    .map_err(crate::ops::OpsError::from)?;
+    Ok(data(PageResults::new(records, total, page, String::new())))
+}
+
+/// `POST /subscription/optin/{uuid}` with API credentials, as listmonk's clients confirm a
+/// subscriber: `l` names lists (all waiting ones when absent), `confirm=true` is required.
+pub async fn confirm_optin(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    RawQuery(query): RawQuery,
+    body: axum::body::Bytes,
+) -> Result<Json<Data<bool>>, ApiError> {
+    let uuid = uuid::Uuid::parse_str(uuid.trim())
+        .map_err(|_| ApiError::bad_request(format!("'{uuid}' is not a subscriber UUID")))?;
+    let mut fields: Vec<(String, String)> =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    fields.extend(form_urlencoded::parse(&body).into_owned());
+    let confirmed = fields.iter().any(|(k, v)| k == "confirm" && v == "true");
+    if !confirmed {
+        return Err(ApiError::bad_request("confirm=true is required"));
+    }
+    let mut lists = Vec::new();
+    for (_, value) in fields.iter().filter(|(k, _)| k == "l") {
+        lists.push(
+            uuid::Uuid::parse_str(value.trim())
+                .map_err(|_| ApiError::bad_request(format!("'{value}' is not a list UUID")))?,
+        );
+    }
+    crate::ops::signup::confirm_as_admin(&state.db, uuid, &lists).await?;
+    Ok(data(true))
 }

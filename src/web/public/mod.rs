@@ -1,5 +1,9 @@
-//! Pages for readers, reached from links in mail: no login, no cookies. A GET only shows;
-//! every change is a POST.
+//! What readers touch: the signup paths, the pages behind links in mail, the preference
+//! centre. No login and no cookies; links carry signed tokens. A GET only shows; every
+//! change is a POST. Every text is in the reader's language ([`crate::i18n`]).
 
+pub mod confirm;
+pub mod manage;
+pub mod reader;
 pub mod signup;
 pub mod unsubscribe;

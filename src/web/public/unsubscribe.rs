@@ -1,101 +1,127 @@
 //! Unsubscribing: RFC 8058 one-click (`POST` with `List-Unsubscribe=One-Click`, answered 200
 //! with no redirect and no cookie), and the page behind the footer link (`GET` shows what
 //! would happen and a button; the button's `POST` does it). Mail scanners that follow links
-//! therefore unsubscribe nobody.
+//! therefore unsubscribe nobody. No login, no password: the signed link is the proof.
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
+use serde_json::json;
 
+use super::reader::{Reader, message, unavailable};
+use crate::domain::Lang;
+use crate::i18n;
 use crate::ops::subscribers::{self as ops, UnsubscribeTarget};
-use crate::render::escape_html;
+use crate::render::views::fill;
 use crate::web::extract::Path;
 use crate::web::state::AppState;
 
-/// `GET /u/{token}` and `GET /m/{token}`
-pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match target(&state, &token).await {
-        Ok(target) => {
-            let lists: Vec<String> = target
-                .lists
-                .iter()
-                .filter(|(_, _, subscribed)| *subscribed)
-                .map(|(_, name, _)| format!("<li>{}</li>", escape_html(name)))
-                .collect();
-            let body = if lists.is_empty() {
-                "<p>You are not subscribed to any of these newsletters any more.</p>".to_owned()
-            } else {
-                format!(
-                    "<p>Unsubscribe <strong>{}</strong> from:</p><ul>{}</ul>\
-                     <form method=\"post\"><button type=\"submit\">Unsubscribe</button></form>",
-                    escape_html(target.subscriber.email.as_str()),
-                    lists.join("")
-                )
-            };
-            page(StatusCode::OK, "Unsubscribe", &body)
-        }
-        Err(response) => response,
+/// `GET /u/{token}`
+pub async fn show(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path(token): Path<String>,
+) -> Response {
+    let lang = state.signups.language(reader.lang, &[]);
+    let target = match target(&state, &reader, &token, lang).await {
+        Ok(target) => target,
+        Err(response) => return response,
+    };
+    let lists: Vec<&str> = target
+        .lists
+        .iter()
+        .filter(|(_, _, subscribed)| *subscribed)
+        .map(|(_, name, _)| name.as_str())
+        .collect();
+    let manage = json!({
+        "url": format!("{}?lang={}", state.mailer.manage_url(target.subscriber.uuid), lang.as_str()),
+        "label": "unsub.manage",
+    });
+    if lists.is_empty() {
+        return message(
+            &state,
+            &reader,
+            StatusCode::OK,
+            lang,
+            "unsub.title",
+            &[i18n::text(lang, "unsub.none")],
+            json!({"link": manage}),
+        );
     }
+    let lead = fill(
+        lang,
+        "unsub.lead",
+        &[("email", target.subscriber.email.as_str())],
+    );
+    message(
+        &state,
+        &reader,
+        StatusCode::OK,
+        lang,
+        "unsub.title",
+        &[&lead],
+        json!({
+            "items": lists,
+            "form": {"action": format!("{}/u/{token}?lang={}", state.mailer.root_url, lang.as_str()), "label": "unsub.button"},
+            "link": manage,
+        }),
+    )
 }
 
-/// `POST /u/{token}` and `POST /m/{token}`: one-click or the page's button.
-pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let target = match target(&state, &token).await {
+/// `POST /u/{token}`: one-click or the page's button.
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path(token): Path<String>,
+) -> Response {
+    let lang = state.signups.language(reader.lang, &[]);
+    let target = match target(&state, &reader, &token, lang).await {
         Ok(target) => target,
         Err(response) => return response,
     };
     if let Err(err) = ops::unsubscribe(&state.db, &target).await {
-        tracing::error!(error = format!("{err:#}"), "unsubscribe failed");
-        return page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Please try again",
-            "<p>We could not record your request just now. Please try again in a moment.</p>",
-        );
+        return unavailable(&state, &reader, lang, &err);
     }
     state.kick.kick();
-    page(
+    message(
+        &state,
+        &reader,
         StatusCode::OK,
-        "Unsubscribed",
-        "<p>You are unsubscribed. You will get no more of these newsletters.</p>",
+        lang,
+        "unsub.done_title",
+        &[i18n::text(lang, "unsub.done")],
+        json!({}),
     )
 }
 
-async fn target(state: &AppState, token: &str) -> Result<UnsubscribeTarget, Response> {
-    let invalid = || {
-        page(
+async fn target(
+    state: &AppState,
+    reader: &Reader,
+    token: &str,
+    lang: Lang,
+) -> Result<UnsubscribeTarget, Response> {
+    let Some(parsed) = state.mailer.signer.parse_unsubscribe(token) else {
+        return Err(message(
+            state,
+            reader,
             StatusCode::BAD_REQUEST,
-            "Invalid link",
-            "<p>This link is not valid. Please use the link from the most recent newsletter.</p>",
-        )
+            lang,
+            "link.invalid_title",
+            &[i18n::text(lang, "link.invalid")],
+            json!({}),
+        ));
     };
-    let parsed = state
-        .mailer
-        .signer
-        .parse_unsubscribe(token)
-        .ok_or_else(invalid)?;
     match ops::unsubscribe_target(&state.db, parsed).await {
         Ok(Some(target)) => Ok(target),
-        Ok(None) => Err(page(
+        Ok(None) => Err(message(
+            state,
+            reader,
             StatusCode::OK,
-            "Unsubscribed",
-            "<p>This address receives nothing from us.</p>",
+            lang,
+            "unsub.done_title",
+            &[i18n::text(lang, "unsub.unknown")],
+            json!({}),
         )),
-        Err(err) => {
-            tracing::error!(error = format!("{err:#}"), "unsubscribe lookup failed");
-            Err(page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Please try again",
-                "<p>Please try again in a moment.</p>",
-            ))
-        }
+        Err(err) => Err(unavailable(state, reader, lang, &err)),
     }
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title></head><body><main><h1>{title}</h1>{body}</main></body></html>"
-    );
-    (status, Html(html)).into_response()
 }

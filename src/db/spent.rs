@@ -1,0 +1,41 @@
+//! Single-use keys: spent proofs of work and spent confirmation links, each kept until it would have expired anyway.
+
+use super::{Db, DbResult, db_err, on_pool};
+use crate::domain::Timestamp;
+
+/// Records a key (a challenge's signature, a link's nonce) as spent; false when it already was. Spent signatures
+/// past their expiry are dropped on the way: an expired challenge is refused anyway.
+pub async fn spend(db: &Db, key: &str, expires_at: Timestamp) -> DbResult<bool> {
+    let now = Timestamp::now();
+    on_pool!(db, pool => {
+        sqlx::query("DELETE FROM spent_tokens WHERE expires_at < $1")
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(db_err)?;
+        let n = sqlx::query(
+            "INSERT INTO spent_tokens (signature, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (signature) DO NOTHING",
+        )
+        .bind(key)
+        .bind(expires_at)
+        .execute(pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        Ok(n == 1)
+    })
+}
+
+/// Whether `key` was spent and has not expired yet.
+pub async fn is_spent(db: &Db, key: &str) -> DbResult<bool> {
+    let found: i64 = on_pool!(db, pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM spent_tokens WHERE signature = $1 AND expires_at >= $2",
+    )
+    .bind(key)
+    .bind(Timestamp::now())
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)?);
+    Ok(found > 0)
+}

@@ -1,0 +1,338 @@
+//! The preference centre behind the signed link in every mail (`/m/{token}`): topics on and
+//! off, a new address (confirmed at that address), unsubscribing from everything, and the
+//! reader's own data, downloaded or erased. Each is a POST of the page's forms; a GET only
+//! shows. And the page that mails a reader their link (`/subscription/manage`).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::reader::{
+    Reader, field, fields_named, form_fields, message, page, unavailable, with_page_headers,
+};
+use crate::domain::{Lang, Subscriber};
+use crate::i18n;
+use crate::ops::signup::{Preferences, Refusal, Request, Source};
+use crate::web::extract::Path;
+use crate::web::state::AppState;
+
+/// The reader behind a link, and the language of their page; or the page to answer with.
+async fn target(
+    state: &AppState,
+    reader: &Reader,
+    token: &str,
+) -> Result<(Preferences, Lang), Response> {
+    let fallback = state.signups.language(reader.lang, &[]);
+    let subscriber = match state.signups.manage_target(token).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Err(message(
+                state,
+                reader,
+                StatusCode::BAD_REQUEST,
+                fallback,
+                "link.invalid_title",
+                &[i18n::text(fallback, "link.invalid")],
+                json!({}),
+            ));
+        }
+        Err(err) => return Err(unavailable(state, reader, fallback, &err)),
+    };
+    let prefs = state
+        .signups
+        .preferences(subscriber)
+        .await
+        .map_err(|err| unavailable(state, reader, fallback, &err))?;
+    let lang = reader
+        .lang
+        .explicit
+        .or(prefs.lang)
+        .or(reader.lang.browser)
+        .unwrap_or(state.settings.default_language);
+    Ok((prefs, lang))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn manage_page(
+    state: &AppState,
+    reader: &Reader,
+    token: &str,
+    prefs: &Preferences,
+    lang: Lang,
+    status: StatusCode,
+    notice: Option<&str>,
+    field_errors: Value,
+) -> Response {
+    let errors: Vec<Value> = field_errors
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| json!({"field": k, "message": v}))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ctx = json!({
+        "email": prefs.subscriber.email.as_str(),
+        "lists": prefs.topics,
+        "action": format!("{}/m/{token}?lang={}", state.mailer.root_url, lang.as_str()),
+        "notice": notice,
+        "errors": errors,
+        "field_errors": field_errors,
+    });
+    page(
+        state,
+        reader,
+        status,
+        "manage.html",
+        lang,
+        "manage.title",
+        ctx,
+    )
+}
+
+/// `GET /m/{token}`
+pub async fn show(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path(token): Path<String>,
+) -> Response {
+    match target(&state, &reader, &token).await {
+        Ok((prefs, lang)) => manage_page(
+            &state,
+            &reader,
+            &token,
+            &prefs,
+            lang,
+            StatusCode::OK,
+            None,
+            json!({}),
+        ),
+        Err(response) => response,
+    }
+}
+
+/// `POST /m/{token}`: one of the page's forms, named by its `action` field.
+pub async fn act(
+    State(state): State<AppState>,
+    reader: Reader,
+    Path(token): Path<String>,
+    body: Bytes,
+) -> Response {
+    let (prefs, lang) = match target(&state, &reader, &token).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let fields = form_fields(&body);
+    let subscriber: Subscriber = prefs.subscriber.clone();
+    let reload = |notice: Option<&'static str>, errors: Value, status| {
+        let (state, reader, token) = (state.clone(), reader.clone(), token.clone());
+        async move {
+            match target(&state, &reader, &token).await {
+                Ok((prefs, _)) => manage_page(
+                    &state,
+                    &reader,
+                    &token,
+                    &prefs,
+                    lang,
+                    status,
+                    notice.map(|n| i18n::text(lang, n)),
+                    errors,
+                ),
+                Err(response) => response,
+            }
+        }
+    };
+    let outcome = match field(&fields, "action").as_deref() {
+        Some("save") => {
+            let request = Request {
+                source: Some(Source::Form),
+                page: format!("{}/m", state.mailer.root_url),
+                ip: reader.ip,
+                user_agent: reader.user_agent.clone(),
+                ..Request::default()
+            };
+            match state
+                .signups
+                .save_topics(&subscriber, &fields_named(&fields, "l"), &request, lang)
+                .await
+            {
+                Ok(()) => {
+                    state.kick.kick();
+                    Ok(reload(Some("manage.saved"), json!({}), StatusCode::OK).await)
+                }
+                Err(err) => Err(err),
+            }
+        }
+        Some("unsubscribe_all") => match state.signups.unsubscribe_all(&subscriber).await {
+            Ok(()) => {
+                state.kick.kick();
+                Ok(message(
+                    &state,
+                    &reader,
+                    StatusCode::OK,
+                    lang,
+                    "unsub.done_title",
+                    &[i18n::text(lang, "manage.unsubscribed_all")],
+                    json!({}),
+                ))
+            }
+            Err(err) => Err(err),
+        },
+        Some("change_email") => {
+            let new = field(&fields, "new_email").unwrap_or_default();
+            match state.signups.request_change(&subscriber, &new, lang).await {
+                Ok(Ok(())) => {
+                    state.kick.kick();
+                    Ok(reload(Some("manage.change_sent"), json!({}), StatusCode::OK).await)
+                }
+                Ok(Err(refusal)) => Ok(reload(
+                    None,
+                    json!({"new_email": i18n::text(lang, refusal.key())}),
+                    StatusCode::BAD_REQUEST,
+                )
+                .await),
+                Err(err) => Err(err),
+            }
+        }
+        Some("export") => match state.signups.reader_data(&subscriber).await {
+            Ok(data) => Ok(with_page_headers(
+                (
+                    [
+                        (header::CONTENT_TYPE, "application/json".to_owned()),
+                        (
+                            header::CONTENT_DISPOSITION,
+                            "attachment; filename=\"my-newsletter-data.json\"".to_owned(),
+                        ),
+                    ],
+                    axum::Json(data),
+                )
+                    .into_response(),
+            )),
+            Err(err) => Err(err),
+        },
+        Some("erase") => {
+            if field(&fields, "confirm").as_deref() != Some("yes") {
+                Ok(reload(
+                    None,
+                    json!({"confirm": i18n::text(lang, "data.erase_needs_confirm")}),
+                    StatusCode::BAD_REQUEST,
+                )
+                .await)
+            } else {
+                match state.signups.erase(&subscriber).await {
+                    Ok(()) => Ok(message(
+                        &state,
+                        &reader,
+                        StatusCode::OK,
+                        lang,
+                        "data.erased_title",
+                        &[i18n::text(lang, "data.erased")],
+                        json!({}),
+                    )),
+                    Err(err) => Err(err),
+                }
+            }
+        }
+        _ => Ok(message(
+            &state,
+            &reader,
+            StatusCode::BAD_REQUEST,
+            lang,
+            "link.invalid_title",
+            &[i18n::text(lang, "error.honeypot")],
+            json!({}),
+        )),
+    };
+    outcome.unwrap_or_else(|err| unavailable(&state, &reader, lang, &err))
+}
+
+fn sendlink_page(
+    state: &AppState,
+    reader: &Reader,
+    lang: Lang,
+    status: StatusCode,
+    email: &str,
+    refusals: &[Refusal],
+) -> Response {
+    let mut field_errors = serde_json::Map::new();
+    let mut errors = Vec::new();
+    for r in refusals {
+        let text = i18n::text(lang, r.key());
+        let field = if r.field() == "altcha" {
+            "altcha"
+        } else {
+            "email"
+        };
+        field_errors
+            .entry(field)
+            .or_insert_with(|| Value::from(text));
+        errors.push(json!({"field": field, "message": text}));
+    }
+    let ctx = json!({
+        "action": format!("{}/subscription/manage", state.mailer.root_url),
+        "values": {"email": email},
+        "errors": errors,
+        "field_errors": field_errors,
+    });
+    page(
+        state,
+        reader,
+        status,
+        "sendlink.html",
+        lang,
+        "sendlink.title",
+        ctx,
+    )
+}
+
+/// `GET /subscription/manage`: "send me my link".
+pub async fn link_form(State(state): State<AppState>, reader: Reader) -> Response {
+    let lang = state.signups.language(reader.lang, &[]);
+    sendlink_page(&state, &reader, lang, StatusCode::OK, "", &[])
+}
+
+/// `POST /subscription/manage`: the same answer whether or not the address is known.
+pub async fn send_link(State(state): State<AppState>, reader: Reader, body: Bytes) -> Response {
+    let fields = form_fields(&body);
+    let mut choice = reader.lang;
+    if let Some(lang) = field(&fields, "lang").and_then(|l| l.parse().ok()) {
+        choice.explicit = Some(lang);
+    }
+    let lang = state.signups.language(choice, &[]);
+    let email = field(&fields, "email").unwrap_or_default();
+    let sent = state
+        .signups
+        .send_link(
+            &email,
+            field(&fields, "altcha").as_deref(),
+            field(&fields, "nonce").as_deref(),
+            reader.ip,
+            lang,
+        )
+        .await;
+    match sent {
+        Ok(Ok(())) => {
+            state.kick.kick();
+            message(
+                &state,
+                &reader,
+                StatusCode::OK,
+                lang,
+                "sendlink.title",
+                &[i18n::text(lang, "sendlink.sent")],
+                json!({}),
+            )
+        }
+        Ok(Err(refusals)) => {
+            let status = if refusals[0].is_rate_limit() {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            sendlink_page(&state, &reader, lang, status, &email, &refusals)
+        }
+        Err(err) => unavailable(&state, &reader, lang, &err),
+    }
+}

@@ -1,0 +1,95 @@
+//! The reader's whole path in a real headless Chromium (Debian's `chromium`, driven by
+//! `playwright-core` from `tests/e2e`): the widget solves the proof of work, the reader signs
+//! up, confirms from the mail in the outbox, changes topics and unsubscribes, in Turkish and
+//! in English. Screenshots of every step land in `target/tmp/e2e-screenshots`.
+//!
+//! Needs `npm ci --prefix tests/e2e` and `/usr/bin/chromium` (or `CHROMIUM`); `.ci/run`
+//! installs both.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::helpers::{TestApp, expect_status, on_both_backends};
+use crate::reader::{link, wait_for_mail};
+
+fn e2e_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e")
+}
+
+async fn walk(app: &TestApp, lang: &str, email: &str, shots: &std::path::Path) {
+    assert!(
+        e2e_dir().join("node_modules/playwright-core").exists(),
+        "run `npm ci --prefix tests/e2e` first (the browser test drives Chromium with playwright-core)"
+    );
+    let mut child = tokio::process::Command::new("node")
+        .arg(e2e_dir().join("reader.mjs"))
+        .env("BASE_URL", &app.url)
+        .env("READER_LANG", lang)
+        .env("EMAIL", email)
+        .env("TOPIC_ON", "Gündem")
+        .env("TOPIC_OFF", "Dünya")
+        .env("SHOTS", shots)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut done = false;
+    let talk = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(question) = line.strip_prefix("ASK confirm-link ") {
+                let mail = wait_for_mail(app, question.trim(), 1).await;
+                let path = link(&mail[0].text, "/subscription/confirm/");
+                stdin
+                    .write_all(format!("{}{path}\n", app.url).as_bytes())
+                    .await
+                    .unwrap();
+            } else if line == "DONE" {
+                done = true;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(180), talk)
+        .await
+        .expect("the browser walk finishes in time");
+    let output = child.wait_with_output().await.unwrap();
+    assert!(
+        done && output.status.success(),
+        "the browser walk failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+on_both_backends! {
+    with |s| { s.altcha_cost = 1000; s.confirmation_resend_secs = 0; };
+    async fn a_reader_goes_the_whole_way_in_a_real_browser_in_turkish_and_english(app) {
+        let world = app.create_list("Dünya", "double").await;
+        let agenda = app.create_list("Gündem", "double").await;
+        let backend = if app.database_url.is_some() { "postgres" } else { "sqlite" };
+        let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots").join(backend);
+        for (lang, email) in [("tr", "okur-tr@example.com"), ("en", "reader-en@example.com")] {
+            walk(&app, lang, email, &shots).await;
+            let query = crate::helpers::urlencode(&format!("subscribers.email = '{email}'"));
+            let found = expect_status(app.get(&format!("/api/subscribers?query={query}")).await, 200).await;
+            let subscriber = &found["data"]["results"][0];
+            let statuses: Vec<(i64, String)> = subscriber["lists"].as_array().unwrap().iter()
+                .map(|l| (l["id"].as_i64().unwrap(), l["subscription_status"].as_str().unwrap().to_owned()))
+                .collect();
+            assert!(statuses.contains(&(world, "unsubscribed".into())), "{statuses:?}");
+            assert!(statuses.contains(&(agenda, "unsubscribed".into())), "{statuses:?}");
+            let consents = expect_status(app.get(&format!("/api/consents?subscriber_id={}", subscriber["id"])).await, 200).await;
+            let first = &consents["data"]["results"][0];
+            assert_eq!(first["source"], "form");
+            assert_eq!(first["language"], lang);
+            assert!(!first["confirmed_at"].is_null(), "{consents}");
+            assert!(shots.join(format!("{lang}-7-unsubscribed.png")).exists());
+        }
+    }
+}
