@@ -20,8 +20,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use support::{bulten, drop_postgres_database, fresh_postgres_database, postgres_url, run};
+use serde_json::json;
+use support::{
+    Server, bulten, drop_postgres_database, free_port, fresh_postgres_database, postgres_url, run,
+};
 
 mod support;
 
@@ -33,6 +35,7 @@ fn env_number(name: &str, default: usize) -> usize {
 }
 
 fn main() {
+    support::install_crypto();
     let recipients = env_number("BENCH_RECIPIENTS", 100_000);
     let big = env_number("BENCH_BIG", 1_000_000);
     let concurrency = env_number("BENCH_CONCURRENCY", 10);
@@ -148,14 +151,6 @@ impl Keys {
             .arg(&ed));
         Keys { rsa, ed }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Sink {
@@ -332,89 +327,28 @@ fn issue_body() -> String {
     body
 }
 
-struct Server {
-    child: Child,
-    url: String,
-    token: String,
-}
-
-impl Server {
-    fn start(
-        db: &Database,
-        dir: &Path,
-        smtp: Option<(&Sink, usize)>,
-        dkim: Option<(&str, &Path)>,
-    ) -> Server {
-        let port = free_port();
-        let config = dir.join("bench.toml");
-        let mut toml = format!("listen = \"127.0.0.1:{port}\"\nsend_batch_size = 500\n");
-        if let Some((sink, connections)) = smtp {
-            toml.push_str(&format!(
-                "[[smtp]]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\npool_size = {connections}\n",
-                sink.port
-            ));
-        }
-        if let Some((algorithm, key)) = dkim {
-            toml.push_str(&format!(
-                "[[dkim]]\ndomain = \"haber.example\"\nselector = \"bench\"\nalgorithm = \"{algorithm}\"\nprivate_key_file = \"{}\"\n",
-                key.display()
-            ));
-        }
-        std::fs::write(&config, toml).unwrap();
-        let token_line = run(bulten(&db.args).args(["api-user", "add", &format!("bench{port}")]));
-        let token = token_line.trim().to_owned();
-        let child = bulten(&db.args)
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("bulten serve starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "bulten serve does not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            token,
-        }
+/// `bulten serve` for a run: its relay (the sink, with `connections` connections) and its
+/// DKIM key, if any.
+fn start_server(
+    db: &Database,
+    dir: &Path,
+    smtp: Option<(&Sink, usize)>,
+    dkim: Option<(&str, &Path)>,
+) -> Server {
+    let mut toml = "send_batch_size = 500\n".to_owned();
+    if let Some((sink, connections)) = smtp {
+        toml.push_str(&format!(
+            "[[smtp]]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\npool_size = {connections}\n",
+            sink.port
+        ));
     }
-
-    fn peak_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
+    if let Some((algorithm, key)) = dkim {
+        toml.push_str(&format!(
+            "[[dkim]]\ndomain = \"haber.example\"\nselector = \"bench\"\nalgorithm = \"{algorithm}\"\nprivate_key_file = \"{}\"\n",
+            key.display()
+        ));
     }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let client = reqwest::Client::new();
-        let mut request = client
-            .request(method, format!("{}{path}", self.url))
-            .header("Authorization", format!("token {}", self.token));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the request is sent");
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        assert!(status.is_success(), "{path}: {status} {text}");
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
+    Server::start(&db.args, dir, &toml)
 }
 
 async fn create_campaign(server: &Server, list: i64) -> i64 {
@@ -434,7 +368,7 @@ async fn create_campaign(server: &Server, list: i64) -> i64 {
 
 /// The size of one finished message, read from the outbox.
 async fn calibrate(db: &Database, dir: &Path, list: i64) -> usize {
-    let server = Server::start(db, dir, None, None);
+    let server = start_server(db, dir, None, None);
     let id = create_campaign(&server, list).await;
     server
         .call(
@@ -492,7 +426,7 @@ async fn send_campaign(
         Dkim::Ed25519 => Some(("ed25519", keys.ed.as_path())),
         Dkim::Rsa => Some(("rsa", keys.rsa.as_path())),
     };
-    let server = Server::start(db, dir, Some((sink, concurrency)), key);
+    let server = start_server(db, dir, Some((sink, concurrency)), key);
     let id = create_campaign(&server, list).await;
     let started = Instant::now();
     let running = server

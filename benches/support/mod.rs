@@ -1,8 +1,9 @@
 //! What both benchmarks need: running commands and the bulten binary, and scratch
 //! PostgreSQL databases.
 
-use std::process::Command;
-use std::time::Instant;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_bulten");
 
@@ -65,4 +66,111 @@ pub(crate) fn fresh_postgres_database(name: &str) {
             .arg(postgres_admin_url())
             .args(["-qc", &format!("CREATE DATABASE {name}")]),
     );
+}
+
+/// reqwest is built without a default TLS crypto provider (bulten installs ring at start);
+/// a benchmark's own HTTP clients need it installed too.
+#[allow(dead_code)]
+pub(crate) fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A port nothing listens on right now.
+#[allow(dead_code)]
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `bulten serve` with an API user of its own.
+#[allow(dead_code)]
+pub(crate) struct Server {
+    child: Child,
+    pub(crate) url: String,
+    pub(crate) token: String,
+}
+
+#[allow(dead_code)]
+impl Server {
+    /// Starts `bulten serve` on the database `db_args` name, on a free port, with `config`
+    /// (TOML) added to its configuration file in `dir`, and waits until it listens.
+    pub(crate) fn start(db_args: &[String], dir: &Path, config: &str) -> Server {
+        let port = free_port();
+        let file = dir.join("bench.toml");
+        std::fs::write(&file, format!("listen = \"127.0.0.1:{port}\"\n{config}")).unwrap();
+        let token = run(bulten(db_args).args(["api-user", "add", &format!("bench{port}")]))
+            .trim()
+            .to_owned();
+        let child = bulten(db_args)
+            .arg("--config")
+            .arg(&file)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("bulten serve starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "bulten serve does not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            token,
+        }
+    }
+
+    /// The server's peak resident memory so far, in MB.
+    pub(crate) fn peak_mb(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+
+    /// An API call with the server's token; fails loudly on an error status.
+    pub(crate) async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let client = reqwest::Client::new();
+        let mut request = client
+            .request(method, format!("{}{path}", self.url))
+            .header("Authorization", format!("token {}", self.token));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the request is sent");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+    }
+
+    /// Stops the server as an operator would (SIGTERM) and waits for it.
+    pub(crate) fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    /// A run that fails midway leaves no server behind.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }

@@ -185,56 +185,17 @@ pub async fn language_of(db: &Db, subscriber_id: i64) -> DbResult<Option<String>
     .map_err(db_err)?))
 }
 
-/// Confirms every subscription of the subscriber waiting for it, and its consent records;
-/// lifts the address's suppression. Returns how many subscriptions it confirmed.
+/// Confirms the subscriber's subscriptions to `list_ids` (every double opt-in list it has
+/// yet to confirm when empty) and their consent records, and lifts the address's
+/// suppression when anything was confirmed. Returns how many subscriptions it confirmed.
 pub async fn confirm(
     db: &Db,
     subscriber_id: i64,
+    list_ids: &[i64],
     address_hash: &str,
     now: Timestamp,
 ) -> DbResult<u64> {
-    on_pool!(db, pool => {
-        let mut tx = pool.begin_write().await.map_err(db_err)?;
-        let confirmed = sqlx::query(
-            "UPDATE subscriber_lists SET status = 'confirmed', updated_at = $2 \
-             WHERE subscriber_id = $1 AND status = 'unconfirmed' \
-             AND list_id IN (SELECT id FROM lists WHERE optin = 'double')",
-        )
-        .bind(subscriber_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        sqlx::query(
-            "UPDATE consents SET confirmed_at = $2 WHERE subscriber_id = $1 AND confirmed_at IS NULL",
-        )
-        .bind(subscriber_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        if confirmed > 0 {
-            sqlx::query("DELETE FROM suppressions WHERE email_hash = $1")
-                .bind(address_hash)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)?;
-        Ok(confirmed)
-    })
-}
-
-/// Confirms the named lists of a subscriber as an administrator says (listmonk's
-/// `POST /subscription/optin/:uuid`); all its waiting lists when `list_ids` is empty.
-pub async fn confirm_lists(
-    db: &Db,
-    subscriber_id: i64,
-    list_ids: &[i64],
-    now: Timestamp,
-) -> DbResult<u64> {
-    let ids = if list_ids.is_empty() {
+    let ids: Vec<i64> = if list_ids.is_empty() {
         pending_lists(db, subscriber_id)
             .await?
             .into_iter()
@@ -243,9 +204,9 @@ pub async fn confirm_lists(
     } else {
         list_ids.to_vec()
     };
-    let mut confirmed = 0;
     on_pool!(db, pool => {
         let mut tx = pool.begin_write().await.map_err(db_err)?;
+        let mut confirmed = 0;
         for id in &ids {
             confirmed += sqlx::query(
                 "UPDATE subscriber_lists SET status = 'confirmed', updated_at = $3 \
@@ -269,9 +230,16 @@ pub async fn confirm_lists(
             .await
             .map_err(db_err)?;
         }
+        if confirmed > 0 {
+            sqlx::query("DELETE FROM suppressions WHERE email_hash = $1")
+                .bind(address_hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
         tx.commit().await.map_err(db_err)?;
-    });
-    Ok(confirmed)
+        Ok(confirmed)
+    })
 }
 
 /// Moves a subscriber to a new address. `Ok(false)` when another subscriber has it.

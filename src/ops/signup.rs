@@ -497,18 +497,7 @@ impl Signups {
 
         let name = SubscriberName::parse_or_default(Some(name), &email)
             .map_err(|e| OpsError::Invalid(e.0))?;
-        let consent = Consent {
-            source: request.source.unwrap_or(Source::Api).as_str(),
-            page: truncate(&request.page, 2000),
-            consent_text: self.consent_text(lang),
-            terms_version: self.policy.terms.0.clone(),
-            terms_url: self.policy.terms.1.clone(),
-            privacy_version: self.policy.privacy.0.clone(),
-            privacy_url: self.policy.privacy.1.clone(),
-            language: lang.as_str().to_owned(),
-            ip: self.ip_record(request.ip),
-            user_agent: truncate(&request.user_agent, 500),
-        };
+        let consent = self.consent(&request, lang);
         let stored = store::store(
             &self.db,
             &store::Signup {
@@ -539,6 +528,22 @@ impl Signups {
                 .any(|l| l.optin == crate::domain::OptinKind::Double),
             lang,
         }))
+    }
+
+    /// The consent record of a request: what the reader was shown, where and from where.
+    fn consent(&self, request: &Request, lang: Lang) -> Consent {
+        Consent {
+            source: request.source.unwrap_or(Source::Api).as_str(),
+            page: truncate(&request.page, 2000),
+            consent_text: self.consent_text(lang),
+            terms_version: self.policy.terms.0.clone(),
+            terms_url: self.policy.terms.1.clone(),
+            privacy_version: self.policy.privacy.0.clone(),
+            privacy_url: self.policy.privacy.1.clone(),
+            language: lang.as_str().to_owned(),
+            ip: self.ip_record(request.ip),
+            user_agent: truncate(&request.user_agent, 500),
+        }
     }
 
     fn ip_record(&self, ip: Option<IpAddr>) -> Option<String> {
@@ -586,7 +591,13 @@ impl Signups {
             self.mailer.signer.confirm_token(&token),
             lang.as_str()
         );
-        let ctx = serde_json::json!({"email": email.as_str(), "lists": lists, "url": url});
+        let ctx = serde_json::json!({
+            "email": email.as_str(),
+            "lists": lists,
+            "url": url,
+            "button": "confirm.button",
+            "footer": "mail.confirm.ignore",
+        });
         self.mail(
             "confirm",
             "mail.confirm.subject",
@@ -754,7 +765,7 @@ impl Signups {
             return Ok(ConfirmState::Used);
         }
         let hash = self.mailer.signer.address_hash(subscriber.email.as_str());
-        store::confirm(&self.db, subscriber.id, &hash, now).await?;
+        store::confirm(&self.db, subscriber.id, &[], &hash, now).await?;
         Ok(ConfirmState::Confirmed {
             lists,
             manage_url: self.mailer.manage_url(subscriber.uuid),
@@ -839,7 +850,11 @@ impl Signups {
             self.mailer.manage_url(subscriber.uuid),
             lang.as_str()
         );
-        let ctx = serde_json::json!({ "url": url });
+        let ctx = serde_json::json!({
+            "url": url,
+            "button": "mail.link.button",
+            "footer": "mail.link.ignore",
+        });
         self.mail(
             "link",
             "mail.link.subject",
@@ -955,18 +970,7 @@ impl Signups {
             .await?;
         }
         if !join.is_empty() {
-            let consent = Consent {
-                source: "form",
-                page: truncate(&request.page, 2000),
-                consent_text: self.consent_text(lang),
-                terms_version: self.policy.terms.0.clone(),
-                terms_url: self.policy.terms.1.clone(),
-                privacy_version: self.policy.privacy.0.clone(),
-                privacy_url: self.policy.privacy.1.clone(),
-                language: lang.as_str().to_owned(),
-                ip: self.ip_record(request.ip),
-                user_agent: truncate(&request.user_agent, 500),
-            };
+            let consent = self.consent(request, lang);
             let hash = self.mailer.signer.address_hash(subscriber.email.as_str());
             store::store(
                 &self.db,
@@ -1033,7 +1037,11 @@ impl Signups {
                 .change_address_token(&token, new.as_str()),
             lang.as_str()
         );
-        let ctx = serde_json::json!({ "url": url });
+        let ctx = serde_json::json!({
+            "url": url,
+            "button": "mail.change.button",
+            "footer": "mail.link.ignore",
+        });
         self.mail(
             "change",
             "mail.change.subject",
@@ -1106,6 +1114,33 @@ impl Signups {
         Ok(())
     }
 
+    /// Confirms a subscriber's lists as an administrator says (listmonk's
+    /// `POST /subscription/optin/:uuid` with `l` and `confirm=true`); every waiting list
+    /// when `lists` is empty.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown subscriber.
+    pub async fn confirm_as_admin(
+        &self,
+        subscriber: uuid::Uuid,
+        lists: &[uuid::Uuid],
+    ) -> OpsResult<u64> {
+        let subscriber = db::subscribers::get_by_uuid(&self.db, subscriber)
+            .await?
+            .ok_or(OpsError::NotFound("subscriber"))?;
+        let all = db::subscribers::subscriptions_of(&self.db, &[subscriber.id]).await?;
+        let ids: Vec<i64> = all
+            .iter()
+            .filter(|s| lists.contains(&s.list.uuid))
+            .map(|s| s.list.id)
+            .collect();
+        if !lists.is_empty() && ids.is_empty() {
+            return Ok(0);
+        }
+        let hash = self.mailer.signer.address_hash(subscriber.email.as_str());
+        Ok(store::confirm(&self.db, subscriber.id, &ids, &hash, Timestamp::now()).await?)
+    }
+
     /// Removes signups left unconfirmed past the expiry, and forgets old rate-limit state.
     ///
     /// # Errors
@@ -1163,31 +1198,6 @@ pub async fn reader_data(db: &Db, subscriber: &Subscriber) -> OpsResult<ReaderDa
         consents,
         messages,
     })
-}
-
-/// Confirms a subscriber's lists as an administrator says (listmonk's
-/// `POST /subscription/optin/:uuid` with `l` and `confirm=true`).
-///
-/// # Errors
-/// `NotFound` for an unknown subscriber.
-pub async fn confirm_as_admin(
-    db: &Db,
-    subscriber: uuid::Uuid,
-    lists: &[uuid::Uuid],
-) -> OpsResult<u64> {
-    let subscriber = db::subscribers::get_by_uuid(db, subscriber)
-        .await?
-        .ok_or(OpsError::NotFound("subscriber"))?;
-    let all = db::subscribers::subscriptions_of(db, &[subscriber.id]).await?;
-    let ids: Vec<i64> = all
-        .iter()
-        .filter(|s| lists.contains(&s.list.uuid))
-        .map(|s| s.list.id)
-        .collect();
-    if !lists.is_empty() && ids.is_empty() {
-        return Ok(0);
-    }
-    Ok(store::confirm_lists(db, subscriber.id, &ids, Timestamp::now()).await?)
 }
 
 fn parse_email(raw: &str) -> Result<EmailAddress, Refusal> {

@@ -68,6 +68,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/pages/embed.html"),
     ),
     (
+        "mail-layout.html",
+        include_str!("../../templates/mail/layout.html"),
+    ),
+    (
         "mail-confirm.html",
         include_str!("../../templates/mail/confirm.html"),
     ),

@@ -117,7 +117,7 @@ impl Setup {
             .nth(1)
             .unwrap()
             .to_owned();
-        let child = Command::new(BIN)
+        let mut child = Command::new(BIN)
             .args(&self.db_args)
             .arg("--config")
             .arg(config)
@@ -134,6 +134,14 @@ impl Setup {
             assert!(Instant::now() < deadline, "bulten serve did not start");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // The port was free when the configuration was written; another test's server may
+        // have taken it since, and then this node exits instead of serving. Say so rather
+        // than test a stranger.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "bulten serve exited at start (its port was taken meanwhile?)"
+        );
         Node {
             child,
             url: format!("http://{listen}"),
@@ -446,10 +454,17 @@ async fn a_second_node_on_one_sqlite_file_refuses_to_send() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let output = tokio::task::spawn_blocking(move || second.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let pid = second.id().to_string();
+    let waited = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || second.wait_with_output()),
+    )
+    .await;
+    let Ok(output) = waited else {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        panic!("the second node kept running: it should have refused to send");
+    };
+    let output = output.unwrap().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("only one node may send"), "{stderr}");

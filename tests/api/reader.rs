@@ -378,6 +378,19 @@ on_both_backends! {
 }
 
 on_both_backends! {
+    with |s| { s.altcha_cost = 20; s.consent_ip = bulten::ops::signup::IpRecord::Drop; };
+    async fn the_reader_s_ip_can_be_left_out_of_consent_records(app) {
+        let list = app.create_list("Dünya", "single").await;
+        let uuid = app.list_uuid(list).await;
+        let (pow, _) = solved_payload(&app).await;
+        expect_status(app.sign_up(&json!({"email": "private@example.com", "list_uuids": [uuid], "altcha": pow}), "en").await, 200).await;
+        let consents = app.consents().await;
+        assert!(consents[0]["ip"].is_null(), "{consents:?}");
+        assert_eq!(consents[0]["user_agent"], "Mozilla/5.0 (bulten tests)");
+    }
+}
+
+on_both_backends! {
     with |s| { s.altcha_cost = 20; s.altcha_valid_secs = 1; };
     async fn an_expired_proof_of_work_is_refused(app) {
         let list = app.create_list("Dünya", "single").await;
@@ -526,6 +539,13 @@ on_both_backends! {
         let (status, page) = app.page(&manage, "en").await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("Preferences for prefs@example.com"), "{page}");
+        let token_at = manage.find("/m/").unwrap() + 3;
+        let mut forged = manage.clone().into_bytes();
+        forged[token_at + 4] = if forged[token_at + 4] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(forged).unwrap();
+        let (status, page) = app.post_form(&forged, &[("action", "unsubscribe_all")], "en").await;
+        assert_eq!(status, 400, "a tampered link does nothing: {page}");
+        assert!(page.contains("This link is not valid"));
 
         // News off, Sport on: joined at once, the link having proved the address.
         let (status, page) = app.post_form(&manage, &[("action", "save"), ("l", &sport_uuid)], "en").await;

@@ -475,6 +475,6 @@ pub async fn confirm_optin(
                 .map_err(|_| ApiError::bad_request(format!("'{value}' is not a list UUID")))?,
         );
     }
-    crate::ops::signup::confirm_as_admin(&state.db, uuid, &lists).await?;
+    state.signups.confirm_as_admin(uuid, &lists).await?;
     Ok(data(true))
 }

@@ -7,10 +7,11 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::reader::{
-    Reader, field, fields_named, form_fields, message, page, unavailable, with_page_headers,
+    Reader, field, fields_named, form_errors, form_fields, message, page, unavailable,
+    with_page_headers,
 };
 use crate::domain::{Lang, Subscriber};
 use crate::i18n;
@@ -63,24 +64,17 @@ fn manage_page(
     lang: Lang,
     status: StatusCode,
     notice: Option<&str>,
-    field_errors: Value,
+    error: Option<(&str, &str)>,
 ) -> Response {
-    let errors: Vec<Value> = field_errors
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| json!({"field": k, "message": v}))
-                .collect()
-        })
-        .unwrap_or_default();
-    let ctx = json!({
+    let mut ctx = json!({
         "email": prefs.subscriber.email.as_str(),
         "lists": prefs.topics,
         "action": format!("{}/m/{token}?lang={}", state.mailer.root_url, lang.as_str()),
         "notice": notice,
-        "errors": errors,
-        "field_errors": field_errors,
     });
+    if let Some(ctx) = ctx.as_object_mut() {
+        ctx.extend(form_errors(error));
+    }
     page(
         state,
         reader,
@@ -107,7 +101,7 @@ pub async fn show(
             lang,
             StatusCode::OK,
             None,
-            json!({}),
+            None,
         ),
         Err(response) => response,
     }
@@ -126,24 +120,25 @@ pub async fn act(
     };
     let fields = form_fields(&body);
     let subscriber: Subscriber = prefs.subscriber.clone();
-    let reload = |notice: Option<&'static str>, errors: Value, status| {
-        let (state, reader, token) = (state.clone(), reader.clone(), token.clone());
-        async move {
-            match target(&state, &reader, &token).await {
-                Ok((prefs, _)) => manage_page(
-                    &state,
-                    &reader,
-                    &token,
-                    &prefs,
-                    lang,
-                    status,
-                    notice.map(|n| i18n::text(lang, n)),
-                    errors,
-                ),
-                Err(response) => response,
+    let reload =
+        |notice: Option<&'static str>, error: Option<(&'static str, &'static str)>, status| {
+            let (state, reader, token) = (state.clone(), reader.clone(), token.clone());
+            async move {
+                match target(&state, &reader, &token).await {
+                    Ok((prefs, _)) => manage_page(
+                        &state,
+                        &reader,
+                        &token,
+                        &prefs,
+                        lang,
+                        status,
+                        notice.map(|n| i18n::text(lang, n)),
+                        error,
+                    ),
+                    Err(response) => response,
+                }
             }
-        }
-    };
+        };
     let outcome = match field(&fields, "action").as_deref() {
         Some("save") => {
             let request = Request {
@@ -160,7 +155,7 @@ pub async fn act(
             {
                 Ok(()) => {
                     state.kick.kick();
-                    Ok(reload(Some("manage.saved"), json!({}), StatusCode::OK).await)
+                    Ok(reload(Some("manage.saved"), None, StatusCode::OK).await)
                 }
                 Err(err) => Err(err),
             }
@@ -185,11 +180,11 @@ pub async fn act(
             match state.signups.request_change(&subscriber, &new, lang).await {
                 Ok(Ok(())) => {
                     state.kick.kick();
-                    Ok(reload(Some("manage.change_sent"), json!({}), StatusCode::OK).await)
+                    Ok(reload(Some("manage.change_sent"), None, StatusCode::OK).await)
                 }
                 Ok(Err(refusal)) => Ok(reload(
                     None,
-                    json!({"new_email": i18n::text(lang, refusal.key())}),
+                    Some(("new_email", i18n::text(lang, refusal.key()))),
                     StatusCode::BAD_REQUEST,
                 )
                 .await),
@@ -216,7 +211,7 @@ pub async fn act(
             if field(&fields, "confirm").as_deref() != Some("yes") {
                 Ok(reload(
                     None,
-                    json!({"confirm": i18n::text(lang, "data.erase_needs_confirm")}),
+                    Some(("confirm", i18n::text(lang, "data.erase_needs_confirm"))),
                     StatusCode::BAD_REQUEST,
                 )
                 .await)
@@ -256,26 +251,22 @@ fn sendlink_page(
     email: &str,
     refusals: &[Refusal],
 ) -> Response {
-    let mut field_errors = serde_json::Map::new();
-    let mut errors = Vec::new();
-    for r in refusals {
-        let text = i18n::text(lang, r.key());
+    // The page has two fields: the address, and the widget.
+    let errors = form_errors(refusals.iter().map(|r| {
         let field = if r.field() == "altcha" {
             "altcha"
         } else {
             "email"
         };
-        field_errors
-            .entry(field)
-            .or_insert_with(|| Value::from(text));
-        errors.push(json!({"field": field, "message": text}));
-    }
-    let ctx = json!({
+        (field, i18n::text(lang, r.key()))
+    }));
+    let mut ctx = json!({
         "action": format!("{}/subscription/manage", state.mailer.root_url),
         "values": {"email": email},
-        "errors": errors,
-        "field_errors": field_errors,
     });
+    if let Some(ctx) = ctx.as_object_mut() {
+        ctx.extend(errors);
+    }
     page(
         state,
         reader,

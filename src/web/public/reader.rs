@@ -104,6 +104,26 @@ pub fn fields_named(fields: &[(String, String)], name: &str) -> Vec<String> {
         .collect()
 }
 
+/// A form's errors as its templates show them: `errors`, the summary at the top (each
+/// linking its field), and `field_errors`, the first message of each field, shown beside it
+/// and tied to it with `aria-describedby`.
+pub fn form_errors<'a>(
+    errors: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> serde_json::Map<String, Value> {
+    let mut summary = Vec::new();
+    let mut by_field = serde_json::Map::new();
+    for (field, message) in errors {
+        by_field
+            .entry(field)
+            .or_insert_with(|| Value::from(message));
+        summary.push(json!({"field": field, "message": message}));
+    }
+    let mut out = serde_json::Map::new();
+    out.insert("errors".into(), Value::from(summary));
+    out.insert("field_errors".into(), Value::from(by_field));
+    out
+}
+
 /// Renders a reader page: `template` with `ctx`, its title, the language switch and the
 /// public root. Pages are never cached and send no referrer (their URLs hold tokens).
 pub fn page(

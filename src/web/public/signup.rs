@@ -12,7 +12,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::reader::{Reader, field, fields_named, form_fields, message, page, unavailable};
+use super::reader::{
+    Reader, field, fields_named, form_errors, form_fields, message, page, unavailable,
+};
 use crate::domain::{Lang, List};
 use crate::i18n;
 use crate::ops::captcha::{self, Provider};
@@ -216,20 +218,15 @@ fn form_context(state: &AppState, view: &FormView<'_>, refusals: &[Refusal], lan
             })
         })
         .collect();
-    let mut field_errors = serde_json::Map::new();
-    let mut errors = Vec::new();
-    for r in refusals {
-        let text = i18n::text(lang, r.key());
+    // With the topics fixed there is no topic field to point at.
+    let errors = form_errors(refusals.iter().map(|r| {
         let field = if view.fixed && r.field() == "lists" {
             "email"
         } else {
             r.field()
         };
-        field_errors
-            .entry(field)
-            .or_insert_with(|| Value::from(text));
-        errors.push(json!({"field": field, "message": text}));
-    }
+        (field, i18n::text(lang, r.key()))
+    }));
     let captcha = state.signups.external_captcha().map(|p| {
         let (class, script) = match p {
             Provider::Recaptcha => ("g-recaptcha", "https://www.google.com/recaptcha/api.js"),
@@ -245,19 +242,21 @@ fn form_context(state: &AppState, view: &FormView<'_>, refusals: &[Refusal], lan
             "site_key": state.settings.captcha_site_key.clone().unwrap_or_default(),
         })
     });
-    json!({
+    let mut ctx = json!({
         "action": format!("{}/subscription/form", state.mailer.root_url),
         "source": match view.source { Source::Embed => "embed", _ => "form" },
         "page": view.page,
         "values": {"email": view.email, "name": view.name},
         "lists": lists,
         "fixed_lists": view.fixed,
-        "errors": errors,
-        "field_errors": field_errors,
         "captcha": captcha,
         "terms_url": state.settings.terms_url.clone().unwrap_or_default(),
         "privacy_url": state.settings.privacy_url.clone().unwrap_or_default(),
-    })
+    });
+    if let Some(ctx) = ctx.as_object_mut() {
+        ctx.extend(errors);
+    }
+    ctx
 }
 
 /// The topics a form offers: the `l` of its URL when they name public lists, else all.
