@@ -420,6 +420,26 @@ on_both_backends! {
 }
 
 on_both_backends! {
+    with |s| { s.altcha_cost = 20; s.signup_per_second = 1; };
+    async fn a_flood_from_everywhere_at_once_is_slowed_for_everyone(app) {
+        let list = app.create_list("Dünya", "single").await;
+        let uuid = app.list_uuid(list).await;
+        let (first, _) = solved_payload(&app).await;
+        let (second, _) = solved_payload(&app).await;
+        let a = json!({"email": "a@example.com", "list_uuids": [uuid], "altcha": first});
+        let b = json!({"email": "b@example.com", "list_uuids": [uuid], "altcha": second});
+        let (one, two) = tokio::join!(app.sign_up(&a, "en"), app.sign_up(&b, "en"));
+        let mut statuses = [one.status().as_u16(), two.status().as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 429], "one signup a second overall");
+        let refused = if one.status().as_u16() == 429 { one } else { two };
+        let answer: Value = refused.json().await.unwrap();
+        assert_eq!(answer["message"], "We are receiving too many requests just now. Please try again in a moment.");
+        assert_eq!(app.subscriber_total().await, 1);
+    }
+}
+
+on_both_backends! {
     with |s| {
         s.altcha_cost = 20;
         s.signup_attempts_per_address_per_hour = 4;
