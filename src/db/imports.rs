@@ -387,20 +387,36 @@ async fn load_rows_sqlite(
          SELECT uuid, email, name, attribs, ?, ?, ? FROM temp.import_batch WHERE true {}",
         conflict_clause(plan)
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
+    // The write lock is ours for the transaction, so rows above the highest ID so far are
+    // this batch's.
+    let max_before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM subscribers")
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(status)
         .bind(now.as_str())
         .bind(now.as_str())
         .execute(&mut **tx)
         .await
-        .map_err(db_err)?;
+        .map_err(db_err)?
+        .rows_affected();
+    // Without overwrite, the upsert counts only rows it inserted: when that is the whole
+    // batch, no address existed, and the batch's subscribers are found by ID range instead
+    // of probing the email index once per row.
+    let all_new = !plan.overwrite && usize::try_from(inserted).is_ok_and(|n| n == rows.len());
+    let batch_subscribers = if all_new {
+        "FROM subscribers s WHERE s.id > ?"
+    } else {
+        "FROM temp.import_batch b JOIN subscribers s ON s.email = b.email WHERE ? IS NOT NULL"
+    };
     match plan.mode {
         ImportMode::Subscribe => {
             for (list_id, sub_status) in &plan.subscriptions {
                 let sql = format!(
                     "INSERT INTO subscriber_lists (subscriber_id, list_id, status, created_at, updated_at) \
                      SELECT s.id, ?, CASE WHEN s.status = 'blocklisted' THEN 'unsubscribed' ELSE ? END, ?, ? \
-                     FROM temp.import_batch b JOIN subscribers s ON s.email = b.email WHERE true {}",
+                     {batch_subscribers} {}",
                     subscription_conflict_clause(plan)
                 );
                 sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -408,6 +424,7 @@ async fn load_rows_sqlite(
                     .bind(sub_status.as_str())
                     .bind(now.as_str())
                     .bind(now.as_str())
+                    .bind(max_before)
                     .execute(&mut **tx)
                     .await
                     .map_err(db_err)?;
