@@ -1,18 +1,13 @@
-//! Single-use keys: spent proofs of work and spent confirmation links, each kept until it would have expired anyway.
+//! Single-use keys: spent proofs of work and spent confirmation links, each kept until it
+//! would have expired anyway.
 
 use super::{Db, DbResult, db_err, on_pool};
 use crate::domain::Timestamp;
 
-/// Records a key (a challenge's signature, a link's nonce) as spent; false when it already was. Spent signatures
-/// past their expiry are dropped on the way: an expired challenge is refused anyway.
+/// Records a key (a challenge's signature, a link's nonce) as spent until `expires_at`;
+/// false when it already was.
 pub async fn spend(db: &Db, key: &str, expires_at: Timestamp) -> DbResult<bool> {
-    let now = Timestamp::now();
     on_pool!(db, pool => {
-        sqlx::query("DELETE FROM spent_tokens WHERE expires_at < $1")
-            .bind(now)
-            .execute(pool)
-            .await
-            .map_err(db_err)?;
         let n = sqlx::query(
             "INSERT INTO spent_tokens (signature, expires_at) VALUES ($1, $2) \
              ON CONFLICT (signature) DO NOTHING",
@@ -38,4 +33,16 @@ pub async fn is_spent(db: &Db, key: &str) -> DbResult<bool> {
     .await
     .map_err(db_err)?);
     Ok(found > 0)
+}
+
+/// Drops keys past their expiry: what they unlocked is refused as expired anyway.
+pub async fn forget_expired(db: &Db, now: Timestamp) -> DbResult<u64> {
+    Ok(
+        on_pool!(db, pool => sqlx::query("DELETE FROM spent_tokens WHERE expires_at < $1")
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected()),
+    )
 }

@@ -180,6 +180,13 @@ impl Signer {
         hex::encode(self.mac("derived secret", label.as_bytes()))
     }
 
+    /// The keyed hash a consent record keeps of a reader's IP address when it may not keep
+    /// the address: the same IP always gives the same hash, which nobody without the key can
+    /// reverse by trying addresses.
+    pub fn ip_hash(&self, ip: &str) -> String {
+        hex::encode(&self.mac("consent ip", ip.as_bytes())[..16])
+    }
+
     /// The keyed hash under which an address is suppressed: the address is not kept, and
     /// without the key the hash cannot be tested against guesses.
     pub fn address_hash(&self, canonical_email: &str) -> String {

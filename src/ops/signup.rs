@@ -17,8 +17,8 @@ use crate::db::signup::{self as store, Consent, Event};
 use crate::db::subscribers::ListAction;
 use crate::db::{self, Db};
 use crate::domain::{
-    EmailAddress, Lang, List, ListStatus, ListType, Subscriber, SubscriberName, SubscriberStatus,
-    SubscriptionStatus, Timestamp,
+    EmailAddress, Lang, List, Subscriber, SubscriberName, SubscriberStatus, SubscriptionStatus,
+    Timestamp,
 };
 use crate::i18n;
 use crate::mail::tokens::{ExpiringToken, UnsubscribeToken};
@@ -552,7 +552,7 @@ impl Signups {
             IpRecord::Store => Some(ip.to_string()),
             IpRecord::Hash => Some(format!(
                 "hmac:{}",
-                &self.mailer.signer.address_hash(&format!("ip:{ip}"))[..32]
+                self.mailer.signer.ip_hash(&ip.to_string())
             )),
             IpRecord::Drop => None,
         }
@@ -1141,12 +1141,14 @@ impl Signups {
         Ok(store::confirm(&self.db, subscriber.id, &ids, &hash, Timestamp::now()).await?)
     }
 
-    /// Removes signups left unconfirmed past the expiry, and forgets old rate-limit state.
+    /// Removes signups left unconfirmed past the expiry, and forgets old rate-limit state and
+    /// spent keys past their expiry.
     ///
     /// # Errors
     /// When the database fails.
     pub async fn expire(&self, now: Timestamp) -> OpsResult<store::Expired> {
         self.per_ip.retain_recent();
+        db::spent::forget_expired(&self.db, now).await?;
         let expired = store::expire(
             &self.db,
             now.plus_secs(-self.policy.expiry_secs),
@@ -1216,9 +1218,4 @@ fn truncate(text: &str, max_chars: usize) -> String {
         .filter(|c| !c.is_control())
         .take(max_chars)
         .collect()
-}
-
-/// Whether a list may be picked on a form.
-pub fn is_open(list: &List) -> bool {
-    list.list_type == ListType::Public && list.status == ListStatus::Active
 }

@@ -684,6 +684,9 @@ on_both_backends! {
         assert_eq!(survivor["id"], kept);
         assert_eq!(status_on(&survivor, other), "confirmed");
         assert_eq!(status_on(&survivor, list), "");
+        // The two spent proofs of work are kept until they would have expired, then dropped.
+        assert_eq!(bulten::db::spent::forget_expired(&db, now).await.unwrap(), 0);
+        assert_eq!(bulten::db::spent::forget_expired(&db, now.plus_secs(3600)).await.unwrap(), 2);
         db.close().await;
     }
 }
