@@ -710,40 +710,12 @@ impl Signups {
         Ok(Ok(subscriber))
     }
 
-    /// What a confirmation link would do; changes nothing (a GET).
+    /// What a confirmation link would do (`apply` false, for a GET: changes nothing) or
+    /// does (`apply` true, once).
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn confirmation(&self, token: &str) -> OpsResult<ConfirmState> {
-        let Some(token) = self.mailer.signer.parse_confirm(token) else {
-            return Ok(ConfirmState::Invalid);
-        };
-        let subscriber = match self
-            .token_subscriber(&token, "confirm", Timestamp::now())
-            .await?
-        {
-            Ok(s) => s,
-            Err(state) => return Ok(state),
-        };
-        let lists: Vec<String> = store::pending_lists(&self.db, subscriber.id)
-            .await?
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect();
-        if lists.is_empty() {
-            return Ok(ConfirmState::Nothing);
-        }
-        Ok(ConfirmState::Ready {
-            email: subscriber.email.as_str().to_owned(),
-            lists,
-        })
-    }
-
-    /// Confirms through a link, once.
-    ///
-    /// # Errors
-    /// When the database fails.
-    pub async fn confirm(&self, token: &str) -> OpsResult<ConfirmState> {
+    pub async fn confirm(&self, token: &str, apply: bool) -> OpsResult<ConfirmState> {
         let now = Timestamp::now();
         let Some(parsed) = self.mailer.signer.parse_confirm(token) else {
             return Ok(ConfirmState::Invalid);
@@ -759,6 +731,12 @@ impl Signups {
             .collect();
         if lists.is_empty() {
             return Ok(ConfirmState::Nothing);
+        }
+        if !apply {
+            return Ok(ConfirmState::Ready {
+                email: subscriber.email.as_str().to_owned(),
+                lists,
+            });
         }
         let expires = Timestamp::from_unix(parsed.expires)?;
         if !db::spent::spend(&self.db, &parsed.use_key("confirm"), expires).await? {

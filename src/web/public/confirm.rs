@@ -95,7 +95,7 @@ pub async fn show(
     Path(token): Path<String>,
 ) -> Response {
     let lang = lang(&state, &reader);
-    match state.signups.confirmation(&token).await {
+    match state.signups.confirm(&token, false).await {
         Ok(found) => confirm_page(&state, &reader, &token, found, lang),
         Err(err) => unavailable(&state, &reader, lang, &err),
     }
@@ -108,7 +108,7 @@ pub async fn confirm(
     Path(token): Path<String>,
 ) -> Response {
     let lang = lang(&state, &reader);
-    match state.signups.confirm(&token).await {
+    match state.signups.confirm(&token, true).await {
         Ok(done) => confirm_page(&state, &reader, &token, done, lang),
         Err(err) => unavailable(&state, &reader, lang, &err),
     }
