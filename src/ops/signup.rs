@@ -573,11 +573,7 @@ impl Signups {
         now: Timestamp,
     ) -> OpsResult<Resent> {
         let hash = self.mailer.signer.address_hash(email.as_str());
-        let lists: Vec<String> = store::pending_lists(&self.db, subscriber_id)
-            .await?
-            .into_iter()
-            .map(|(_, name)| name)
-            .collect();
+        let lists = self.pending_names(subscriber_id).await?;
         if lists.is_empty() {
             return Ok(Resent::NothingWaiting);
         }
@@ -610,6 +606,15 @@ impl Signups {
         .await?;
         store::record_event(&self.db, &hash, Event::Confirmation, now).await?;
         Ok(Resent::Sent)
+    }
+
+    /// The names of the lists waiting for the subscriber's confirmation.
+    async fn pending_names(&self, subscriber_id: i64) -> OpsResult<Vec<String>> {
+        Ok(store::pending_lists(&self.db, subscriber_id)
+            .await?
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect())
     }
 
     /// The per-address allowance for mail a stranger can cause: a pause between two, and a
@@ -724,11 +729,7 @@ impl Signups {
             Ok(s) => s,
             Err(state) => return Ok(state),
         };
-        let lists: Vec<String> = store::pending_lists(&self.db, subscriber.id)
-            .await?
-            .into_iter()
-            .map(|(_, n)| n)
-            .collect();
+        let lists = self.pending_names(subscriber.id).await?;
         if lists.is_empty() {
             return Ok(ConfirmState::Nothing);
         }

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
-use super::reader::{Reader, message, unavailable};
+use super::reader::{Reader, invalid_link, message, unavailable};
 use crate::domain::Lang;
 use crate::i18n;
 use crate::ops::signup::{ChangeState, ConfirmState};
@@ -18,18 +18,6 @@ use crate::web::state::AppState;
 
 fn lang(state: &AppState, reader: &Reader) -> Lang {
     state.signups.language(reader.lang, &[])
-}
-
-fn invalid(state: &AppState, reader: &Reader, lang: Lang) -> Response {
-    message(
-        state,
-        reader,
-        StatusCode::BAD_REQUEST,
-        lang,
-        "link.invalid_title",
-        &[i18n::text(lang, "link.invalid")],
-        json!({}),
-    )
 }
 
 fn confirm_page(
@@ -48,7 +36,7 @@ fn confirm_page(
         message(state, reader, status, lang, title, &[text], extra)
     };
     match found {
-        ConfirmState::Invalid => invalid(state, reader, lang),
+        ConfirmState::Invalid => invalid_link(state, reader, lang),
         ConfirmState::Expired => say(
             StatusCode::GONE,
             "confirm.expired_title",
@@ -149,7 +137,7 @@ fn change_page(
         message(state, reader, status, lang, title, &[text], extra)
     };
     match found {
-        ChangeState::Invalid => invalid(state, reader, lang),
+        ChangeState::Invalid => invalid_link(state, reader, lang),
         ChangeState::Expired => say(
             StatusCode::GONE,
             "confirm.expired_title",

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::reader::{
-    Reader, field, fields_named, form_errors, form_fields, message, page, unavailable,
-    with_page_headers,
+    Reader, field, fields_named, form_errors, form_fields, invalid_link, message, page,
+    unavailable, with_page_headers,
 };
 use crate::domain::{Lang, Subscriber};
 use crate::i18n;
@@ -28,17 +28,7 @@ async fn target(
     let fallback = state.signups.language(reader.lang, &[]);
     let subscriber = match state.signups.manage_target(token).await {
         Ok(Some(s)) => s,
-        Ok(None) => {
-            return Err(message(
-                state,
-                reader,
-                StatusCode::BAD_REQUEST,
-                fallback,
-                "link.invalid_title",
-                &[i18n::text(fallback, "link.invalid")],
-                json!({}),
-            ));
-        }
+        Ok(None) => return Err(invalid_link(state, reader, fallback)),
         Err(err) => return Err(unavailable(state, reader, fallback, &err)),
     };
     let prefs = state

@@ -177,6 +177,19 @@ pub fn message(
     page(state, reader, status, "message.html", lang, title_key, ctx)
 }
 
+/// The page for a link that is not one of ours (tampered, or for another purpose).
+pub fn invalid_link(state: &AppState, reader: &Reader, lang: Lang) -> Response {
+    message(
+        state,
+        reader,
+        StatusCode::BAD_REQUEST,
+        lang,
+        "link.invalid_title",
+        &[i18n::text(lang, "link.invalid")],
+        json!({}),
+    )
+}
+
 /// The page for an internal failure: logged, and the reader asked to try again.
 pub fn unavailable(
     state: &AppState,

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
-use super::reader::{Reader, message, unavailable};
+use super::reader::{Reader, invalid_link, message, unavailable};
 use crate::domain::Lang;
 use crate::i18n;
 use crate::ops::subscribers::{self as ops, UnsubscribeTarget};
@@ -101,15 +101,7 @@ async fn target(
     lang: Lang,
 ) -> Result<UnsubscribeTarget, Response> {
     let Some(parsed) = state.mailer.signer.parse_unsubscribe(token) else {
-        return Err(message(
-            state,
-            reader,
-            StatusCode::BAD_REQUEST,
-            lang,
-            "link.invalid_title",
-            &[i18n::text(lang, "link.invalid")],
-            json!({}),
-        ));
+        return Err(invalid_link(state, reader, lang));
     };
     match ops::unsubscribe_target(&state.db, parsed).await {
         Ok(Some(target)) => Ok(target),
