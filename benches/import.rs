@@ -9,7 +9,9 @@
 //! in the same run, and prints rows/s for each, the ratio bulten/raw, and the importer's
 //! peak memory. Machines here are shared and noisy: read the ratio, not the absolute figures.
 //! Each backend runs `BENCH_REPEAT` rounds (default 3), each timing bulten and then the raw
-//! loader, and the verdict takes the median ratio of the rounds.
+//! loader, and the verdict takes the median ratio of the rounds. Before each timed load the
+//! previous one's writes are flushed (and PostgreSQL checkpointed), so the raw loader, which
+//! runs second, does not pay for bulten's.
 //!
 //! Run: `cargo bench --bench import` (needs `sqlite3`, `psql` and PostgreSQL at
 //! `BULTEN_TEST_POSTGRES_URL`, default postgres://postgres@127.0.0.1:5432/postgres).
@@ -151,6 +153,17 @@ fn run_bulten_import(db_args: &[String], csv: &Path, rows: usize) -> (f64, f64) 
     (rows as f64 / secs, peak)
 }
 
+/// Lets the previous load's writes finish before the next is timed, so neither loader pays
+/// for the other's: the kernel's dirty pages are flushed and, on PostgreSQL, a checkpoint
+/// writes the shared buffers and ends one a large load may have started (a load run during
+/// a checkpoint also logs a full image of each page it first touches).
+fn settle(postgres: Option<&str>) {
+    if let Some(url) = postgres {
+        timed(Command::new("psql").arg(url).args(["-qc", "CHECKPOINT"]));
+    }
+    timed(&mut Command::new("sync"));
+}
+
 fn sqlite(dir: &Path, csv: &Path, rows: usize) -> Outcome {
     // Each round starts from empty databases.
     let _ = std::fs::remove_dir_all(dir.join("sqlite-data"));
@@ -165,6 +178,7 @@ fn sqlite(dir: &Path, csv: &Path, rows: usize) -> Outcome {
         "INSERT INTO lists (uuid, name, type, optin, created_at, updated_at) \
          VALUES (randomblob(16), 'bench', 'public', 'single', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z');",
     ));
+    settle(None);
     let (bulten_rps, peak_mb) = run_bulten_import(&db_args, csv, rows);
 
     let raw_db: PathBuf = dir.join("raw.db");
@@ -172,6 +186,7 @@ fn sqlite(dir: &Path, csv: &Path, rows: usize) -> Outcome {
         "PRAGMA journal_mode=WAL; CREATE TABLE subscribers (email TEXT NOT NULL, name TEXT NOT NULL, attributes TEXT); \
          CREATE UNIQUE INDEX subscribers_email ON subscribers (email);",
     ));
+    settle(None);
     let (_, raw_secs) = timed(Command::new("sqlite3").arg(&raw_db).arg(format!(
         ".import --csv --skip 1 {} subscribers",
         csv.display()
@@ -200,6 +215,7 @@ fn postgres(csv: &Path, rows: usize) -> Outcome {
         "INSERT INTO lists (uuid, name, type, optin, created_at, updated_at) \
          VALUES (gen_random_uuid(), 'bench', 'public', 'single', now(), now())",
     ]));
+    settle(Some(&url_for(&ours)));
     let (bulten_rps, peak_mb) = run_bulten_import(&db_args, csv, rows);
 
     timed(Command::new("psql").arg(url_for(&raw)).args([
@@ -207,6 +223,7 @@ fn postgres(csv: &Path, rows: usize) -> Outcome {
         "CREATE TABLE subscribers (email TEXT NOT NULL, name TEXT NOT NULL, attributes JSONB); \
          CREATE UNIQUE INDEX subscribers_email ON subscribers (email);",
     ]));
+    settle(Some(&url_for(&raw)));
     let (_, raw_secs) = timed(Command::new("psql").arg(url_for(&raw)).args([
         "-qc",
         &format!(

@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -146,11 +146,11 @@ pub async fn plan(db: &Db, options: &ImportOptions) -> OpsResult<BatchPlan> {
             )
         })
         .collect();
-    Ok(BatchPlan {
-        mode: options.mode,
-        overwrite: options.overwrite,
+    Ok(BatchPlan::new(
+        options.mode,
+        options.overwrite,
         subscriptions,
-    })
+    ))
 }
 
 async fn run_import(
@@ -257,7 +257,7 @@ struct Layout {
 const IGNORED_COLUMNS: &[&str] = &["id", "uuid", "status", "created_at", "updated_at"];
 
 impl Layout {
-    fn detect(first: &[String]) -> anyhow::Result<Self> {
+    fn detect(first: &[&str]) -> anyhow::Result<Self> {
         if first.iter().any(|cell| EmailAddress::parse(cell).is_ok()) {
             let email = first
                 .iter()
@@ -310,8 +310,8 @@ impl Layout {
     }
 
     /// Checks one record and turns it into a row, or says why not.
-    fn row(&self, cells: &[String]) -> Result<ImportRow, String> {
-        let email = EmailAddress::parse(&cells[self.email]).map_err(|e| e.to_string())?;
+    fn row(&self, cells: &[&str]) -> Result<ImportRow, String> {
+        let email = EmailAddress::parse(cells[self.email]).map_err(|e| e.to_string())?;
         let name: Vec<&str> = self
             .name
             .iter()
@@ -321,14 +321,14 @@ impl Layout {
         let name = SubscriberName::parse_or_default(Some(&name.join(" ")), &email)
             .map_err(|e| e.to_string())?;
         let mut attribs = match self.attribs {
-            Some(i) => Attribs::parse_json_text(&cells[i]).map_err(|e| e.to_string())?,
+            Some(i) => Attribs::parse_json_text(cells[i]).map_err(|e| e.to_string())?,
             None => Attribs::default(),
         };
         if !self.extra.is_empty() {
             let mut map = serde_json::Map::new();
             for (i, key) in &self.extra {
                 if !cells[*i].is_empty() {
-                    map.insert(key.clone(), serde_json::Value::String(cells[*i].clone()));
+                    map.insert(key.clone(), serde_json::Value::String(cells[*i].to_owned()));
                 }
             }
             attribs = attribs
@@ -388,7 +388,7 @@ fn read_batches(
         .from_reader(counted);
 
     let hasher = std::collections::hash_map::RandomState::new();
-    let mut seen: HashSet<u64> = HashSet::new();
+    let mut seen: HashSet<u64, BuildHasherDefault<PassThrough>> = HashSet::default();
     let mut layout: Option<Layout> = None;
     let mut width = 0;
     let mut record = csv::ByteRecord::new();
@@ -397,7 +397,6 @@ fn read_batches(
         errors: Vec::new(),
         bytes_read: 0,
     };
-    let mut cells: Vec<String> = Vec::new();
     loop {
         let more = match csv.read_byte_record(&mut record) {
             Ok(more) => more,
@@ -417,14 +416,15 @@ fn read_batches(
             break;
         }
         let line = record.position().map_or(0, |p| p.line());
-        cells.clear();
         let mut bad_utf8 = false;
-        for field in record.iter() {
-            match std::str::from_utf8(field) {
-                Ok(text) => cells.push(text.to_owned()),
-                Err(_) => bad_utf8 = true,
-            }
-        }
+        let cells: Vec<&str> = record
+            .iter()
+            .filter_map(|field| {
+                let text = std::str::from_utf8(field).ok();
+                bad_utf8 |= text.is_none();
+                text
+            })
+            .collect();
         if layout.is_none() {
             let detected = Layout::detect(&cells)?;
             width = cells.len();
@@ -476,6 +476,27 @@ fn read_batches(
     batch.bytes_read = csv.get_ref().bytes;
     let _ = tx.blocking_send(batch);
     Ok(())
+}
+
+/// The hasher of the set of addresses seen: its keys are already keyed hashes of the
+/// addresses, so hashing them again would only cost time.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// Counts the bytes the CSV parser has taken, for progress.
@@ -546,10 +567,6 @@ pub async fn export_csv<W: std::io::Write>(
 mod tests {
     use super::*;
 
-    fn strings(cells: &[&str]) -> Vec<String> {
-        cells.iter().map(|s| s.to_string()).collect()
-    }
-
     #[test]
     fn the_delimiter_is_the_most_frequent_outside_quotes() {
         assert_eq!(detect_delimiter(b"email;name;attributes"), b';');
@@ -559,21 +576,16 @@ mod tests {
 
     #[test]
     fn headers_are_recognised_in_listmonk_and_mailchimp_files() {
-        let listmonk = Layout::detect(&strings(&["email", "name", "attributes"])).unwrap();
+        let listmonk = Layout::detect(&["email", "name", "attributes"]).unwrap();
         assert_eq!(
             (listmonk.email, listmonk.name.clone(), listmonk.attribs),
             (0, vec![1], Some(2))
         );
-        let mailchimp = Layout::detect(&strings(&[
-            "Email Address",
-            "First Name",
-            "Last Name",
-            "CITY",
-        ]))
-        .unwrap();
+        let mailchimp =
+            Layout::detect(&["Email Address", "First Name", "Last Name", "CITY"]).unwrap();
         assert_eq!(mailchimp.name, vec![1, 2]);
         assert_eq!(mailchimp.extra, vec![(3, "CITY".to_owned())]);
-        let exported = Layout::detect(&strings(&EXPORT_HEADER)).unwrap();
+        let exported = Layout::detect(&EXPORT_HEADER).unwrap();
         assert_eq!(
             (exported.email, exported.attribs, exported.extra.len()),
             (1, Some(3), 0)
@@ -582,26 +594,24 @@ mod tests {
 
     #[test]
     fn a_file_without_header_starts_with_data() {
-        let layout = Layout::detect(&strings(&["ali@example.com", "Ali", "{}"])).unwrap();
+        let layout = Layout::detect(&["ali@example.com", "Ali", "{}"]).unwrap();
         assert!(!layout.has_header);
-        assert!(Layout::detect(&strings(&["foo", "bar"])).is_err());
+        assert!(Layout::detect(&["foo", "bar"]).is_err());
     }
 
     #[test]
     fn rows_are_checked_with_reasons() {
-        let layout = Layout::detect(&strings(&["email", "name", "attributes"])).unwrap();
+        let layout = Layout::detect(&["email", "name", "attributes"]).unwrap();
         assert!(
             layout
-                .row(&strings(&["ali@example.com", "", "{\"city\":\"İzmir\"}"]))
+                .row(&["ali@example.com", "", "{\"city\":\"İzmir\"}"])
                 .is_ok()
         );
         let bad_json = layout
-            .row(&strings(&["ali@example.com", "Ali", "{nope"]))
+            .row(&["ali@example.com", "Ali", "{nope"])
             .unwrap_err();
         assert!(bad_json.contains("not valid JSON"), "{bad_json}");
-        let bad_email = layout
-            .row(&strings(&["ali-at-example", "Ali", ""]))
-            .unwrap_err();
+        let bad_email = layout.row(&["ali-at-example", "Ali", ""]).unwrap_err();
         assert!(bad_email.contains("@"), "{bad_email}");
     }
 }

@@ -144,3 +144,55 @@ on_both_backends! {
         assert_eq!(read["data"]["lists"][0]["subscription_status"], "unsubscribed");
     }
 }
+
+on_both_backends! {
+    with |s| s.import_batch_size = 50;
+    async fn batches_of_new_and_stored_addresses_each_land_whole(app) {
+        // Batches of 50: two of new addresses, two of stored ones, two of new again, so the
+        // importer meets stored addresses after new ones and new ones after stored ones.
+        let list = app.create_list("L", "single").await;
+        let other = app.create_list("Other", "single").await;
+        let known: String = (100..200).map(|n| format!("okur{n}@example.com,Eski {n}\n")).collect();
+        expect_status(upload(&app, json!({"lists": [other]}), &format!("email,name\n{known}")).await, 200).await;
+        assert_eq!(wait_for_import(&app).await["imported"], 100);
+
+        let all: String = (0..300).map(|n| format!("okur{n}@example.com,Yeni {n}\n")).collect();
+        expect_status(upload(&app, json!({"lists": [list]}), &format!("email,name\n{all}")).await, 200).await;
+        let done = wait_for_import(&app).await;
+        assert_eq!((done["status"].as_str(), done["imported"].as_i64(), done["failed"].as_i64()), (Some("finished"), Some(300), Some(0)), "{done}");
+
+        assert_eq!(app.count("id > 0").await, 300);
+        let on_list = expect_status(app.get(&format!("/api/subscribers?list_id={list}&per_page=1")).await, 200).await;
+        assert_eq!(on_list["data"]["total"], 300, "every row joins the list");
+        let on_other = expect_status(app.get(&format!("/api/subscribers?list_id={other}&per_page=1")).await, 200).await;
+        assert_eq!(on_other["data"]["total"], 100, "stored subscribers keep their lists");
+        assert_eq!(app.count("name LIKE 'Eski %'").await, 100, "without overwrite stored names stay");
+        assert_eq!(app.count("name LIKE 'Yeni %'").await, 200);
+    }
+}
+
+on_both_backends! {
+    async fn after_an_import_the_database_still_refuses_subscriptions_to_missing_rows(app) {
+        let list = app.create_list("L", "single").await;
+        expect_status(upload(&app, json!({"lists": [list]}), "email\na@example.com\n").await, 200).await;
+        assert_eq!(wait_for_import(&app).await["imported"], 1);
+        // The import vouches for its own subscriptions, for its own transactions only; any
+        // other write is still checked.
+        let db = app.connect_db().await;
+        let missing_subscriber = format!("999999, {list}");
+        let missing_list = "(SELECT MIN(id) FROM subscribers), 999999".to_owned();
+        for values in [missing_subscriber, missing_list] {
+            let sql = format!(
+                "INSERT INTO subscriber_lists (subscriber_id, list_id, status, created_at, updated_at) \
+                 VALUES ({values}, 'confirmed', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')"
+            );
+            let result = match &db {
+                bulten::db::Db::Sqlite(pool) => sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.map(|_| ()),
+                bulten::db::Db::Postgres(pool) => sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await.map(|_| ()),
+            };
+            let err = result.expect_err("a subscription to a missing row is refused");
+            let kind = err.as_database_error().map(|e| e.kind());
+            assert_eq!(kind, Some(sqlx::error::ErrorKind::ForeignKeyViolation), "{values}: {err}");
+        }
+    }
+}
