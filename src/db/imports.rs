@@ -396,31 +396,28 @@ async fn load_rows_postgres(
 
 type SqliteTx<'c> = sqlx::Transaction<'c, sqlx::Sqlite>;
 
-/// Upserts a batch on SQLite, which has no arrays: the batch is staged in a temporary table
-/// by multi-row `VALUES` statements of `SQLITE_ROWS_PER_STATEMENT` rows, then moved by one
-/// set-based statement per table, so SQLite runs the per-row work in one loop instead of
-/// once per statement (about a fifth faster than inserting from `VALUES` directly).
+/// Stages a batch on SQLite, which has no arrays, in a temporary table by multi-row `VALUES`
+/// statements of `SQLITE_ROWS_PER_STATEMENT` rows, in a transaction of its own: a temporary
+/// table is the connection's alone, so staging takes no lock on the database and runs while
+/// the previous batch is checkpointed (see [`load_batch`]). [`move_staged_sqlite`] then moves
+/// the batch with one set-based statement per table, so SQLite runs the per-row work in one
+/// loop instead of once per statement (about a fifth faster than inserting from `VALUES`
+/// directly).
 ///
 /// The staging statements use anonymous `?` placeholders: SQLite finds a named one (`$1`) by
 /// a linear scan, so binding a statement of thousands of named parameters costs their
 /// square. The arguments of the next statement are built while SQLite runs the current one
 /// on its worker thread.
-async fn load_rows_sqlite(
-    tx: &mut SqliteTx<'_>,
-    rows: &[ImportRow],
-    plan: &BatchPlan,
-    now: Timestamp,
-) -> DbResult<()> {
-    let now = now.to_sortable_text();
-    let status = subscriber_status(plan);
+async fn stage_sqlite(conn: &mut sqlx::SqliteConnection, rows: &[ImportRow]) -> DbResult<()> {
+    let mut tx = sqlx::Connection::begin(conn).await.map_err(db_err)?;
     sqlx::query(
         "CREATE TEMP TABLE IF NOT EXISTS import_batch (uuid BLOB, email TEXT, name TEXT, attribs TEXT)",
     )
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(db_err)?;
     sqlx::query("DELETE FROM temp.import_batch")
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
     let chunks: Vec<&[ImportRow]> = rows.chunks(SQLITE_ROWS_PER_STATEMENT).collect();
@@ -434,12 +431,24 @@ async fn load_rows_sqlite(
             "INSERT INTO temp.import_batch (uuid, email, name, attribs) VALUES {}",
             vec!["(?, ?, ?, ?)"; chunk.len()].join(", ")
         );
-        let insert = sqlx::query_with(sqlx::AssertSqlSafe(sql), args).execute(&mut **tx);
+        let insert = sqlx::query_with(sqlx::AssertSqlSafe(sql), args).execute(&mut *tx);
         let prepare = async { chunks.get(i + 1).map(|c| subscriber_args(c)) };
         let (inserted, prepared) = tokio::join!(insert, prepare);
         inserted.map_err(db_err)?;
         next = prepared.transpose()?;
     }
+    tx.commit().await.map_err(db_err)
+}
+
+/// Moves the staged batch of `staged` rows into the tables, inside the write transaction.
+async fn move_staged_sqlite(
+    tx: &mut SqliteTx<'_>,
+    staged: usize,
+    plan: &BatchPlan,
+    now: Timestamp,
+) -> DbResult<()> {
+    let now = now.to_sortable_text();
+    let status = subscriber_status(plan);
     let sql = format!(
         "INSERT INTO subscribers (uuid, email, name, attribs, status, created_at, updated_at) \
          SELECT uuid, email, name, attribs, ?, ?, ? FROM temp.import_batch WHERE true {}",
@@ -462,7 +471,7 @@ async fn load_rows_sqlite(
     // Without overwrite, the upsert counts only rows it inserted: when that is the whole
     // batch, no address existed, and the batch's subscribers are found by ID range instead
     // of probing the email index once per row.
-    let all_new = !plan.overwrite && usize::try_from(inserted).is_ok_and(|n| n == rows.len());
+    let all_new = !plan.overwrite && usize::try_from(inserted).is_ok_and(|n| n == staged);
     let batch_subscribers = if all_new {
         "FROM subscribers s WHERE s.id > ?"
     } else {
@@ -531,22 +540,32 @@ pub async fn load_batch(
             // A batch's dirty pages must fit the page cache, or SQLite spills them to the WAL
             // mid-transaction and slows several-fold: 32 MiB for the batch, then back to the
             // pool's 8 MiB so a server's memory does not grow with its database.
+            //
+            // The commit does not checkpoint (copy the WAL into the database) on the one
+            // writing thread, as it would by default once the WAL passes 1,000 pages: another
+            // connection checkpoints while this one stages the next batch, and the write lock
+            // is taken once both are done, so SQLite restarts the WAL from its start instead
+            // of letting it grow with the import.
             let mut conn = pool.acquire().await.map_err(db_err)?;
-            sqlx::query("PRAGMA cache_size = -32768")
+            sqlx::query("PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 0")
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
             let result = async {
+                let (staged, checkpointed) =
+                    tokio::join!(stage_sqlite(&mut conn, rows), checkpoint_sqlite(pool));
+                staged?;
+                checkpointed?;
                 let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
                     .await
                     .map_err(db_err)?;
-                load_rows_sqlite(&mut tx, rows, plan, now).await?;
+                move_staged_sqlite(&mut tx, rows.len(), plan, now).await?;
                 let status = finish_batch!(&mut tx, run_id, rows, errors, now)?;
                 tx.commit().await.map_err(db_err)?;
                 Ok(status)
             }
             .await;
-            sqlx::query("PRAGMA cache_size = -8192")
+            sqlx::query("PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 1000")
                 .execute(&mut *conn)
                 .await
                 .map_err(db_err)?;
@@ -582,6 +601,25 @@ pub async fn load_batch(
                 return Ok(status);
             }
         }
+    }
+}
+
+/// Copies what the WAL holds into the SQLite database without waiting for readers or
+/// blocking the writer.
+async fn checkpoint_sqlite(pool: &sqlx::SqlitePool) -> DbResult<()> {
+    sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+        .execute(pool)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Ends an import's loading: on SQLite its last batch, still in the WAL, is checkpointed, as
+/// every earlier one was while the next loaded.
+pub async fn finish_loading(db: &Db) -> DbResult<()> {
+    match db {
+        Db::Sqlite(pool) => checkpoint_sqlite(pool).await,
+        Db::Postgres(_) => Ok(()),
     }
 }
 

@@ -223,6 +223,7 @@ async fn run_import(
         (None, Err(err), false) => ("failed", Some(format!("{err:#}"))),
         (None, Ok(()), false) => ("finished", None),
     };
+    imports::finish_loading(db).await?;
     imports::finish_run(db, run_id, final_status, total, error.as_deref()).await?;
     if imported > 0 {
         crate::db::refresh_statistics(db, &["subscribers", "subscriber_lists"]).await?;

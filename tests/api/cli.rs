@@ -163,3 +163,32 @@ on_both_backends! {
         assert!(stderr(&short).contains("at least 8 characters"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_import_keeps_the_wal_to_about_one_batch() {
+    // Batches are checkpointed while the next one is staged; the WAL must restart from its
+    // start each batch rather than grow with the import.
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
+    let list = app.create_list("L", "single").await;
+    let (_dir, file) = temp_file("big.csv", generated_csv(60_000).as_bytes());
+    let import = app.cli(&[
+        "subscribers",
+        "import",
+        file.to_str().unwrap(),
+        "--list",
+        &list.to_string(),
+    ]);
+    assert!(import.status.success(), "{}", stderr(&import));
+    assert!(
+        stdout(&import).contains("60000 rows imported"),
+        "{}",
+        stdout(&import)
+    );
+    let size = |name: &str| std::fs::metadata(app.data_dir.join(name)).map_or(0, |m| m.len());
+    let (database, wal) = (size("bulten.db"), size("bulten.db-wal"));
+    assert!(
+        wal < database / 3,
+        "the WAL grew to {wal} bytes beside a {database}-byte database"
+    );
+    assert_eq!(app.count("id > 0").await, 60_000);
+}
