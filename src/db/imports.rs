@@ -11,6 +11,7 @@ use sqlx::Arguments as _;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::types::Json;
 
+use super::copy::BinaryRows;
 use super::{BeginWrite as _, Db, DbError, DbResult, db_err, on_pool};
 use crate::domain::{Attribs, EmailAddress, SubscriberName, SubscriptionStatus, Timestamp};
 
@@ -283,19 +284,20 @@ enum Guess {
 
 type PgTx<'c> = sqlx::Transaction<'c, sqlx::Postgres>;
 
-/// Upserts a batch on PostgreSQL in one statement and returns how many of its addresses
-/// were already stored. The batch arrives as arrays through `UNNEST`. The sibling CTEs of a
-/// data-modifying statement all see the table as it was before it, so `inserted` (new
-/// addresses) and `existing` (addresses already stored, updated when the import overwrites
-/// or blocklists) never overlap, and the subscriptions are written for both without looking
-/// anything up again.
+/// Loads a batch on PostgreSQL and returns how many of its addresses were already stored.
+///
+/// Under [`Guess::AllNew`] the batch is copied in (see [`copy_new_rows_postgres`]).
+/// Otherwise it is upserted in one statement, the batch arriving as arrays through `UNNEST`.
+/// The sibling CTEs of a data-modifying statement all see the table as it was before it, so
+/// `inserted` (new addresses) and `existing` (addresses already stored, updated when the
+/// import overwrites or blocklists) never overlap, and the subscriptions are written for
+/// both without looking anything up again.
 ///
 /// New rows are inserted with `NOT IN (existing)` rather than `ON CONFLICT`: PostgreSQL's
 /// speculative insertion roughly doubles the cost of each row. A concurrent writer that adds
 /// one of the addresses in between makes the statement fail with a unique violation; the
 /// caller then runs the batch again as [`Guess::Careful`], which uses `ON CONFLICT DO
-/// NOTHING`. Under [`Guess::AllNew`] there is no `existing` at all: looking up a batch of new
-/// addresses costs about a tenth of the import.
+/// NOTHING`.
 async fn load_rows_postgres(
     tx: &mut PgTx<'_>,
     rows: &[ImportRow],
@@ -303,11 +305,16 @@ async fn load_rows_postgres(
     now: Timestamp,
     guess: Guess,
 ) -> Result<i64, sqlx::Error> {
-    // Every subscription this transaction writes names a subscriber it inserts or locks in
-    // the same statement, so the reference trigger can skip its per-row subscriber probe.
+    // Every subscription this transaction writes names a subscriber it has inserted or
+    // locked itself, which no other transaction can delete before it commits, so the
+    // reference trigger can skip its per-row subscriber probe.
     sqlx::query("SET LOCAL bulten.subscribers_held = 'on'")
         .execute(&mut **tx)
         .await?;
+    if guess == Guess::AllNew {
+        copy_new_rows_postgres(tx, rows, plan, now).await?;
+        return Ok(0);
+    }
 
     let uuids: Vec<uuid::Uuid> = rows.iter().map(|r| r.uuid).collect();
     let emails: Vec<&str> = rows.iter().map(|r| r.email.as_str()).collect();
@@ -337,18 +344,9 @@ async fn load_rows_postgres(
     };
     // `existing` is read first; new rows are the rest of the batch, found by hashing the few
     // existing addresses rather than probing the email index a second time.
-    let (existing, insert_new, found) = match guess {
-        Guess::AllNew => (String::new(), "", "0::bigint"),
-        Guess::Probe => (
-            format!(", existing AS ({existing})"),
-            "WHERE input.e NOT IN (SELECT email FROM existing)",
-            "count(*) FROM existing",
-        ),
-        Guess::Careful => (
-            format!(", existing AS ({existing})"),
-            "ON CONFLICT (email) DO NOTHING",
-            "count(*) FROM existing",
-        ),
+    let insert_new = match guess {
+        Guess::Careful => "ON CONFLICT (email) DO NOTHING",
+        _ => "WHERE input.e NOT IN (SELECT email FROM existing)",
     };
     let subscribe = |name: &str, source: &str, conflict: &str| {
         format!(
@@ -358,15 +356,13 @@ async fn load_rows_postgres(
              FROM {source} t CROSS JOIN UNNEST($7::bigint[], $8::text[]) AS l(list_id, status) {conflict})"
         )
     };
-    let then = match (plan.mode, guess) {
+    let then = match plan.mode {
         // New subscribers cannot have subscriptions yet: no conflict clause needed there.
-        (ImportMode::Subscribe, Guess::AllNew) => subscribe("fresh", "inserted", ""),
-        (ImportMode::Subscribe, _) => {
+        ImportMode::Subscribe => {
             subscribe("fresh", "inserted", "")
                 + &subscribe("known", "existing", subscription_conflict_clause(plan))
         }
-        (ImportMode::Blocklist, Guess::AllNew) => String::new(),
-        (ImportMode::Blocklist, _) => ", unsubscribed AS (UPDATE subscriber_lists \
+        ImportMode::Blocklist => ", unsubscribed AS (UPDATE subscriber_lists \
              SET status = 'unsubscribed', updated_at = $6 WHERE subscriber_id IN (SELECT id FROM existing))"
             .to_owned(),
     };
@@ -374,10 +370,10 @@ async fn load_rows_postgres(
     let sql = format!(
         "WITH input AS ( \
              SELECT u, e, n, a FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) AS t(u, e, n, a) \
-         ){existing}, inserted AS ( \
+         ), existing AS ({existing}), inserted AS ( \
              INSERT INTO subscribers (uuid, email, name, attribs, status, created_at, updated_at) \
              SELECT u, e, n, a::jsonb, $5, $6, $6 FROM input {insert_new} RETURNING id, status \
-         ){then} SELECT {found}"
+         ){then} SELECT count(*) FROM existing"
     );
     let query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(uuids)
@@ -392,6 +388,88 @@ async fn load_rows_postgres(
         ImportMode::Blocklist => query,
     };
     query.fetch_one(&mut **tx).await
+}
+
+/// Copies a batch of new addresses in with binary `COPY`, the subscribers and then their
+/// subscriptions, and fails with a unique violation if an address is already stored.
+///
+/// `COPY` returns nothing, so the new subscribers' ids are drawn from their sequence first,
+/// one per row, as `INSERT` would draw them. It stores a page of rows at a time where
+/// `INSERT … SELECT` stores one row at a time, and reads the values in binary: on a million
+/// rows it costs the server about a quarter less than the `UNNEST` statement.
+async fn copy_new_rows_postgres(
+    tx: &mut PgTx<'_>,
+    rows: &[ImportRow],
+    plan: &BatchPlan,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT ARRAY(SELECT nextval('subscribers_id_seq') FROM generate_series(1, $1))",
+    )
+    .bind(rows.len() as i64)
+    .fetch_one(&mut **tx)
+    .await?;
+    if ids.len() != rows.len() {
+        return Err(sqlx::Error::Protocol(format!(
+            "asked for {} subscriber ids, got {}",
+            rows.len(),
+            ids.len()
+        )));
+    }
+
+    let status = subscriber_status(plan);
+    let mut subscribers = BinaryRows::with_capacity(rows.len() * 160);
+    for (row, id) in rows.iter().zip(&ids) {
+        subscribers.row(8);
+        subscribers.field(id)?;
+        subscribers.field(row.uuid)?;
+        subscribers.field(row.email.as_str())?;
+        subscribers.field(row.name.as_str())?;
+        subscribers.jsonb(&row.attribs_json)?;
+        subscribers.field(status)?;
+        subscribers.field(now)?;
+        subscribers.field(now)?;
+    }
+    copy_in(
+        tx,
+        "COPY subscribers (id, uuid, email, name, attribs, status, created_at, updated_at) \
+         FROM STDIN (FORMAT binary)",
+        subscribers,
+    )
+    .await?;
+
+    // Only the subscribe form names lists; new subscribers are enabled, so each subscription
+    // takes its list's status as it is.
+    if plan.mode == ImportMode::Subscribe && !plan.subscriptions.is_empty() {
+        let mut subscriptions =
+            BinaryRows::with_capacity(ids.len() * plan.subscriptions.len() * 60);
+        for id in &ids {
+            for (list_id, list_status) in &plan.subscriptions {
+                subscriptions.row(5);
+                subscriptions.field(id)?;
+                subscriptions.field(list_id)?;
+                subscriptions.field(list_status.as_str())?;
+                subscriptions.field(now)?;
+                subscriptions.field(now)?;
+            }
+        }
+        copy_in(
+            tx,
+            "COPY subscriber_lists (subscriber_id, list_id, status, created_at, updated_at) \
+             FROM STDIN (FORMAT binary)",
+            subscriptions,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Runs one `COPY … FROM STDIN (FORMAT binary)` with `rows` as its whole input.
+async fn copy_in(tx: &mut PgTx<'_>, statement: &str, rows: BinaryRows) -> Result<(), sqlx::Error> {
+    let mut copy = tx.copy_in_raw(statement).await?;
+    copy.send(rows.finish().as_slice()).await?;
+    copy.finish().await?;
+    Ok(())
 }
 
 type SqliteTx<'c> = sqlx::Transaction<'c, sqlx::Sqlite>;

@@ -11,6 +11,7 @@
 
 pub mod campaigns;
 mod codec;
+mod copy;
 pub mod deliveries;
 pub mod filter;
 pub mod imports;

@@ -224,10 +224,15 @@ async fn run_import(
         (None, Ok(()), false) => ("finished", None),
     };
     imports::finish_loading(db).await?;
+    // Statistics before the run shows as ended: a client that sees it ended may query the
+    // new rows, or start the next import, at once.
+    let statistics = if imported > 0 {
+        crate::db::refresh_statistics(db, &["subscribers", "subscriber_lists"]).await
+    } else {
+        Ok(())
+    };
     imports::finish_run(db, run_id, final_status, total, error.as_deref()).await?;
-    if imported > 0 {
-        crate::db::refresh_statistics(db, &["subscribers", "subscriber_lists"]).await?;
-    }
+    statistics?;
     if let Some(err) = load_error {
         return Err(err);
     }

@@ -196,3 +196,49 @@ on_both_backends! {
         }
     }
 }
+
+on_both_backends! {
+    async fn new_subscribers_land_with_every_value_and_every_list_they_were_given(app) {
+        let single = app.create_list("Single", "single").await;
+        let double = app.create_list("Double", "double").await;
+        // A name holding a backslash and quotes, and nested attributes holding a tab and a
+        // line break: values that travel as bytes, never as escaped text.
+        let csv = "email,name,attributes\n\
+            tab@example.com,\"Ad Soyad \\ \"\"Okur\"\" İkinci\",\"{\"\"nested\"\": {\"\"a\"\": [1, 2.5, null]}, \"\"s\"\": \"\"\\\\ \\t\\n\"\"}\"\n\
+            plain@example.com,Plain,{}\n";
+        expect_status(upload(&app, json!({"lists": [single, double]}), csv).await, 200).await;
+        let done = wait_for_import(&app).await;
+        assert_eq!((done["imported"].as_i64(), done["failed"].as_i64()), (Some(2), Some(0)), "{done}");
+
+        let found = expect_status(app.get("/api/subscribers?query=email='tab@example.com'").await, 200).await;
+        let tab = &found["data"]["results"][0];
+        assert_eq!(tab["name"], "Ad Soyad \\ \"Okur\" İkinci");
+        assert_eq!(tab["attribs"], json!({"nested": {"a": [1, 2.5, null]}, "s": "\\ \t\n"}));
+        assert_eq!(tab["status"], "enabled");
+        assert_eq!(tab["uuid"].as_str().map(str::len), Some(36));
+        let mut lists: Vec<(i64, String)> = tab["lists"].as_array().unwrap().iter()
+            .map(|l| (l["id"].as_i64().unwrap(), l["subscription_status"].as_str().unwrap().to_owned()))
+            .collect();
+        lists.sort();
+        assert_eq!(lists, vec![(single, "confirmed".to_owned()), (double, "unconfirmed".to_owned())]);
+        let created = tab["created_at"].as_str().unwrap();
+        let created = time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339).unwrap();
+        assert!((time::OffsetDateTime::now_utc() - created).whole_minutes().abs() < 5, "{created}");
+
+        // The imported rows took their ids from the same sequence as every other insert.
+        let later = app.create_subscriber(json!({"email": "later@example.com"})).await;
+        assert!(later > tab["id"].as_i64().unwrap());
+        assert_eq!(app.count("id > 0").await, 3);
+    }
+}
+
+on_both_backends! {
+    async fn a_blocklist_import_of_new_addresses_stores_them_blocklisted_on_no_list(app) {
+        app.create_list("L", "single").await;
+        expect_status(upload(&app, json!({"mode": "blocklist"}), "email\nfirst@example.com\nsecond@example.com\n").await, 200).await;
+        assert_eq!(wait_for_import(&app).await["imported"], 2);
+        assert_eq!(app.count("status = 'blocklisted'").await, 2);
+        let first = expect_status(app.get("/api/subscribers?query=email='first@example.com'").await, 200).await;
+        assert_eq!(first["data"]["results"][0]["lists"], json!([]));
+    }
+}

@@ -186,12 +186,16 @@ async fn begin(
     let plan = plan(&state.db, &options).await?;
 
     let mut task = state.import_task.lock().await;
-    let busy = task.as_ref().is_some_and(|t| !t.is_finished())
-        || imports::latest_run(&state.db)
-            .await?
-            .is_some_and(|r| r.status == "importing" || r.status == "stopping");
+    let busy = imports::latest_run(&state.db)
+        .await?
+        .is_some_and(|r| r.status == "importing" || r.status == "stopping");
     if busy {
         return Err(ApiError::Conflict("an import is already running".into()));
+    }
+    // A run the database shows as ended may still be removing its upload; a client that
+    // saw it end must be able to start the next one, so that wait is this request's.
+    if let Some(previous) = task.take() {
+        let _ = previous.await;
     }
     let run = imports::start_run(
         &state.db,
