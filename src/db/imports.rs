@@ -409,13 +409,6 @@ async fn copy_new_rows_postgres(
     .bind(rows.len() as i64)
     .fetch_one(&mut **tx)
     .await?;
-    if ids.len() != rows.len() {
-        return Err(sqlx::Error::Protocol(format!(
-            "asked for {} subscriber ids, got {}",
-            rows.len(),
-            ids.len()
-        )));
-    }
 
     let status = subscriber_status(plan);
     let mut subscribers = BinaryRows::with_capacity(rows.len() * 160);
