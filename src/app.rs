@@ -35,16 +35,81 @@ pub struct App {
 /// When the directory, the connection or a migration fails.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     if settings.database_url.is_none() {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-            format!(
-                "cannot create the data directory {}",
-                settings.data_dir.display()
-            )
-        })?;
+        private_dir(&settings.data_dir)?;
+    }
+    if let Some(path) = settings.sqlite_path() {
+        private_database_file(&path)?;
     }
     let db = Db::connect(&settings.database_url()).await?;
     db.migrate().await?;
     Ok(db)
+}
+
+/// Creates `dir` (and its parents) if needed, readable by this user only: it holds the
+/// database, whose `secrets` table has the key that signs every reader's links, and uploaded
+/// subscriber files.
+///
+/// # Errors
+/// When the directory cannot be created or its mode set.
+pub fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+    set_mode(dir, 0o700)
+}
+
+/// Makes the SQLite database readable by its owner only: creates the file so (SQLite takes
+/// an empty file as a new database, and gives its WAL and shared-memory files the
+/// database's mode), and narrows the mode of files an older version left open.
+fn private_database_file(path: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create the directory {}", parent.display()))?;
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("cannot open the database {}", path.display()))?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            if file.exists() {
+                set_mode(&file, 0o600)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn set_mode(path: &std::path::Path, mode: u32) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("cannot restrict the access to {}", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// Removes subscriber files uploaded for imports that never ran to their end (a server
+/// killed mid-import leaves its upload behind).
+fn sweep_uploads(data_dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir.join(crate::web::api::imports::UPLOAD_DIR)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("import-")
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            tracing::info!(file = %entry.path().display(), "removed an upload left by an earlier stop");
+        }
+    }
 }
 
 impl App {
@@ -52,6 +117,7 @@ impl App {
     /// When the database cannot be opened or migrated, or the address cannot be bound.
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
         let db = open_database(&settings).await?;
+        sweep_uploads(&settings.data_dir);
         let abandoned = imports::fail_abandoned_runs(&db).await?;
         if abandoned > 0 {
             tracing::warn!(
@@ -132,19 +198,20 @@ impl App {
             None
         };
         let expiry = tokio::spawn(expire_signups(self.state.signups.clone()));
-        let router =
-            web::router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("the HTTP server failed");
+        let limits = web::serve::Limits {
+            max_connections: self.state.settings.http_max_connections,
+            header_timeout: std::time::Duration::from_secs(
+                self.state.settings.http_header_timeout_secs.max(1),
+            ),
+        };
+        web::serve::serve(self.listener, web::router(self.state), limits, shutdown).await;
         // Finish the messages in flight and give back the claimed rest before closing.
         expiry.abort();
         if let Some(engine) = engine {
             engine.stop().await;
         }
         db.close().await;
-        served
+        Ok(())
     }
 }
 

@@ -124,9 +124,23 @@ pub struct Settings {
     /// What a consent record keeps of the reader's IP: `store`, `hash` (keyed, so it can be
     /// matched against an address but not read back) or `drop`. Defaults to `hash`.
     pub consent_ip: crate::ops::signup::IpRecord,
+    /// The publisher's sites whose pages embed the signup form (`https://news.example.com`):
+    /// the widget's script, the challenge and the JSON signup answer cross-origin requests
+    /// from these. Empty (the default): from any site, since those endpoints take no
+    /// credentials. The authenticated API never answers cross-origin requests.
+    pub embed_origins: Vec<String>,
+    /// HTTP connections served at once; more wait until one closes. Defaults to 4096.
+    pub http_max_connections: usize,
+    /// Seconds a connection has to send a request's header, from its start or the end of
+    /// its previous request; slower (or idle) connections are closed. Defaults to 15.
+    pub http_header_timeout_secs: u64,
     /// The header carrying the reader's address when bulten runs behind a proxy (e.g.
-    /// `X-Forwarded-For`, whose first address is taken). Unset: the connection's address.
+    /// `X-Forwarded-For`). Unset: the connection's address.
     pub client_ip_header: Option<String>,
+    /// How many proxies in front of bulten append to `client_ip_header`. The reader's
+    /// address is the entry that many from the right: what the outermost trusted proxy saw.
+    /// Entries to its left are whatever the client wrote. Defaults to 1.
+    pub client_ip_trusted_hops: usize,
     /// The language of pages and mail when neither the list nor the browser says one.
     pub default_language: crate::domain::Lang,
 
@@ -194,7 +208,11 @@ impl Default for Settings {
             privacy_url: None,
             privacy_version: "1".into(),
             consent_ip: crate::ops::signup::IpRecord::Hash,
+            embed_origins: Vec::new(),
+            http_max_connections: 4096,
+            http_header_timeout_secs: 15,
             client_ip_header: None,
+            client_ip_trusted_hops: 1,
             default_language: crate::domain::Lang::En,
             signup_per_ip_per_hour: 20,
             signup_per_second: 200,
@@ -411,8 +429,18 @@ terms_version = "1"
 privacy_version = "1"
 # The reader's IP in consent records: "store", "hash" (keyed) or "drop".
 consent_ip = "hash"
-# Behind a reverse proxy, the header with the reader's address (its first address is used).
+# The sites whose pages embed the signup form; empty: any site (the form's endpoints take
+# no credentials).
+# embed_origins = ["https://news.example.com"]
+# HTTP connections served at once (more wait until one closes), and the seconds a client
+# has to send a request's header (slower or idle connections are closed).
+http_max_connections = 4096
+http_header_timeout_secs = 15
+# Behind a reverse proxy, the header with the reader's address. Each proxy appends the
+# address it saw, and a client can write anything before those: the reader's address is the
+# entry client_ip_trusted_hops from the right (1: the one your own proxy added).
 # client_ip_header = "X-Forwarded-For"
+# client_ip_trusted_hops = 1
 # Pages and mail are in English ("en") or Turkish ("tr"): the list's language if it has one,
 # else the browser's, else this.
 default_language = "en"

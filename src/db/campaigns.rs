@@ -8,7 +8,7 @@ use crate::domain::{CampaignStatus, CampaignType, ContentType, Timestamp};
 
 const COLUMNS: &str = "id, uuid, name, subject, from_email, body, altbody, content_type, type, \
      status, tags, template_id, headers, attribs, messenger, send_at, started_at, finished_at, \
-     to_send, sent, failed, bounced, skipped, created_at, updated_at";
+     to_send, sent, failed, bounced, skipped, status_reason, created_at, updated_at";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Campaign {
@@ -38,6 +38,8 @@ pub struct Campaign {
     pub failed: i64,
     pub bounced: i64,
     pub skipped: i64,
+    /// Why bulten moved the campaign to its status, when it did (see [`pause_for`]).
+    pub status_reason: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -281,7 +283,7 @@ pub async fn set_status(
 ) -> DbResult<bool> {
     let now = Timestamp::now();
     let n = on_pool!(db, pool => sqlx::query(
-        "UPDATE campaigns SET status = $1, updated_at = $2, \
+        "UPDATE campaigns SET status = $1, updated_at = $2, status_reason = NULL, \
          finished_at = CASE WHEN $1 IN ('finished', 'cancelled') THEN $2 ELSE finished_at END \
          WHERE id = $3 AND status = $4",
     )
@@ -289,6 +291,23 @@ pub async fn set_status(
     .bind(now)
     .bind(id)
     .bind(from.as_str())
+    .execute(pool)
+    .await
+    .map_err(db_err)?
+    .rows_affected());
+    Ok(n > 0)
+}
+
+/// Pauses a running campaign that cannot go on without a person, keeping `reason` on it for
+/// the editor; false when it was no longer running.
+pub async fn pause_for(db: &Db, id: i64, reason: &str) -> DbResult<bool> {
+    let n = on_pool!(db, pool => sqlx::query(
+        "UPDATE campaigns SET status = 'paused', status_reason = $1, updated_at = $2 \
+         WHERE id = $3 AND status = 'running'",
+    )
+    .bind(reason)
+    .bind(Timestamp::now())
+    .bind(id)
     .execute(pool)
     .await
     .map_err(db_err)?

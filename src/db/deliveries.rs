@@ -33,6 +33,9 @@ pub struct Recipient {
     pub email: String,
     pub name: String,
     pub attribs: Json<Value>,
+    /// The first of the campaign's lists this reader is on: the list its `List-Id` names.
+    #[sqlx(default)]
+    pub list_id: Option<i64>,
 }
 
 /// What happened to one claimed row.
@@ -120,13 +123,14 @@ pub async fn eligible_recipients(
     } else {
         "(sl.status = 'confirmed' OR (sl.status = 'unconfirmed' AND l.optin = 'single'))"
     };
+    // Grouped by the primary key, so both databases accept the other subscriber columns.
     let sql = format!(
-        "SELECT s.id, s.uuid, s.email, s.name, s.attribs FROM subscribers s \
-         WHERE s.id IN ({}) AND s.status = 'enabled' \
-           AND EXISTS (SELECT 1 FROM subscriber_lists sl JOIN lists l ON l.id = sl.list_id \
-                       WHERE sl.subscriber_id = s.id AND {rule} \
-                         AND sl.list_id IN (SELECT list_id FROM campaign_lists \
-                                            WHERE campaign_id = $1))",
+        "SELECT s.id, s.uuid, s.email, s.name, s.attribs, MIN(sl.list_id) AS list_id \
+         FROM subscribers s JOIN subscriber_lists sl ON sl.subscriber_id = s.id \
+         JOIN lists l ON l.id = sl.list_id \
+         WHERE s.id IN ({}) AND s.status = 'enabled' AND {rule} \
+           AND sl.list_id IN (SELECT list_id FROM campaign_lists WHERE campaign_id = $1) \
+         GROUP BY s.id",
         placeholders(2, subscriber_ids.len())
     );
     on_pool!(db, pool => {
@@ -136,6 +140,32 @@ pub async fn eligible_recipients(
         }
         q.fetch_all(pool).await.map_err(db_err)
     })
+}
+
+/// The first reader the campaign would go to (lowest ID), for previews: a real reader's
+/// attributes show what sending will render, where a sample reader has none.
+pub async fn first_recipient(
+    db: &Db,
+    campaign_id: i64,
+    optin_campaign: bool,
+) -> DbResult<Option<Recipient>> {
+    let rule = if optin_campaign {
+        "sl.status = 'unconfirmed' AND l.optin = 'double'"
+    } else {
+        "(sl.status = 'confirmed' OR (sl.status = 'unconfirmed' AND l.optin = 'single'))"
+    };
+    let sql = format!(
+        "SELECT s.id, s.uuid, s.email, s.name, s.attribs, sl.list_id FROM subscribers s \
+         JOIN subscriber_lists sl ON sl.subscriber_id = s.id JOIN lists l ON l.id = sl.list_id \
+         WHERE sl.list_id IN (SELECT list_id FROM campaign_lists WHERE campaign_id = $1) \
+           AND s.status = 'enabled' AND {rule} \
+         ORDER BY s.id, sl.list_id LIMIT 1"
+    );
+    on_pool!(db, pool => sqlx::query_as::<_, Recipient>(sqlx::AssertSqlSafe(sql))
+        .bind(campaign_id)
+        .fetch_optional(pool)
+        .await
+        .map_err(db_err))
 }
 
 /// Which of these keyed address hashes are suppressed.

@@ -91,10 +91,13 @@ impl Compiler {
                 let lhs = self.field(field, None);
                 let rhs = self.bind(Param::Text(pattern.clone()));
                 let not = if *negated { "NOT " } else { "" };
+                // `\` escapes on both (PostgreSQL's default; SQLite has none unless told).
                 match (case_insensitive, self.backend) {
-                    (false, _) => format!("{lhs} {not}LIKE {rhs}"),
-                    (true, Backend::Postgres) => format!("{lhs} {not}ILIKE {rhs}"),
-                    (true, Backend::Sqlite) => format!("lower({lhs}) {not}LIKE lower({rhs})"),
+                    (false, _) => format!("{lhs} {not}LIKE {rhs} ESCAPE '\\'"),
+                    (true, Backend::Postgres) => format!("{lhs} {not}ILIKE {rhs} ESCAPE '\\'"),
+                    (true, Backend::Sqlite) => {
+                        format!("lower({lhs}) {not}LIKE lower({rhs}) ESCAPE '\\'")
+                    }
                 }
             }
             Filter::In {
@@ -151,6 +154,17 @@ impl Compiler {
             (None, Some(Literal::Bool(_))) => Some(Cast::Bool),
             _ => None,
         };
+        match self.backend {
+            Backend::Postgres => self.postgres_attribute(path, effective),
+            Backend::Sqlite => self.sqlite_attribute(path, effective),
+        }
+    }
+
+    /// An attribute on PostgreSQL: `->` for each key but the last, then `->>` for its text.
+    /// Only JSON numbers and strings that are plain decimals compare as numbers; any other
+    /// value is NULL there (so no comparison holds), where a bare cast would fail the whole
+    /// query on the first reader whose value is not a number.
+    fn postgres_attribute(&mut self, path: &[String], cast: Option<Cast>) -> String {
         let (last, init) = path.split_last().expect("an attribute path is never empty");
         let mut json = String::from("subscribers.attribs");
         for key in init {
@@ -158,14 +172,46 @@ impl Compiler {
             json = format!("{json}->{p}");
         }
         let last = self.bind(Param::Text(last.clone()));
-        match effective {
-            None | Some(Cast::Text) => format!("({json}->>{last})"),
-            Some(Cast::Number) => format!("CAST({json}->>{last} AS DOUBLE PRECISION)"),
+        let value = format!("{json}->{last}");
+        let text = format!("({json}->>{last})");
+        match cast {
+            None | Some(Cast::Text) => text,
+            Some(Cast::Number) => format!(
+                "(CASE WHEN jsonb_typeof({value}) = 'number' OR (jsonb_typeof({value}) = 'string' \
+                 AND {text} ~ '^-?[0-9]+(\\.[0-9]+)?$') THEN CAST({text} AS DOUBLE PRECISION) END)"
+            ),
             // JSON true/false, compared through its JSON text on both backends.
-            Some(Cast::Bool) => match self.backend {
-                Backend::Postgres => format!("CAST({json}->{last} AS TEXT)"),
-                Backend::Sqlite => format!("({json}->{last})"),
-            },
+            Some(Cast::Bool) => format!("CAST({value} AS TEXT)"),
+        }
+    }
+
+    /// An attribute on SQLite, reached by one quoted JSON path (`$."a"."b"`): a bare key
+    /// would be read as a path itself when it starts with `$` or holds a `.`. Its text is the
+    /// text PostgreSQL's `->>` gives (SQLite's `->>` gives numbers as numbers and booleans as
+    /// 1 and 0), and numbers follow the same rule as there.
+    fn sqlite_attribute(&mut self, path: &[String], cast: Option<Cast>) -> String {
+        let quoted: String = path.iter().map(|key| format!(".\"{key}\"")).collect();
+        let p = self.bind(Param::Text(format!("${quoted}")));
+        let json = "subscribers.attribs";
+        let kind = format!("json_type({json}, {p})");
+        let raw = format!("({json} ->> {p})");
+        match cast {
+            None | Some(Cast::Text) => format!(
+                "(CASE {kind} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+                 ELSE CAST({raw} AS TEXT) END)"
+            ),
+            Some(Cast::Number) => {
+                let digits = format!(
+                    "(CASE WHEN substr({raw}, 1, 1) = '-' THEN substr({raw}, 2) ELSE {raw} END)"
+                );
+                format!(
+                    "(CASE WHEN {kind} IN ('integer', 'real') THEN {raw} \
+                     WHEN {kind} = 'text' AND {digits} GLOB '[0-9]*' \
+                     AND {digits} NOT GLOB '*[^0-9.]*' AND {digits} NOT GLOB '*.*.*' \
+                     AND {digits} NOT GLOB '*.' THEN CAST({raw} AS REAL) END)"
+                )
+            }
+            Some(Cast::Bool) => format!("({json} -> {p})"),
         }
     }
 }
@@ -192,6 +238,8 @@ mod tests {
         let filter = parse("subscribers.attribs->>'city' = 'İzmir'' OR 1=1 --'").unwrap();
         let compiled = compile(&filter, Backend::Postgres, 1);
         assert_eq!(compiled.sql, "(subscribers.attribs->>$1) = $2");
+        let on_sqlite = compile(&filter, Backend::Sqlite, 1);
+        assert_eq!(on_sqlite.params[0], Param::Text("$.\"city\"".into()));
         assert_eq!(
             compiled.params,
             [
@@ -206,22 +254,23 @@ mod tests {
         let filter = parse("name ILIKE '%ayşe%'").unwrap();
         assert_eq!(
             compile(&filter, Backend::Sqlite, 3).sql,
-            "lower(subscribers.name) LIKE lower($3)"
+            "lower(subscribers.name) LIKE lower($3) ESCAPE '\\'"
         );
         assert_eq!(
             compile(&filter, Backend::Postgres, 3).sql,
-            "subscribers.name ILIKE $3"
+            "subscribers.name ILIKE $3 ESCAPE '\\'"
         );
     }
 
     #[test]
-    fn attributes_compared_with_numbers_are_cast() {
+    fn attributes_compared_with_numbers_are_numeric_only_where_they_hold_numbers() {
         let filter = parse("attribs->'a'->>'age' >= 18").unwrap();
-        let compiled = compile(&filter, Backend::Sqlite, 1);
-        assert_eq!(
-            compiled.sql,
-            "CAST(subscribers.attribs->$1->>$2 AS DOUBLE PRECISION) >= $3"
-        );
+        let compiled = compile(&filter, Backend::Postgres, 1);
+        assert!(compiled.sql.contains("jsonb_typeof"), "{}", compiled.sql);
+        assert!(compiled.sql.ends_with(">= $3"), "{}", compiled.sql);
         assert_eq!(compiled.params[2], Param::Float(18.0));
+        let compiled = compile(&filter, Backend::Sqlite, 1);
+        assert_eq!(compiled.params[0], Param::Text("$.\"a\".\"age\"".into()));
+        assert_eq!(compiled.params[1], Param::Float(18.0));
     }
 }

@@ -90,11 +90,15 @@ pub async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Sto
         if status == "blocklisted" {
             return Ok(Stored { subscriber_id, uuid, name: stored_name, blocklisted: true, pending: Vec::new() });
         }
+        let suppressed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM suppressions WHERE email_hash = $1")
+                .bind(address_hash)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_err)?;
         let mut pending = Vec::new();
         let mut confirmed_any = false;
         for list in lists {
-            let needs_confirmation = list.optin == OptinKind::Double && !verified;
-            let wanted = if needs_confirmation { "unconfirmed" } else { "confirmed" };
             let previous: Option<String> = sqlx::query_scalar(
                 "SELECT status FROM subscriber_lists WHERE subscriber_id = $1 AND list_id = $2",
             )
@@ -106,6 +110,18 @@ pub async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Sto
             if previous.as_deref() == Some("confirmed") {
                 continue;
             }
+            // A reader's own opt-out (or erasure) outranks a stranger's form: the subscription
+            // stays unsubscribed, mailing nothing, until the reader confirms from the mailbox,
+            // whatever the list's opt-in. `pending_lists` finds it by its newer consent.
+            let opted_out = !verified && (previous.as_deref() == Some("unsubscribed") || suppressed > 0);
+            let needs_confirmation = opted_out || (list.optin == OptinKind::Double && !verified);
+            let wanted = if opted_out {
+                "unsubscribed"
+            } else if needs_confirmation {
+                "unconfirmed"
+            } else {
+                "confirmed"
+            };
             sqlx::query(
                 "INSERT INTO subscriber_lists (subscriber_id, list_id, status, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $4) ON CONFLICT (subscriber_id, list_id) \
@@ -161,11 +177,18 @@ pub async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Sto
     })
 }
 
-/// The names of the double opt-in lists a subscriber has yet to confirm, by name.
+/// The lists a subscriber has yet to confirm, by name: double opt-in lists waiting for
+/// confirmation, and lists the reader had left that a signup since asks to rejoin (an
+/// unconfirmed consent no older than the opt-out).
 pub async fn pending_lists(db: &Db, subscriber_id: i64) -> DbResult<Vec<(i64, String)>> {
     Ok(on_pool!(db, pool => sqlx::query_as(
         "SELECT l.id, l.name FROM subscriber_lists sl JOIN lists l ON l.id = sl.list_id \
-         WHERE sl.subscriber_id = $1 AND sl.status = 'unconfirmed' AND l.optin = 'double' \
+         WHERE sl.subscriber_id = $1 AND ( \
+             (sl.status = 'unconfirmed' AND l.optin = 'double') \
+             OR (sl.status = 'unsubscribed' AND EXISTS ( \
+                 SELECT 1 FROM consents c WHERE c.subscriber_id = sl.subscriber_id \
+                 AND c.list_id = sl.list_id AND c.confirmed_at IS NULL \
+                 AND c.created_at >= sl.updated_at))) \
          ORDER BY l.name, l.id",
     )
     .bind(subscriber_id)
@@ -195,22 +218,22 @@ pub async fn confirm(
     address_hash: &str,
     now: Timestamp,
 ) -> DbResult<u64> {
-    let ids: Vec<i64> = if list_ids.is_empty() {
-        pending_lists(db, subscriber_id)
-            .await?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect()
-    } else {
-        list_ids.to_vec()
-    };
+    let mut ids: Vec<i64> = pending_lists(db, subscriber_id)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    if !list_ids.is_empty() {
+        ids.retain(|id| list_ids.contains(id));
+    }
     on_pool!(db, pool => {
         let mut tx = pool.begin_write().await.map_err(db_err)?;
         let mut confirmed = 0;
         for id in &ids {
             confirmed += sqlx::query(
                 "UPDATE subscriber_lists SET status = 'confirmed', updated_at = $3 \
-                 WHERE subscriber_id = $1 AND list_id = $2 AND status = 'unconfirmed'",
+                 WHERE subscriber_id = $1 AND list_id = $2 \
+                 AND status IN ('unconfirmed', 'unsubscribed')",
             )
             .bind(subscriber_id)
             .bind(*id)

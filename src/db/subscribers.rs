@@ -1,7 +1,9 @@
 //! Subscribers and their subscriptions to lists.
 
+use futures_util::StreamExt as _;
 use serde_json::{Map, Value};
 use sqlx::types::Json;
+use tokio::sync::mpsc;
 
 use super::filter::{SqlFilter, bind_params};
 use super::lists::ListRow;
@@ -117,8 +119,8 @@ pub struct SubscriberQuery {
     pub offset: i64,
 }
 
-/// Subscribers matching `query`, and how many match in all.
-pub async fn query(db: &Db, query: &SubscriberQuery) -> DbResult<(Vec<Subscriber>, i64)> {
+/// The `WHERE` clause of `query` and its parameters.
+fn conditions(query: &SubscriberQuery) -> (String, Vec<super::filter::Param>) {
     let mut params = query
         .filter
         .as_ref()
@@ -148,7 +150,67 @@ pub async fn query(db: &Db, query: &SubscriberQuery) -> DbResult<(Vec<Subscriber
             params.len()
         ));
     }
-    let where_sql = conditions.join(" AND ");
+    (conditions.join(" AND "), params)
+}
+
+/// Every subscriber matching `query` (its page ignored), in its order, in batches of up to
+/// `batch`, read from one running query so that memory stays flat however many match.
+/// The receiver ends after the last batch, or after an error.
+pub fn stream(
+    db: &Db,
+    query: &SubscriberQuery,
+    batch: usize,
+) -> mpsc::Receiver<DbResult<Vec<Subscriber>>> {
+    let (where_sql, params) = conditions(query);
+    let order = if query.descending { "DESC" } else { "ASC" };
+    let sql = format!(
+        "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE {where_sql} \
+         ORDER BY {} {order}, subscribers.id {order}",
+        query.order_by.sql(),
+    );
+    // Two batches in flight: the next is read while the last is written out.
+    let (tx, rx) = mpsc::channel(2);
+    let db = db.clone();
+    tokio::spawn(async move {
+        on_pool!(&db, pool => {
+            let mut rows = bind_params!(sqlx::query_as::<_, SubscriberRow>(sqlx::AssertSqlSafe(sql)), &params)
+                .fetch(pool);
+            let mut buffer = Vec::with_capacity(batch);
+            while let Some(row) = rows.next().await {
+                match row.map_err(db_err).and_then(SubscriberRow::into_subscriber) {
+                    Ok(subscriber) => buffer.push(subscriber),
+                    Err(err) => {
+                        let _ = tx.send(Err(err)).await;
+                        return;
+                    }
+                }
+                if buffer.len() >= batch
+                    && tx.send(Ok(std::mem::replace(&mut buffer, Vec::with_capacity(batch)))).await.is_err()
+                {
+                    return; // The client went away.
+                }
+            }
+            if !buffer.is_empty() {
+                let _ = tx.send(Ok(buffer)).await;
+            }
+        })
+    });
+    rx
+}
+
+/// How many subscribers match `query`.
+pub async fn count(db: &Db, query: &SubscriberQuery) -> DbResult<i64> {
+    let (where_sql, params) = conditions(query);
+    let sql = format!("SELECT COUNT(*) FROM subscribers WHERE {where_sql}");
+    on_pool!(db, pool => bind_params!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)), &params)
+        .fetch_one(pool)
+        .await
+        .map_err(db_err))
+}
+
+/// Subscribers matching `query`, and how many match in all.
+pub async fn query(db: &Db, query: &SubscriberQuery) -> DbResult<(Vec<Subscriber>, i64)> {
+    let (where_sql, params) = conditions(query);
     let count_sql = format!("SELECT COUNT(*) FROM subscribers WHERE {where_sql}");
     let order = if query.descending { "DESC" } else { "ASC" };
     let select_sql = format!(

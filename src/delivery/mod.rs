@@ -354,30 +354,28 @@ async fn dispatch_once(
             continue;
         }
         *turn = (*turn + step + 1) % running.len().max(1);
-        let composer = match composer_for(shared, composers, campaign).await {
-            Ok(c) => c,
-            Err(err) => {
-                // The campaign cannot be composed (its template broke): pause it rather than
-                // fail every recipient, and tell why.
-                tracing::error!(campaign, error = %err, "campaign cannot be composed; pausing it");
+        let composed = match composer_for(shared, composers, campaign).await {
+            Ok(composer) => compose_batch(shared, &composer, &rows).await?,
+            Err(err) => Err(format!("{err:#}")),
+        };
+        match composed {
+            Ok(composed) => {
+                for item in composed {
+                    match item {
+                        Ok(message) => jobs.send(message).await?,
+                        Err((id, outcome)) => outcomes.send((id, Some(campaign), outcome))?,
+                    }
+                }
+            }
+            Err(reason) => {
+                // A message that cannot be composed would fail the same way for every
+                // reader (or take the node down, if it were let through): pause the campaign
+                // with the reason for its editor, and give the batch back untouched.
+                tracing::error!(campaign, reason, "campaign cannot be composed; pausing it");
                 for row in &rows {
                     outcomes.send((row.id, Some(campaign), Outcome::Released))?;
                 }
-                db::campaigns::set_status(
-                    &shared.db,
-                    campaign,
-                    crate::domain::CampaignStatus::Running,
-                    crate::domain::CampaignStatus::Paused,
-                )
-                .await?;
-                return Ok(true);
-            }
-        };
-        let composed = compose_batch(shared, &composer, rows).await?;
-        for item in composed {
-            match item {
-                Ok(message) => jobs.send(message).await?,
-                Err((id, outcome)) => outcomes.send((id, Some(campaign), outcome))?,
+                db::campaigns::pause_for(&shared.db, campaign, &reason).await?;
             }
         }
         return Ok(true);
@@ -446,12 +444,13 @@ async fn composer_for(
 type Composed = Result<Outgoing, (i64, Outcome)>;
 
 /// Messages for claimed campaign rows; rows whose recipient may no longer be mailed are
-/// skipped with the reason.
+/// skipped with the reason. The inner error says why a message could not be composed: then
+/// none of the batch is sent.
 async fn compose_batch(
     shared: &Arc<Shared>,
     composer: &Arc<CampaignComposer>,
-    rows: Vec<Claimed>,
-) -> anyhow::Result<Vec<Composed>> {
+    rows: &[Claimed],
+) -> anyhow::Result<Result<Vec<Composed>, String>> {
     let ids: Vec<i64> = rows.iter().filter_map(|r| r.subscriber_id).collect();
     let recipients =
         deliveries::eligible_recipients(&shared.db, composer.campaign_id, composer.optin, &ids)
@@ -476,10 +475,9 @@ async fn compose_batch(
     let by_id = Arc::new(by_id);
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let chunk = rows.len().div_ceil(threads).max(1);
-    let mut rows = rows;
     let mut tasks = Vec::with_capacity(threads);
-    while !rows.is_empty() {
-        let part: Vec<Claimed> = rows.drain(..chunk.min(rows.len())).collect();
+    for part in rows.chunks(chunk) {
+        let part = part.to_vec();
         let (composer, by_id) = (composer.clone(), by_id.clone());
         tasks.push(tokio::task::spawn_blocking(move || {
             part.into_iter()
@@ -492,18 +490,30 @@ async fn compose_batch(
                             ),
                         ));
                     };
-                    composer
-                        .outgoing(&row, recipient)
-                        .map_err(|e| (row.id, Outcome::Failed(e.0)))
+                    composer.outgoing(&row, recipient).map_err(|e| {
+                        let subscriber = row.subscriber_id.unwrap_or_default();
+                        let reason = format!("the message to subscriber {subscriber}: {}", e.0);
+                        (row.id, Outcome::Failed(reason))
+                    })
                 })
                 .collect::<Vec<_>>()
         }));
     }
-    let mut composed = Vec::new();
+    let mut composed = Vec::with_capacity(rows.len());
     for task in tasks {
-        composed.extend(task.await?);
+        match task.await {
+            Ok(part) => composed.extend(part),
+            Err(err) if err.is_panic() => {
+                return Ok(Err("composing a message failed unexpectedly".into()));
+            }
+            Err(err) => return Err(err.into()),
+        }
     }
-    Ok(composed)
+    let failure = composed.iter().find_map(|item| match item {
+        Err((_, Outcome::Failed(reason))) => Some(reason.clone()),
+        _ => None,
+    });
+    Ok(failure.map_or(Ok(composed), Err))
 }
 
 /// A claimed transactional row carries its finished message.

@@ -18,6 +18,7 @@ pub use lang::Lang;
 pub use lists::{List, ListName, ListStatus, ListType, OptinKind, Tags};
 pub use subscribers::{
     Attribs, Subscriber, SubscriberName, SubscriberStatus, Subscription, SubscriptionStatus,
+    has_control_characters,
 };
 pub use time::Timestamp;
 

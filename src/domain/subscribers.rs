@@ -41,7 +41,7 @@ impl SubscriberName {
                 "the name is longer than {MAX_NAME_CHARS} characters"
             )));
         }
-        if name.chars().any(char::is_control) {
+        if has_control_characters(name) {
             return Err(Invalid(
                 "the name contains a control character or a line break".into(),
             ));
@@ -74,6 +74,27 @@ impl SubscriberName {
     }
 }
 
+/// Whether `text` holds a control character, or a character that reorders the text around
+/// it (bidirectional overrides, embeddings and isolates, and the invisible direction marks):
+/// a name with U+202E shows an address other than the one it sits beside in `To:`.
+pub fn has_control_characters(text: &str) -> bool {
+    text.chars().any(|c| {
+        c.is_control()
+            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    })
+}
+
+/// Whether a JSON value holds a NUL character in any string or key. Parsed JSON nests at
+/// most 128 levels (serde_json's limit), which bounds the recursion.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
 /// A subscriber's attributes: a JSON object of bounded size.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Attribs(serde_json::Map<String, serde_json::Value>);
@@ -103,6 +124,12 @@ impl Attribs {
     }
 
     fn from_map(map: serde_json::Map<String, serde_json::Value>) -> Result<Self, Invalid> {
+        if map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)) {
+            // PostgreSQL cannot store it in JSONB; SQLite would keep what PostgreSQL refuses.
+            return Err(Invalid(
+                "attribs may not contain NUL characters (\\u0000)".into(),
+            ));
+        }
         let attribs = Self(map);
         if attribs.to_json_text().len() > MAX_ATTRIBS_BYTES {
             return Err(Invalid(format!(
@@ -141,6 +168,35 @@ impl Attribs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_may_not_reorder_the_text_around_them() {
+        for name in [
+            "Ali\u{202E}moc.live@",
+            "a\u{2066}b",
+            "x\u{200F}",
+            "tab\there",
+        ] {
+            assert!(SubscriberName::parse(name).is_err(), "{name:?}");
+        }
+        assert!(SubscriberName::parse("Ayşe Yılmaz").is_ok());
+        assert!(
+            SubscriberName::parse("محمد").is_ok(),
+            "right-to-left letters are fine"
+        );
+    }
+
+    #[test]
+    fn attributes_holding_a_nul_anywhere_are_refused() {
+        for text in [
+            r#"{"a": "x\u0000"}"#,
+            r#"{"a\u0000": 1}"#,
+            r#"{"a": [{"b": "\u0000"}]}"#,
+        ] {
+            assert!(Attribs::parse_json_text(text).is_err(), "{text}");
+        }
+        assert!(Attribs::parse_json_text(r#"{"a": "\\u0000 is text"}"#).is_ok());
+    }
 
     #[test]
     fn names_default_to_the_local_part() {

@@ -5,6 +5,7 @@
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
 use mail_builder::headers::raw::Raw;
+use mail_builder::headers::text::Text;
 use mail_builder::headers::url::URL;
 
 use crate::domain::{EmailAddress, Invalid};
@@ -174,8 +175,9 @@ pub fn build(parts: &Parts<'_>) -> Vec<u8> {
             .header("X-Auto-Response-Suppress", Raw::new("OOF, AutoReply"))
             .header("Feedback-ID", Raw::new(list.feedback_id));
     }
+    // Unstructured text: folded to the line limit, RFC 2047-encoded when not plain ASCII.
     for (name, value) in parts.extra {
-        builder = builder.header(name.as_str(), Raw::new(value.as_str()));
+        builder = builder.header(name.as_str(), Text::new(value.as_str()));
     }
     builder = builder.text_body(parts.text);
     if let Some(html) = parts.html {
@@ -214,6 +216,9 @@ const RESERVED_HEADERS: &[&str] = &[
     "auto-submitted",
 ];
 
+/// The longest custom header value; folded, it still fits any receiver's header limits.
+const MAX_HEADER_VALUE: usize = 8 * 1024;
+
 /// Checks a custom header: a token name, a single-line value, not one bulten sets itself.
 ///
 /// # Errors
@@ -229,6 +234,16 @@ pub fn check_header(name: &str, value: &str) -> Result<(String, String), Invalid
     if value.contains(['\r', '\n']) {
         return Err(Invalid(format!(
             "the {name} header value holds a line break"
+        )));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(Invalid(format!(
+            "the {name} header value holds a control character"
+        )));
+    }
+    if value.len() > MAX_HEADER_VALUE {
+        return Err(Invalid(format!(
+            "the {name} header value is longer than {MAX_HEADER_VALUE} bytes"
         )));
     }
     Ok((name.to_owned(), value.trim().to_owned()))
@@ -273,6 +288,54 @@ mod tests {
         assert!(check_header("List-Unsubscribe", "<https://evil>").is_err());
         assert!(check_header("X-A", "a\r\nBcc: victim@example.com").is_err());
         assert!(check_header("Bad Name", "x").is_err());
+        assert!(check_header("X-A", "a\0b").is_err(), "NUL");
+        assert!(check_header("X-A", &"x".repeat(9_000)).is_err(), "too long");
+    }
+
+    #[test]
+    fn custom_headers_are_folded_and_encoded() {
+        let from = mailbox("news@haber.example");
+        let long = "x".repeat(5_008);
+        let bytes = build(&Parts {
+            from: &from,
+            to_name: "",
+            to: "a@haber.example",
+            reply_to: None,
+            subject: "s",
+            message_id: "1.a@haber.example",
+            date: 1_795_000_000,
+            html: None,
+            text: "t",
+            list: None,
+            extra: &[
+                ("X-Long".into(), long.clone()),
+                ("X-Turkish".into(), "Günaydın İzmir".into()),
+            ],
+            attachments: &[],
+        });
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.is_ascii(), "8-bit header text is encoded: {text}");
+        assert!(
+            text.lines().all(|l| l.len() <= 998),
+            "every line within RFC 5322's limit"
+        );
+        let parsed = mail_parser::MessageParser::new()
+            .with_mime_headers()
+            .default_header_text()
+            .parse(&bytes)
+            .unwrap();
+        assert_eq!(
+            parsed.header("X-Turkish").unwrap().as_text(),
+            Some("Günaydın İzmir")
+        );
+        let unfolded: String = parsed
+            .header("X-Long")
+            .unwrap()
+            .as_text()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        assert_eq!(unfolded, long, "folding loses nothing");
     }
 
     #[test]

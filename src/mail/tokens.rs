@@ -134,6 +134,20 @@ impl Signer {
         })
     }
 
+    /// A preference-centre link's token: the subscriber, without expiry (old mail keeps
+    /// working). Its own label, so the unsubscribe token, which mailbox providers receive in
+    /// `List-Unsubscribe`, cannot open the preference centre (export, erase, change address).
+    pub fn manage_token(&self, subscriber: uuid::Uuid) -> String {
+        self.sign("manage", subscriber.as_bytes())
+    }
+
+    /// `None` for anything not made by [`Signer::manage_token`] with this key.
+    pub fn parse_manage(&self, token: &str) -> Option<uuid::Uuid> {
+        let mut buf = Vec::new();
+        let payload = self.verify("manage", token, &mut buf)?;
+        uuid::Uuid::from_slice(payload).ok()
+    }
+
     /// A confirmation link's token: whose signup, until when, and a nonce that makes the
     /// link single-use.
     pub fn confirm_token(&self, token: &ExpiringToken) -> String {
@@ -197,6 +211,20 @@ impl Signer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unsubscribe_token_never_opens_the_preference_centre() {
+        let signer = Signer::new(b"k".to_vec());
+        let subscriber = uuid::Uuid::now_v7();
+        let manage = signer.manage_token(subscriber);
+        assert_eq!(signer.parse_manage(&manage), Some(subscriber));
+        let unsubscribe = signer.unsubscribe_token(UnsubscribeToken {
+            subscriber,
+            campaign: None,
+        });
+        assert_eq!(signer.parse_manage(&unsubscribe), None);
+        assert_eq!(signer.parse_unsubscribe(&manage), None);
+    }
 
     #[test]
     fn unsubscribe_tokens_round_trip_and_reject_tampering() {

@@ -45,6 +45,7 @@ async fn check(db: &Db, mailer: &Arc<Mailer>, fields: &CampaignFields) -> OpsRes
         failed: 0,
         bounced: 0,
         skipped: 0,
+        status_reason: None,
         created_at: crate::domain::Timestamp::now(),
         updated_at: crate::domain::Timestamp::now(),
     };
@@ -147,12 +148,17 @@ pub async fn change_status(db: &Db, id: i64, to: CampaignStatus) -> OpsResult<Ca
     get(db, id).await
 }
 
-/// The campaign as one recipient (or a sample reader) would see it.
+/// The campaign as its first reader would see it (as listmonk previews), or as a sample
+/// reader when its lists have none yet.
 pub async fn preview(db: &Db, mailer: &Arc<Mailer>, campaign: &Campaign) -> OpsResult<String> {
     let lists = campaigns::lists_of(db, &[campaign.id]).await?;
     let layout = compose::layout_for(db, campaign.template_id, TemplateType::Campaign).await?;
     let composer = CampaignComposer::new(campaign, &lists, layout.as_deref(), mailer.clone())?;
-    Ok(composer.preview_html(&compose::sample_recipient())?)
+    let optin = campaign.campaign_type == crate::domain::CampaignType::Optin;
+    let reader = deliveries::first_recipient(db, campaign.id, optin)
+        .await?
+        .unwrap_or_else(compose::sample_recipient);
+    Ok(composer.preview_html(&reader)?)
 }
 
 /// Sends the campaign, as it stands, to these addresses through the transactional queue.
@@ -187,6 +193,7 @@ pub async fn send_test(
                 email: s.email.as_str().to_owned(),
                 name: s.name.as_str().to_owned(),
                 attribs: sqlx::types::Json(serde_json::Value::Object(s.attribs.as_map().clone())),
+                list_id: None,
             },
             None => Recipient {
                 email: email.as_str().to_owned(),

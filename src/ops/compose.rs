@@ -41,11 +41,11 @@ impl Mailer {
 
     /// The preference page URL for a subscriber.
     pub fn manage_url(&self, subscriber: uuid::Uuid) -> String {
-        let token = self.signer.unsubscribe_token(UnsubscribeToken {
-            subscriber,
-            campaign: None,
-        });
-        format!("{}/m/{token}", self.root_url)
+        format!(
+            "{}/m/{}",
+            self.root_url,
+            self.signer.manage_token(subscriber)
+        )
     }
 
     /// The VERP envelope sender for a ledger row.
@@ -84,12 +84,20 @@ pub struct CampaignComposer {
     campaign_subject: String,
     compiled: Compiled,
     from: Mailbox,
-    list_id: String,
-    feedback_id: String,
+    /// `List-Id` and `Feedback-ID` per target list, the first being the fallback.
+    identities: Vec<ListIdentity>,
     extra: Vec<(String, String)>,
     message_domain: String,
     archive_url: String,
     mailer: Arc<Mailer>,
+}
+
+/// The headers that name a campaign's list to mailbox providers.
+#[derive(Debug, Clone)]
+struct ListIdentity {
+    list: Option<i64>,
+    list_id: String,
+    feedback_id: String,
 }
 
 impl CampaignComposer {
@@ -128,20 +136,27 @@ impl CampaignComposer {
             .rsplit_once('@')
             .map_or("localhost", |(_, d)| d)
             .to_owned();
-        let first_list = lists.first();
-        let list_id = match first_list {
-            Some(list) => message::list_id(
-                &list.name,
-                &format!("list-{}.{domain}", list.id.unwrap_or(0)),
+        let list_headers = |list: Option<&CampaignList>| ListIdentity {
+            list: list.and_then(|l| l.id),
+            list_id: match list {
+                Some(list) => message::list_id(
+                    &list.name,
+                    &format!("list-{}.{domain}", list.id.unwrap_or(0)),
+                ),
+                None => format!("<campaign-{}.{domain}>", campaign.id),
+            },
+            feedback_id: format!(
+                "{}:{}:campaign:{}",
+                campaign.id,
+                list.and_then(|l| l.id).unwrap_or(0),
+                mailer.feedback_sender_id
             ),
-            None => format!("<campaign-{}.{domain}>", campaign.id),
         };
-        let feedback_id = format!(
-            "{}:{}:campaign:{}",
-            campaign.id,
-            first_list.and_then(|l| l.id).unwrap_or(0),
-            mailer.feedback_sender_id
-        );
+        let mut identities: Vec<ListIdentity> =
+            lists.iter().map(|l| list_headers(Some(l))).collect();
+        if identities.is_empty() {
+            identities.push(list_headers(None));
+        }
         let extra = campaign_headers(&campaign.headers.0)?;
         Ok(Self {
             campaign_id: campaign.id,
@@ -152,8 +167,7 @@ impl CampaignComposer {
             campaign_subject: campaign.subject.clone(),
             compiled,
             from,
-            list_id,
-            feedback_id,
+            identities,
             extra,
             archive_url: format!("{}/archive/{}", mailer.root_url, campaign.uuid),
             message_domain: domain,
@@ -176,6 +190,12 @@ impl CampaignComposer {
             self.message_domain
         );
         let unsubscribe_urls = [unsubscribe];
+        // The list the reader is on: a reader of the second list only is not told the first.
+        let identity = self
+            .identities
+            .iter()
+            .find(|i| i.list.is_some() && i.list == recipient.list_id)
+            .unwrap_or(&self.identities[0]);
         let bytes = message::build(&Parts {
             from: &self.from,
             to_name: &recipient.name,
@@ -188,8 +208,8 @@ impl CampaignComposer {
             text: &rendered.text,
             list: Some(ListHeaders {
                 unsubscribe: &unsubscribe_urls,
-                list_id: &self.list_id,
-                feedback_id: &self.feedback_id,
+                list_id: &identity.list_id,
+                feedback_id: &identity.feedback_id,
             }),
             extra: &self.extra,
             attachments: &[],
@@ -333,6 +353,7 @@ pub fn sample_recipient() -> Recipient {
         email: "reader@example.com".into(),
         name: "Reader".into(),
         attribs: sqlx::types::Json(serde_json::json!({})),
+        list_id: None,
     }
 }
 
@@ -369,6 +390,7 @@ mod tests {
             failed: 0,
             bounced: 0,
             skipped: 0,
+            status_reason: None,
             created_at: at,
             updated_at: at,
         }
@@ -426,6 +448,7 @@ mod tests {
             email: "ayse@türkiye.example".into(),
             name: "Ayşe Yılmaz".into(),
             attribs: sqlx::types::Json(serde_json::json!({"city": "İzmir"})),
+            list_id: Some(3),
         };
         let composed = composer.compose(42, &recipient).unwrap();
         assert!(composed.mail_from.starts_with("bounces+"));

@@ -317,24 +317,25 @@ impl Layout {
 
     /// Checks one record and turns it into a row, or says why not.
     fn row(&self, cells: &[&str]) -> Result<ImportRow, String> {
-        let email = EmailAddress::parse(cells[self.email]).map_err(|e| e.to_string())?;
+        let cell = |i: usize| formula_unquoted(cells[i]);
+        let email = EmailAddress::parse(cell(self.email)).map_err(|e| e.to_string())?;
         let name: Vec<&str> = self
             .name
             .iter()
-            .map(|i| cells[*i].trim())
+            .map(|i| cell(*i).trim())
             .filter(|s| !s.is_empty())
             .collect();
         let name = SubscriberName::parse_or_default(Some(&name.join(" ")), &email)
             .map_err(|e| e.to_string())?;
         let mut attribs = match self.attribs {
-            Some(i) => Attribs::parse_json_text(cells[i]).map_err(|e| e.to_string())?,
+            Some(i) => Attribs::parse_json_text(cell(i)).map_err(|e| e.to_string())?,
             None => Attribs::default(),
         };
         if !self.extra.is_empty() {
             let mut map = serde_json::Map::new();
             for (i, key) in &self.extra {
                 if !cells[*i].is_empty() {
-                    map.insert(key.clone(), serde_json::Value::String(cells[*i].to_owned()));
+                    map.insert(key.clone(), serde_json::Value::String(cell(*i).to_owned()));
                 }
             }
             attribs = attribs
@@ -519,6 +520,35 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// Whether a spreadsheet would run `cell` as a formula (OWASP's list of leading characters),
+/// or it starts with the quote that marks such a cell as text, followed by one.
+fn reads_as_formula(cell: &str) -> bool {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => true,
+        Some('\'') => reads_as_formula(&cell[1..]),
+        _ => false,
+    }
+}
+
+/// A cell as exported: one a spreadsheet would run as a formula gets a leading `'`, which
+/// spreadsheets show as text. A name like `=HYPERLINK(…)` planted through the public form
+/// then stays a name when staff open the file.
+fn formula_quoted(cell: &str) -> std::borrow::Cow<'_, str> {
+    if reads_as_formula(cell) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
+}
+
+/// The inverse of [`formula_quoted`], so export → import gives back the same values.
+fn formula_unquoted(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if reads_as_formula(rest) => rest,
+        _ => cell,
+    }
+}
+
 /// The header of bulten's export; import reads it back.
 pub const EXPORT_HEADER: [&str; 7] = [
     "uuid",
@@ -554,9 +584,9 @@ pub async fn export_csv<W: std::io::Write>(
             writer
                 .write_record([
                     s.uuid.to_string().as_str(),
-                    s.email.as_str(),
-                    s.name.as_str(),
-                    s.attribs.to_json_text().as_str(),
+                    &formula_quoted(s.email.as_str()),
+                    &formula_quoted(s.name.as_str()),
+                    &formula_quoted(&s.attribs.to_json_text()),
                     s.status.as_str(),
                     s.created_at.to_string().as_str(),
                     s.updated_at.to_string().as_str(),
@@ -572,6 +602,37 @@ pub async fn export_csv<W: std::io::Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formulas_are_quoted_on_export_and_read_back_as_written() {
+        let cases = [
+            (
+                "=HYPERLINK(\"http://evil.example\")",
+                "'=HYPERLINK(\"http://evil.example\")",
+            ),
+            ("+1", "'+1"),
+            ("-Ali", "'-Ali"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("'=x", "''=x"),
+            ("Ayşe", "Ayşe"),
+            ("'Tis", "'Tis"),
+            ("", ""),
+        ];
+        for (value, exported) in cases {
+            assert_eq!(formula_quoted(value), exported, "{value:?}");
+            assert_eq!(formula_unquoted(exported), value, "{exported:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn export_then_import_gives_back_any_value(value in "\\PC{0,12}") {
+            let exported = formula_quoted(&value);
+            proptest::prop_assert_eq!(formula_unquoted(&exported), value.as_str());
+        }
+    }
 
     #[test]
     fn the_delimiter_is_the_most_frequent_outside_quotes() {

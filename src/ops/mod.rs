@@ -2,6 +2,7 @@
 //! workers. Inputs are already-parsed domain types; errors are [`OpsError`], which says what
 //! went wrong in the product's terms and leaves HTTP status codes to the web layer.
 
+pub mod access;
 pub mod campaigns;
 pub mod captcha;
 pub mod compose;
@@ -27,6 +28,9 @@ pub enum OpsError {
     /// The change clashes with existing data.
     #[error("{0}")]
     Conflict(String),
+    /// The caller's role does not grant this permission.
+    #[error("permission denied: {} is required", .0.as_str())]
+    Forbidden(access::Permission),
     /// Something outside the caller's control failed.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

@@ -21,7 +21,7 @@ use crate::domain::{
     SubscriptionStatus, Timestamp,
 };
 use crate::i18n;
-use crate::mail::tokens::{ExpiringToken, UnsubscribeToken};
+use crate::mail::tokens::ExpiringToken;
 use crate::ops::captcha::{self, Difficulty, External, ExternalRefused, Refused};
 use crate::ops::compose::Mailer;
 use crate::ops::tx::{self, SystemMail};
@@ -438,7 +438,7 @@ impl Signups {
             }
         };
         let name = request.name.trim();
-        if name.chars().count() > 200 || name.chars().any(char::is_control) {
+        if name.chars().count() > 200 || crate::domain::has_control_characters(name) {
             refusals.push(Refusal::NameInvalid);
         }
         let uuids: Vec<Option<uuid::Uuid>> = request
@@ -853,8 +853,7 @@ impl Signups {
     /// # Errors
     /// When the database fails.
     pub async fn manage_target(&self, token: &str) -> OpsResult<Option<Subscriber>> {
-        let Some(UnsubscribeToken { subscriber, .. }) = self.mailer.signer.parse_unsubscribe(token)
-        else {
+        let Some(subscriber) = self.mailer.signer.parse_manage(token) else {
             return Ok(None);
         };
         Ok(db::subscribers::get_by_uuid(&self.db, subscriber).await?)
@@ -992,9 +991,16 @@ impl Signups {
         &self,
         subscriber: &Subscriber,
         new_email: &str,
+        altcha: Option<&str>,
+        ip: Option<IpAddr>,
         lang: Lang,
     ) -> OpsResult<Result<(), Refusal>> {
         let now = Timestamp::now();
+        // Each request mails an address the requester chose, so it passes the signup form's
+        // checks: the per-IP and overall limits, the proof of work, and a limit per link.
+        if let Err(refusal) = self.admit(ip) {
+            return Ok(Err(refusal));
+        }
         let new = match parse_email(new_email) {
             Ok(e) => e,
             Err(r) => return Ok(Err(r)),
@@ -1002,6 +1008,19 @@ impl Signups {
         if new == subscriber.email {
             return Ok(Ok(()));
         }
+        if let Err(refused) = captcha::verify(&self.db, &self.mailer.signer, altcha, now).await? {
+            return Ok(Err(Refusal::ProofOfWork(refused)));
+        }
+        let link = self
+            .mailer
+            .signer
+            .address_hash(&format!("change-of-address:{}", subscriber.uuid));
+        let (requests, _) =
+            store::events(&self.db, &link, Event::Attempt, now.plus_secs(-3600)).await?;
+        if requests >= self.policy.attempts_per_hour {
+            return Ok(Err(Refusal::TooManyForAddress));
+        }
+        store::record_event(&self.db, &link, Event::Attempt, now).await?;
         let hash = self.mailer.signer.address_hash(new.as_str());
         if !self.may_mail(&hash, now).await? {
             return Ok(Ok(()));

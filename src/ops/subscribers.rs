@@ -1,5 +1,7 @@
 //! Subscriber use cases: create, change, search, blocklist, delete, export one's data.
 
+use tokio::sync::mpsc;
+
 use super::{OpsError, OpsResult, lists::require_all};
 use crate::db::Db;
 use crate::db::subscribers::{
@@ -111,18 +113,46 @@ pub async fn search(
     query: &SubscriberQuery,
 ) -> OpsResult<(Vec<SubscriberWithLists>, i64)> {
     let (found, total) = subscribers::query(db, query).await?;
+    Ok((with_lists(db, found).await?, total))
+}
+
+/// Every subscriber matching `query`, with their lists, in batches read from one running
+/// query, so that answering for a million readers takes no more memory than for a thousand;
+/// and how many there are.
+pub async fn search_all(
+    db: &Db,
+    query: &SubscriberQuery,
+) -> OpsResult<(i64, mpsc::Receiver<OpsResult<Vec<SubscriberWithLists>>>)> {
+    const BATCH: usize = 1_000;
+    let total = subscribers::count(db, query).await?;
+    let mut found = subscribers::stream(db, query, BATCH);
+    let (tx, rx) = mpsc::channel(1);
+    let db = db.clone();
+    tokio::spawn(async move {
+        while let Some(batch) = found.recv().await {
+            let batch = match batch {
+                Ok(batch) => with_lists(&db, batch).await,
+                Err(err) => Err(err.into()),
+            };
+            let failed = batch.is_err();
+            if tx.send(batch).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    Ok((total, rx))
+}
+
+/// The subscribers with their subscriptions, loaded in one more query.
+async fn with_lists(db: &Db, found: Vec<Subscriber>) -> OpsResult<Vec<SubscriberWithLists>> {
     let ids: Vec<i64> = found.iter().map(|s| s.id).collect();
-    let mut subscriptions = subscribers::subscriptions_of(db, &ids)
-        .await?
-        .into_iter()
-        .peekable();
     // Both are ordered by subscriber ID only when the search is; group by ID instead.
     let mut by_id: std::collections::HashMap<i64, Vec<Subscription>> =
         std::collections::HashMap::new();
-    for sub in subscriptions.by_ref() {
+    for sub in subscribers::subscriptions_of(db, &ids).await? {
         by_id.entry(sub.subscriber_id).or_default().push(sub);
     }
-    let results = found
+    Ok(found
         .into_iter()
         .map(|subscriber| {
             let subscriptions = by_id.remove(&subscriber.id).unwrap_or_default();
@@ -131,8 +161,7 @@ pub async fn search(
                 subscriptions,
             }
         })
-        .collect();
-    Ok((results, total))
+        .collect())
 }
 
 pub async fn delete(db: &Db, ids: &[i64]) -> OpsResult<u64> {

@@ -9,23 +9,7 @@ use subtle::ConstantTimeEq;
 use super::{OpsError, OpsResult};
 use crate::db::{Db, users};
 
-/// What a user may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Role {
-    Admin,
-    Editor,
-    Viewer,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Editor => "editor",
-            Role::Viewer => "viewer",
-        }
-    }
-}
+pub use super::access::Role;
 
 /// A password that must not be printed by accident.
 #[derive(Clone)]
@@ -129,13 +113,7 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// An authenticated API caller.
-#[derive(Debug, Clone)]
-pub struct ApiCaller {
-    pub id: i64,
-    pub name: String,
-    pub role: String,
-}
+pub use super::access::Caller as ApiCaller;
 
 /// Checks an API user's token in constant time; `None` for any mismatch.
 pub async fn authenticate_api_user(
@@ -148,10 +126,13 @@ pub async fn authenticate_api_user(
     };
     let given = token_hash(token);
     if bool::from(given.as_bytes().ct_eq(user.token_hash.as_bytes())) {
+        let role = user.role.parse().map_err(|e: crate::domain::Invalid| {
+            OpsError::Internal(anyhow::anyhow!("API user {}: {}", user.name, e.0))
+        })?;
         Ok(Some(ApiCaller {
             id: user.id,
             name: user.name,
-            role: user.role,
+            role,
         }))
     } else {
         Ok(None)

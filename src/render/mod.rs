@@ -10,6 +10,7 @@
 //! are errors, a fuel limit stops runaway loops, and the only functions are the curated ones
 //! registered here.
 
+mod nesting;
 mod protect;
 pub mod views;
 
@@ -138,6 +139,7 @@ impl Compiled {
             }
             None => body_html,
         };
+        refuse_deep_nesting(&document, "the message")?;
 
         let protected = protect::protect(&document);
         let inlined = inline_css(&protected.text).and_then(|html| protected.restore(&html));
@@ -198,6 +200,10 @@ impl Compiled {
         let ctx = Value::from(minijinja::value::Serde(&personal));
         let get = |name: &str| render(name, &ctx);
         let mut html = get("message.html")?;
+        if self.inline_per_message || self.text_per_message {
+            // The template itself passed; what its loops built for this recipient must too.
+            refuse_deep_nesting(&html, "the rendered message")?;
+        }
         if self.inline_per_message {
             html = inline_css(&html).unwrap_or(html);
         }
@@ -212,6 +218,20 @@ impl Compiled {
             text,
         })
     }
+}
+
+/// Refuses HTML nested too deeply for the tree-walking tools (see `nesting`).
+///
+/// # Errors
+/// When `html` nests elements deeper than the limit.
+pub fn refuse_deep_nesting(html: &str, what: &str) -> Result<(), Invalid> {
+    if nesting::too_deep(html) {
+        return Err(Invalid(format!(
+            "{what} nests HTML elements more than {} levels deep",
+            nesting::MAX_NESTING
+        )));
+    }
+    Ok(())
 }
 
 /// The environment every user template runs in.

@@ -116,6 +116,17 @@ impl Views {
                 AutoEscape::None
             }
         });
+        // HTML-escape text as `escape_html` does, leaving `/` alone: minijinja's own escaper
+        // writes it as `&#x2f;`, which a publisher then sees in the snippet to paste.
+        env.set_formatter(|out, state, value| match value.as_str() {
+            Some(text) if matches!(state.auto_escape(), AutoEscape::Html) && !value.is_safe() => {
+                out.write_str(&crate::render::escape_html(text))
+                    .map_err(|e| {
+                        minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
+                    })
+            }
+            _ => minijinja::escape_formatter(out, state, value),
+        });
         // Optional values (errors, notices) are simply absent from most pages.
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Lenient);
         for (name, source) in TEMPLATES {

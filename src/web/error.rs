@@ -54,15 +54,9 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response =
-            (status, Json(serde_json::json!({ "message": message }))).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Basic realm=\"bulten\""),
-            );
-        }
-        response
+        // No `WWW-Authenticate: Basic` on 401: a browser would prompt, then cache the
+        // credentials and send them with requests other sites' pages make it send.
+        (status, Json(serde_json::json!({ "message": message }))).into_response()
     }
 }
 
@@ -72,6 +66,9 @@ impl From<OpsError> for ApiError {
             OpsError::Invalid(message) => ApiError::BadRequest(message),
             OpsError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             OpsError::Conflict(message) => ApiError::Conflict(message),
+            forbidden @ OpsError::Forbidden(_) => {
+                ApiError::Status(StatusCode::FORBIDDEN, forbidden.to_string())
+            }
             OpsError::Internal(err) => ApiError::Internal(err),
         }
     }

@@ -10,6 +10,7 @@ pub mod api;
 pub mod error;
 pub mod extract;
 pub mod public;
+pub mod serve;
 pub mod state;
 
 use axum::Router;
@@ -18,156 +19,72 @@ use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use self::state::AppState;
+use crate::ops::access::Permission;
 
 /// One route: method, path (axum syntax) and handler.
 type Route = (Method, &'static str, MethodRouter<AppState>);
 
-/// Every route that needs credentials: the `/api` routes, and listmonk's admin opt-in
-/// confirmation. Tests walk this table to prove none is open.
+/// One protected route: method, path, the permission it needs, handler.
+type Protected = (Method, &'static str, Permission, MethodRouter<AppState>);
+
+/// Every route that needs credentials, with the permission each needs: the `/api` routes,
+/// and listmonk's admin opt-in confirmation. Tests walk this table to prove none is open and
+/// each refuses a role that lacks its permission.
 /// CSV uploads get `upload_limit`; every other body the router-wide JSON limit.
-fn protected_api_routes(upload_limit: usize) -> Vec<Route> {
+#[rustfmt::skip]
+fn protected_api_routes(upload_limit: usize) -> Vec<Protected> {
+    use Permission::*;
     use api::{campaigns, imports, lists, outbox, subscribers, templates, tx};
     let upload = post(imports::start).layer(DefaultBodyLimit::max(upload_limit));
     vec![
-        (Method::GET, "/api/subscribers", get(subscribers::search)),
-        (Method::POST, "/api/subscribers", post(subscribers::create)),
-        (
-            Method::DELETE,
-            "/api/subscribers",
-            delete(subscribers::delete_many),
-        ),
-        (
-            Method::PUT,
-            "/api/subscribers/lists",
-            put(subscribers::change_lists),
-        ),
-        (
-            Method::PUT,
-            "/api/subscribers/blocklist",
-            put(subscribers::blocklist_many),
-        ),
-        (
-            Method::GET,
-            "/api/subscribers/{id}",
-            get(subscribers::get_one),
-        ),
-        (
-            Method::PUT,
-            "/api/subscribers/{id}",
-            put(subscribers::replace),
-        ),
-        (
-            Method::PATCH,
-            "/api/subscribers/{id}",
-            patch(subscribers::patch),
-        ),
-        (
-            Method::DELETE,
-            "/api/subscribers/{id}",
-            delete(subscribers::delete_one),
-        ),
-        (
-            Method::PUT,
-            "/api/subscribers/{id}/blocklist",
-            put(subscribers::blocklist_one),
-        ),
-        (
-            Method::GET,
-            "/api/subscribers/{id}/export",
-            get(subscribers::export_data),
-        ),
-        (Method::GET, "/api/lists", get(lists::search)),
-        (Method::POST, "/api/lists", post(lists::create)),
-        (Method::GET, "/api/lists/{id}", get(lists::get_one)),
-        (Method::PUT, "/api/lists/{id}", put(lists::update)),
-        (Method::DELETE, "/api/lists/{id}", delete(lists::delete_one)),
-        (Method::GET, "/api/import/subscribers", get(imports::status)),
-        (Method::POST, "/api/import/subscribers", upload),
-        (
-            Method::DELETE,
-            "/api/import/subscribers",
-            delete(imports::stop_or_clear),
-        ),
-        (
-            Method::GET,
-            "/api/import/subscribers/logs",
-            get(imports::logs),
-        ),
-        (Method::GET, "/api/templates", get(templates::all)),
-        (Method::POST, "/api/templates", post(templates::create)),
-        (
-            Method::POST,
-            "/api/templates/preview",
-            post(templates::preview_unsaved),
-        ),
-        (Method::GET, "/api/templates/{id}", get(templates::get_one)),
-        (Method::PUT, "/api/templates/{id}", put(templates::update)),
-        (
-            Method::DELETE,
-            "/api/templates/{id}",
-            delete(templates::delete_one),
-        ),
-        (
-            Method::GET,
-            "/api/templates/{id}/preview",
-            get(templates::preview_one),
-        ),
-        (
-            Method::PUT,
-            "/api/templates/{id}/default",
-            put(templates::set_default),
-        ),
-        (Method::GET, "/api/campaigns", get(campaigns::search)),
-        (Method::POST, "/api/campaigns", post(campaigns::create)),
-        (
-            Method::GET,
-            "/api/campaigns/running/stats",
-            get(campaigns::running_stats),
-        ),
-        (Method::GET, "/api/campaigns/{id}", get(campaigns::get_one)),
-        (Method::PUT, "/api/campaigns/{id}", put(campaigns::update)),
-        (
-            Method::DELETE,
-            "/api/campaigns/{id}",
-            delete(campaigns::delete_one),
-        ),
-        (
-            Method::PUT,
-            "/api/campaigns/{id}/status",
-            put(campaigns::change_status),
-        ),
-        (
-            Method::GET,
-            "/api/campaigns/{id}/preview",
-            get(campaigns::preview),
-        ),
-        (
-            Method::POST,
-            "/api/campaigns/{id}/preview",
-            post(campaigns::preview_unsaved),
-        ),
-        (
-            Method::POST,
-            "/api/campaigns/{id}/test",
-            post(campaigns::send_test),
-        ),
-        (
-            Method::POST,
-            "/api/subscribers/{id}/optin",
-            post(subscribers::send_optin),
-        ),
-        (Method::GET, "/api/consents", get(subscribers::consents)),
-        (
-            Method::POST,
-            "/subscription/optin/{uuid}",
-            post(subscribers::confirm_optin),
-        ),
-        (Method::POST, "/api/tx", post(tx::send)),
-        (Method::GET, "/api/outbox", get(outbox::search)),
-        (Method::GET, "/api/outbox/{id}", get(outbox::get_one)),
+        (Method::GET, "/api/subscribers", SubscribersGet, get(subscribers::search)),
+        (Method::POST, "/api/subscribers", SubscribersManage, post(subscribers::create)),
+        (Method::DELETE, "/api/subscribers", SubscribersManage, delete(subscribers::delete_many)),
+        (Method::PUT, "/api/subscribers/lists", SubscribersManage, put(subscribers::change_lists)),
+        (Method::PUT, "/api/subscribers/blocklist", SubscribersManage, put(subscribers::blocklist_many)),
+        (Method::GET, "/api/subscribers/{id}", SubscribersGet, get(subscribers::get_one)),
+        (Method::PUT, "/api/subscribers/{id}", SubscribersManage, put(subscribers::replace)),
+        (Method::PATCH, "/api/subscribers/{id}", SubscribersManage, patch(subscribers::patch)),
+        (Method::DELETE, "/api/subscribers/{id}", SubscribersManage, delete(subscribers::delete_one)),
+        (Method::PUT, "/api/subscribers/{id}/blocklist", SubscribersManage, put(subscribers::blocklist_one)),
+        (Method::GET, "/api/subscribers/{id}/export", SubscribersGet, get(subscribers::export_data)),
+        (Method::GET, "/api/lists", ListsGet, get(lists::search)),
+        (Method::POST, "/api/lists", ListsManage, post(lists::create)),
+        (Method::GET, "/api/lists/{id}", ListsGet, get(lists::get_one)),
+        (Method::PUT, "/api/lists/{id}", ListsManage, put(lists::update)),
+        (Method::DELETE, "/api/lists/{id}", ListsManage, delete(lists::delete_one)),
+        (Method::GET, "/api/import/subscribers", SubscribersGet, get(imports::status)),
+        (Method::POST, "/api/import/subscribers", SubscribersImport, upload),
+        (Method::DELETE, "/api/import/subscribers", SubscribersImport, delete(imports::stop_or_clear)),
+        (Method::GET, "/api/import/subscribers/logs", SubscribersGet, get(imports::logs)),
+        (Method::GET, "/api/templates", TemplatesGet, get(templates::all)),
+        (Method::POST, "/api/templates", TemplatesManage, post(templates::create)),
+        (Method::POST, "/api/templates/preview", TemplatesManage, post(templates::preview_unsaved)),
+        (Method::GET, "/api/templates/{id}", TemplatesGet, get(templates::get_one)),
+        (Method::PUT, "/api/templates/{id}", TemplatesManage, put(templates::update)),
+        (Method::DELETE, "/api/templates/{id}", TemplatesManage, delete(templates::delete_one)),
+        (Method::GET, "/api/templates/{id}/preview", TemplatesGet, get(templates::preview_one)),
+        (Method::PUT, "/api/templates/{id}/default", TemplatesManage, put(templates::set_default)),
+        (Method::GET, "/api/campaigns", CampaignsGet, get(campaigns::search)),
+        (Method::POST, "/api/campaigns", CampaignsManage, post(campaigns::create)),
+        (Method::GET, "/api/campaigns/running/stats", CampaignsGet, get(campaigns::running_stats)),
+        (Method::GET, "/api/campaigns/{id}", CampaignsGet, get(campaigns::get_one)),
+        (Method::PUT, "/api/campaigns/{id}", CampaignsManage, put(campaigns::update)),
+        (Method::DELETE, "/api/campaigns/{id}", CampaignsManage, delete(campaigns::delete_one)),
+        (Method::PUT, "/api/campaigns/{id}/status", CampaignsSend, put(campaigns::change_status)),
+        (Method::GET, "/api/campaigns/{id}/preview", MessagesRead, get(campaigns::preview)),
+        (Method::POST, "/api/campaigns/{id}/preview", MessagesRead, post(campaigns::preview_unsaved)),
+        (Method::POST, "/api/campaigns/{id}/test", CampaignsSend, post(campaigns::send_test)),
+        (Method::POST, "/api/subscribers/{id}/optin", SubscribersManage, post(subscribers::send_optin)),
+        (Method::GET, "/api/consents", SubscribersGet, get(subscribers::consents)),
+        (Method::POST, "/subscription/optin/{uuid}", SubscribersManage, post(subscribers::confirm_optin)),
+        (Method::POST, "/api/tx", TxSend, post(tx::send)),
+        (Method::GET, "/api/outbox", OutboxGet, get(outbox::search)),
+        (Method::GET, "/api/outbox/{id}", MessagesRead, get(outbox::get_one)),
     ]
 }
 
@@ -176,28 +93,12 @@ fn public_routes() -> Vec<Route> {
     use public::{confirm, manage, signup, unsubscribe};
     vec![
         (Method::GET, "/api/health", get(api::health::health)),
-        (Method::GET, "/api/public/lists", get(signup::lists)),
-        (
-            Method::GET,
-            "/api/public/captcha/altcha",
-            get(signup::altcha_challenge),
-        ),
-        (
-            Method::POST,
-            "/api/public/subscription",
-            post(signup::subscribe_json),
-        ),
         (
             Method::GET,
             "/subscription/form",
             get(signup::form).post(signup::submit_form),
         ),
         (Method::GET, "/subscription/embed", get(signup::embed)),
-        (
-            Method::GET,
-            "/public/altcha.min.js",
-            get(signup::altcha_script),
-        ),
         (
             Method::GET,
             "/subscription/confirm/{token}",
@@ -231,14 +132,102 @@ fn public_routes() -> Vec<Route> {
     ]
 }
 
+/// The credential-free endpoints the embedded form calls from the publisher's pages: they
+/// answer CORS for the publisher's origins (`embed_origins`).
+fn embeddable_routes() -> Vec<Route> {
+    use public::signup;
+    vec![
+        (Method::GET, "/api/public/lists", get(signup::lists)),
+        (
+            Method::GET,
+            "/api/public/captcha/altcha",
+            get(signup::altcha_challenge),
+        ),
+        (
+            Method::POST,
+            "/api/public/subscription",
+            post(signup::subscribe_json),
+        ),
+        (
+            Method::GET,
+            "/public/altcha.min.js",
+            get(signup::altcha_script),
+        ),
+    ]
+}
+
+/// CORS for [`embeddable_routes`]: the configured origins, or any; never with credentials.
+fn embed_cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allowed: Vec<axum::http::HeaderValue> = origins
+        .iter()
+        .filter_map(|o| axum::http::HeaderValue::from_str(o.trim().trim_end_matches('/')).ok())
+        .collect();
+    let origin = if allowed.is_empty() {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(allowed)
+    };
+    CorsLayer::new()
+        .allow_origin(origin)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            axum::http::header::CONTENT_TYPE,
+            axum::http::header::ACCEPT_LANGUAGE,
+        ])
+        .max_age(std::time::Duration::from_secs(3600))
+}
+
+/// The Content-Security-Policy of every response: bulten's own scripts only (the widget
+/// runs its proof of work in workers it starts from a blob), inline styles (the pages'
+/// brand colour, the widget's shadow styles), images from anywhere on https (the brand
+/// logo), forms posting only to bulten, and no framing, so no other site can lay its page
+/// over the unsubscribe or erase buttons. A configured third-party captcha adds its hosts.
+fn content_security_policy(settings: &crate::config::Settings) -> String {
+    use crate::ops::captcha::Provider;
+    let captcha = match settings.captcha_provider {
+        None => "",
+        Some(Provider::Recaptcha) => " https://www.google.com https://www.gstatic.com",
+        Some(Provider::Hcaptcha) => " https://hcaptcha.com https://*.hcaptcha.com",
+        Some(Provider::Turnstile) => " https://challenges.cloudflare.com",
+    };
+    let root = url::Url::parse(&settings.root_url())
+        .map(|u| format!(" {}", u.origin().ascii_serialization()))
+        .unwrap_or_default();
+    let frames = if captcha.is_empty() {
+        " 'none'"
+    } else {
+        captcha
+    };
+    format!(
+        "default-src 'none'; script-src 'self'{captcha}; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: https:; connect-src 'self'{captcha}; worker-src 'self' blob:; \
+         frame-src{frames}; form-action 'self'{root}; base-uri 'none'; frame-ancestors 'none'"
+    )
+}
+
 /// Largest body a public route accepts: a signup form is a few hundred bytes.
 const PUBLIC_BODY_LIMIT: usize = 64 * 1024;
 
-/// Method and path of every protected API route.
-pub fn protected_route_table() -> Vec<(Method, &'static str)> {
+/// Method, path and required permission of every protected API route.
+pub fn protected_route_table() -> Vec<(Method, &'static str, Permission)> {
     protected_api_routes(0)
         .into_iter()
-        .map(|(m, p, _)| (m, p))
+        .map(|(m, p, permission, _)| (m, p, permission))
+        .collect()
+}
+
+/// Each protected route behind the check of its permission, which runs after the caller is
+/// known (`require_api_user` wraps the whole protected router).
+fn guarded(routes: Vec<Protected>) -> Vec<Route> {
+    routes
+        .into_iter()
+        .map(|(method, path, permission, handler)| {
+            let check = axum::middleware::from_fn(move |request, next| {
+                extract::require_permission(permission, request, next)
+            });
+            (method, path, handler.route_layer(check))
+        })
         .collect()
 }
 
@@ -254,17 +243,34 @@ fn add(router: Router<AppState>, routes: Vec<Route>) -> Router<AppState> {
 pub fn router(state: AppState) -> Router {
     let protected = add(
         Router::new(),
-        protected_api_routes(state.settings.max_upload_bytes),
+        guarded(protected_api_routes(state.settings.max_upload_bytes)),
     )
     .route_layer(axum::middleware::from_fn_with_state(
         state.clone(),
         extract::require_api_user,
     ))
     .layer(DefaultBodyLimit::max(state.settings.max_body_bytes));
+    let embeddable =
+        add(Router::new(), embeddable_routes()).layer(embed_cors(&state.settings.embed_origins));
+    let csp = axum::http::HeaderValue::from_str(&content_security_policy(&state.settings))
+        .expect("the policy is ASCII");
     add(Router::new(), public_routes())
+        .merge(embeddable)
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
         .merge(protected)
         .fallback(api::not_found)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::CONTENT_SECURITY_POLICY,
+            csp,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::X_FRAME_OPTIONS,
+            axum::http::HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            axum::http::HeaderValue::from_static("nosniff"),
+        ))
         .layer(CatchPanicLayer::custom(api::panic_response))
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveRequestHeadersLayer::new([

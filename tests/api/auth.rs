@@ -16,7 +16,7 @@ on_both_backends! {
     async fn every_protected_api_route_refuses_requests_without_credentials(app) {
         let table = bulten::web::protected_route_table();
         assert!(table.len() >= 20, "the route table lists every endpoint");
-        for (method, path) in table {
+        for (method, path, _) in table {
             let path = path.replace("{id}", "1");
             let method = Method::from_bytes(method.as_str().as_bytes()).unwrap();
             let response = app
@@ -36,7 +36,7 @@ on_both_backends! {
 
 on_both_backends! {
     async fn every_protected_route_exists_for_an_authenticated_caller(app) {
-        for (method, path) in bulten::web::protected_route_table() {
+        for (method, path, _) in bulten::web::protected_route_table() {
             let path = path.replace("{id}", "999999");
             let method = Method::from_bytes(method.as_str().as_bytes()).unwrap();
             let response = app.request(method.clone(), &path).header("Content-Type", "application/json").body("{}").send().await.unwrap();

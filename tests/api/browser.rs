@@ -19,6 +19,31 @@ fn e2e_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e")
 }
 
+/// Runs a script of `tests/e2e` that asks nothing, and fails unless it says `DONE`.
+pub(crate) async fn run_script(script: &str, env: &[(&str, String)]) {
+    assert!(
+        e2e_dir().join("node_modules/playwright-core").exists(),
+        "run `npm ci --prefix tests/e2e` first (the browser test drives Chromium with playwright-core)"
+    );
+    let mut command = tokio::process::Command::new("node");
+    command.arg(e2e_dir().join(script)).kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(180), command.output())
+        .await
+        .expect("the browser script finishes in time")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.lines().any(|l| l == "DONE"),
+        "{script} failed ({}): {}{}",
+        output.status,
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 async fn walk(app: &TestApp, lang: &str, email: &str, shots: &std::path::Path) {
     assert!(
         e2e_dir().join("node_modules/playwright-core").exists(),

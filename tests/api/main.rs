@@ -14,6 +14,7 @@ mod imports;
 mod lists;
 mod query;
 mod reader;
+mod regression;
 mod signup;
 mod sink;
 mod subscribers;

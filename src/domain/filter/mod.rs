@@ -60,6 +60,36 @@ pub enum Filter {
     },
 }
 
+impl Filter {
+    /// listmonk's free-text `search`: the text anywhere in the name or the address, in any
+    /// case, with `%`, `_` and `\` taken literally. `None` for blank text.
+    pub fn search(text: &str) -> Option<Filter> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let mut pattern = String::with_capacity(text.len() + 2);
+        pattern.push('%');
+        for c in text.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        let like = |column| Filter::Like {
+            field: Field::Column(column),
+            pattern: pattern.clone(),
+            negated: false,
+            case_insensitive: true,
+        };
+        Some(Filter::Or(
+            Box::new(like(Column::Name)),
+            Box::new(like(Column::Email)),
+        ))
+    }
+}
+
 /// What a predicate tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Field {

@@ -13,6 +13,8 @@ use crate::domain::Timestamp;
 const MAX_FILTER_LEN: usize = 8 * 1024;
 /// Bounds nesting so hostile input cannot exhaust the stack.
 const MAX_DEPTH: usize = 64;
+/// Keys in one attribute path; real attributes nest a few levels.
+const MAX_PATH: usize = 16;
 
 /// Why a filter was refused; the message names the offending part.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +38,9 @@ pub fn parse(text: &str) -> Result<Filter, FilterError> {
     }
     if text.trim().is_empty() {
         return refuse("the expression is empty");
+    }
+    if text.contains('\0') {
+        return refuse("the expression contains a NUL character");
     }
     let dialect = PostgreSqlDialect {};
     let mut parser = Parser::new(&dialect)
@@ -176,6 +181,15 @@ fn like(expr: &Expr, pattern: &Expr, negated: bool, ci: bool) -> Result<Filter, 
         return refuse(format!("LIKE needs a text field, and '{field}' is not one"));
     }
     match unquoted(pattern) {
+        // `\` escapes the next character (`\%`, `\_`), as in PostgreSQL; one with nothing
+        // after it is a mistake both databases would read differently.
+        Some(Value::SingleQuotedString(p))
+            if p.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1 =>
+        {
+            refuse(format!(
+                "the LIKE pattern '{p}' ends with a lone \\ (write \\\\ for a backslash)"
+            ))
+        }
         Some(Value::SingleQuotedString(p)) => Ok(Filter::Like {
             field,
             pattern: p.clone(),
@@ -203,6 +217,9 @@ fn field(expr: &Expr) -> Result<Field, FilterError> {
         } => {
             let mut path = json_path(left)?;
             path.push(key(right)?);
+            if path.len() > MAX_PATH {
+                return refuse(format!("the attribute path has more than {MAX_PATH} keys"));
+            }
             Ok(Field::Attribute { path, cast: None })
         }
         Expr::BinaryOp {
@@ -276,6 +293,11 @@ fn json_path(expr: &Expr) -> Result<Vec<String>, FilterError> {
 
 fn key(expr: &Expr) -> Result<String, FilterError> {
     match unquoted(expr) {
+        // A key is a name, never a path: the compiler quotes it whole, and a double quote
+        // would end that quoting.
+        Some(Value::SingleQuotedString(k)) if k.contains('"') => refuse(format!(
+            "the attribute key '{k}' contains a double quote, which keys may not"
+        )),
         Some(Value::SingleQuotedString(k)) if !k.is_empty() => Ok(k.clone()),
         _ => refuse(format!(
             "the attribute key '{expr}' must be a non-empty quoted string"
@@ -471,6 +493,9 @@ mod tests {
             ("email", "not a condition"),
             ("", "empty"),
             ("id LIKE '1%'", "LIKE needs a text field"),
+            ("name = 'a\0b'", "NUL"),
+            ("name LIKE 'a\\'", "lone"),
+            ("attribs->>'say \"hi\"' = 'x'", "double quote"),
         ];
         for (input, expected) in cases {
             let err = parse(input).expect_err(input).to_string();
@@ -479,6 +504,14 @@ mod tests {
                 "{input:?} gave {err:?}, expected it to mention {expected:?}"
             );
         }
+    }
+
+    #[test]
+    fn long_attribute_paths_are_refused() {
+        let path = |n: usize| format!("attribs{}->>'k' = 'x'", "->'k'".repeat(n - 1));
+        assert!(parse(&path(16)).is_ok());
+        let err = parse(&path(17)).unwrap_err().to_string();
+        assert!(err.contains("more than 16 keys"), "{err}");
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct CampaignView {
     failed: i64,
     bounced: i64,
     skipped: i64,
+    /// Why bulten paused the campaign (a message it could not compose), until resumed.
+    status_reason: Option<String>,
     /// Messages per second since the start.
     rate: f64,
     views: i64,
@@ -111,6 +113,7 @@ impl CampaignView {
             failed: c.failed,
             bounced: c.bounced,
             skipped: c.skipped,
+            status_reason: c.status_reason,
             rate,
             views: 0,
             clicks: 0,

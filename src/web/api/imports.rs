@@ -111,7 +111,7 @@ pub async fn start(
     mut multipart: Multipart,
 ) -> Result<Json<Data<ImportStatus>>, ApiError> {
     let mut params: Option<ImportParams> = None;
-    let mut upload: Option<(PathBuf, String)> = None;
+    let mut upload: Option<(Upload, String)> = None;
     while let Some(mut field) = multipart.next_field().await? {
         match field.name() {
             Some("params") => {
@@ -123,45 +123,58 @@ pub async fn start(
             }
             Some("file") => {
                 let name = field.file_name().unwrap_or("upload.csv").to_owned();
-                let dir = state.settings.data_dir.join("uploads");
-                tokio::fs::create_dir_all(&dir).await.map_err(|e| {
-                    anyhow::Error::new(e).context("cannot create the upload folder")
-                })?;
-                let path = dir.join(format!("import-{}.csv", uuid::Uuid::new_v4()));
-                let mut out = tokio::fs::File::create(&path)
+                let dir = state.settings.data_dir.join(UPLOAD_DIR);
+                crate::app::private_dir(&state.settings.data_dir)
+                    .and_then(|()| crate::app::private_dir(&dir))
+                    .map_err(|e| e.context("cannot create the upload folder"))?;
+                // Owned by the guard from here: whatever goes wrong below removes the file.
+                let file = Upload(dir.join(format!("import-{}.csv", uuid::Uuid::new_v4())));
+                let mut out = private_file(&file.0)
                     .await
                     .map_err(|e| anyhow::Error::new(e).context("cannot store the upload"))?;
-                let copied = async {
-                    while let Some(chunk) = field.chunk().await? {
-                        out.write_all(&chunk).await.map_err(|e| {
-                            anyhow::Error::new(e).context("cannot store the upload")
-                        })?;
-                    }
-                    out.flush().await.map_err(anyhow::Error::new)?;
-                    Ok::<_, ApiError>(())
-                };
-                if let Err(err) = copied.await {
-                    let _ = tokio::fs::remove_file(&path).await;
-                    return Err(err);
+                while let Some(chunk) = field.chunk().await? {
+                    out.write_all(&chunk)
+                        .await
+                        .map_err(|e| anyhow::Error::new(e).context("cannot store the upload"))?;
                 }
-                upload = Some((path, name));
+                out.flush().await.map_err(anyhow::Error::new)?;
+                upload = Some((file, name));
             }
             _ => {}
         }
     }
     let params = params.ok_or_else(|| ApiError::bad_request("the params field is missing"))?;
-    let (path, name) = upload.ok_or_else(|| ApiError::bad_request("the file field is missing"))?;
-    let result = begin(&state, params, path.clone(), name).await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(&path).await;
+    let (file, name) = upload.ok_or_else(|| ApiError::bad_request("the file field is missing"))?;
+    begin(&state, params, file, name).await
+}
+
+/// Where uploads wait for their import, under the data directory.
+pub const UPLOAD_DIR: &str = "uploads";
+
+/// An uploaded file, removed when dropped: by the request that refuses it, or by the import
+/// task when the import ends. (A killed server's are swept at the next start.)
+#[derive(Debug)]
+struct Upload(PathBuf);
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
-    result
+}
+
+/// Creates `path` readable and writable by this user only.
+async fn private_file(path: &std::path::Path) -> std::io::Result<tokio::fs::File> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path).await
 }
 
 async fn begin(
     state: &AppState,
     params: ImportParams,
-    path: PathBuf,
+    file: Upload,
     name: String,
 ) -> Result<Json<Data<ImportStatus>>, ApiError> {
     let delimiter = match params.delim.as_deref() {
@@ -208,7 +221,7 @@ async fn begin(
     let db = state.db.clone();
     let run_id = run.id;
     *task = Some(tokio::spawn(async move {
-        match import_into_run(&db, run_id, &path, &options, plan, &NoProgress).await {
+        match import_into_run(&db, run_id, &file.0, &options, plan, &NoProgress).await {
             Ok(summary) => tracing::info!(
                 run_id,
                 imported = summary.imported,
@@ -218,7 +231,7 @@ async fn begin(
             ),
             Err(err) => tracing::warn!(run_id, error = format!("{err:#}"), "import failed"),
         }
-        let _ = tokio::fs::remove_file(&path).await;
+        drop(file);
     }));
     Ok(data(Some(run).into()))
 }

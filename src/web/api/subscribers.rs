@@ -1,9 +1,10 @@
 //! `/api/subscribers`: listmonk's subscriber endpoints.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -98,6 +99,8 @@ impl From<SubscriberWithLists> for SubscriberView {
 #[derive(Debug, Deserialize)]
 pub struct SearchParams {
     query: Option<String>,
+    /// listmonk's free-text search over name and address.
+    search: Option<String>,
     list_id: Option<String>,
     subscription_status: Option<String>,
     order_by: Option<String>,
@@ -118,16 +121,19 @@ fn parse_id(text: &str, what: &str) -> Result<i64, ApiError> {
 pub async fn search(
     State(state): State<AppState>,
     Query(params): Query<SearchParams>,
-) -> Result<Json<Data<PageResults<SubscriberView>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let page = params.page.resolve()?;
     let query_text = params.query.clone().unwrap_or_default();
-    let filter = match query_text.trim() {
+    let parsed = match query_text.trim() {
         "" => None,
-        text => {
-            let parsed = filter::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            Some(compile(&parsed, state.db.backend(), 1))
-        }
+        text => Some(filter::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))?),
     };
+    let search_text = params.search.clone().unwrap_or_default();
+    let parsed = match (parsed, filter::Filter::search(&search_text)) {
+        (Some(q), Some(s)) => Some(filter::Filter::And(Box::new(q), Box::new(s))),
+        (q, s) => q.or(s),
+    };
+    let filter = parsed.map(|f| compile(&f, state.db.backend(), 1));
     let list_id = match params.list_id.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(text) => Some(parse_id(text, "list_id")?),
@@ -150,9 +156,72 @@ pub async fn search(
         limit: page.limit,
         offset: page.offset(),
     };
+    if page.limit.is_none() {
+        return stream_all(&state, &query, query_text, search_text).await;
+    }
     let (found, total) = ops::search(&state.db, &query).await?;
     let results = found.into_iter().map(SubscriberView::from).collect();
-    Ok(data(PageResults::new(results, total, page, query_text)))
+    let mut answer = PageResults::new(results, total, page, query_text);
+    answer.search = search_text;
+    Ok(data(answer).into_response())
+}
+
+/// `per_page=all`: the same JSON as a page, written out batch by batch as the database
+/// gives the rows, so the server's memory stays flat however many readers match. The
+/// fields come in another order than a page's (the results before the total), which JSON
+/// readers do not mind. An error after the first byte can only cut the answer short.
+async fn stream_all(
+    state: &AppState,
+    query: &SubscriberQuery,
+    query_text: String,
+    search_text: String,
+) -> Result<Response, ApiError> {
+    let (total, mut batches) = ops::search_all(&state.db, query).await?;
+    let head = serde_json::json!({
+        "query": query_text,
+        "search": search_text,
+        "total": total,
+        "per_page": total,
+        "page": 1,
+    });
+    let head = serde_json::to_string(&head).map_err(anyhow::Error::new)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+    tokio::spawn(async move {
+        // `{"data":{…head fields…,"results":[` then the rows, then `]}}`.
+        let opening = format!("{{\"data\":{},\"results\":[", &head[..head.len() - 1]);
+        if tx.send(Ok(Bytes::from(opening))).await.is_err() {
+            return;
+        }
+        let mut first = true;
+        while let Some(batch) = batches.recv().await {
+            let chunk = batch.map_err(std::io::Error::other).and_then(|batch| {
+                let mut out = Vec::with_capacity(batch.len() * 512);
+                for subscriber in batch {
+                    if !std::mem::take(&mut first) {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut out, &SubscriberView::from(subscriber))?;
+                }
+                Ok(Bytes::from(out))
+            });
+            let failed = chunk.is_err();
+            if let Err(err) = &chunk {
+                tracing::error!(error = %err, "streaming subscribers failed");
+            }
+            if tx.send(chunk).await.is_err() || failed {
+                return;
+            }
+        }
+        let _ = tx.send(Ok(Bytes::from_static(b"]}}"))).await;
+    });
+    let body = axum::body::Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 /// `GET /api/subscribers/{id}`

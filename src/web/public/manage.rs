@@ -167,15 +167,31 @@ pub async fn act(
         },
         Some("change_email") => {
             let new = field(&fields, "new_email").unwrap_or_default();
-            match state.signups.request_change(&subscriber, &new, lang).await {
+            let altcha = field(&fields, "altcha");
+            match state
+                .signups
+                .request_change(&subscriber, &new, altcha.as_deref(), reader.ip, lang)
+                .await
+            {
                 Ok(Ok(())) => {
                     state.kick.kick();
                     Ok(reload(Some("manage.change_sent"), None, StatusCode::OK).await)
                 }
                 Ok(Err(refusal)) => Ok(reload(
                     None,
-                    Some(("new_email", i18n::text(lang, refusal.key()))),
-                    StatusCode::BAD_REQUEST,
+                    Some((
+                        if matches!(refusal, Refusal::ProofOfWork(_)) {
+                            "altcha"
+                        } else {
+                            "new_email"
+                        },
+                        i18n::text(lang, refusal.key()),
+                    )),
+                    if refusal.is_rate_limit() {
+                        StatusCode::TOO_MANY_REQUESTS
+                    } else {
+                        StatusCode::BAD_REQUEST
+                    },
                 )
                 .await),
                 Err(err) => Err(err),

@@ -41,10 +41,7 @@ impl FromRequestParts<AppState> for Reader {
                 .to_owned()
         };
         let forwarded = state.settings.client_ip_header.as_deref().and_then(|name| {
-            header_text(name)
-                .split(',')
-                .next()
-                .and_then(|first| first.trim().parse::<IpAddr>().ok())
+            forwarded_ip(&header_text(name), state.settings.client_ip_trusted_hops)
         });
         let connected = parts
             .extensions
@@ -62,6 +59,19 @@ impl FromRequestParts<AppState> for Reader {
             uri: parts.uri.clone(),
         })
     }
+}
+
+/// The address the outermost trusted proxy saw: the entry `hops` from the right of a
+/// comma-separated forwarding header. The client writes whatever it likes to the left of
+/// what the proxies append, so the left-most entry proves nothing.
+fn forwarded_ip(header: &str, hops: usize) -> Option<IpAddr> {
+    let entries: Vec<&str> = header
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    let at = entries.len().checked_sub(hops.max(1))?;
+    entries[at].parse().ok()
 }
 
 fn query_value(uri: &Uri, name: &str) -> Option<String> {
@@ -221,4 +231,29 @@ pub fn with_page_headers(mut response: Response) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_ip;
+
+    #[test]
+    fn the_forwarded_address_is_the_one_the_trusted_proxy_added() {
+        let ip = |text: &str| text.parse::<std::net::IpAddr>().ok();
+        // The client wrote 6.6.6.6 itself; the proxy appended what it saw.
+        assert_eq!(forwarded_ip("6.6.6.6, 203.0.113.7", 1), ip("203.0.113.7"));
+        assert_eq!(forwarded_ip("203.0.113.7", 1), ip("203.0.113.7"));
+        // Two proxies: a CDN, then the operator's own.
+        assert_eq!(
+            forwarded_ip("6.6.6.6, 203.0.113.7, 198.51.100.1", 2),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            forwarded_ip("203.0.113.7", 2),
+            None,
+            "fewer entries than proxies"
+        );
+        assert_eq!(forwarded_ip("", 1), None);
+        assert_eq!(forwarded_ip("6.6.6.6, garbage", 1), None);
+    }
 }

@@ -243,6 +243,8 @@ fn form_context(state: &AppState, view: &FormView<'_>, refusals: &[Refusal], lan
         })
     });
     let mut ctx = json!({
+        // Absolute: the snippet works on the publisher's pages, on another origin.
+        "root": state.mailer.root_url,
         "action": format!("{}/subscription/form", state.mailer.root_url),
         "source": match view.source { Source::Embed => "embed", _ => "form" },
         "page": view.page,

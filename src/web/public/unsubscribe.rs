@@ -33,8 +33,11 @@ pub async fn show(
         .filter(|(_, _, subscribed)| *subscribed)
         .map(|(_, name, _)| name.as_str())
         .collect();
+    // Not the reader's preference link: this token travels in `List-Unsubscribe`, which
+    // mailbox providers see and forwards keep, so it may only unsubscribe. The page that
+    // mails the preference link to the reader's own address is offered instead.
     let manage = json!({
-        "url": format!("{}?lang={}", state.mailer.manage_url(target.subscriber.uuid), lang.as_str()),
+        "url": format!("{}/subscription/manage?lang={}", state.mailer.root_url, lang.as_str()),
         "label": "unsub.manage",
     });
     if lists.is_empty() {
