@@ -31,7 +31,7 @@ fn main() {
     let only: Option<String> = std::env::var("BENCH_BACKEND").ok();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let csv = dir.path().join("subscribers.csv");
-    generate(&csv, rows);
+    support::generate_subscribers(&csv, rows);
     let size = std::fs::metadata(&csv).map(|m| m.len()).unwrap_or(0);
     println!(
         "import benchmark: {rows} rows, {:.1} MB of CSV",
@@ -104,32 +104,6 @@ impl Outcome {
             self.peak_mb
         );
     }
-}
-
-fn generate(path: &Path, rows: usize) {
-    use std::io::Write as _;
-    let cities = [
-        "İstanbul",
-        "Ankara",
-        "İzmir",
-        "Van",
-        "Trabzon",
-        "Diyarbakır",
-        "Antalya",
-        "Bursa",
-    ];
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("the CSV file"));
-    writeln!(out, "email,name,attributes").unwrap();
-    for n in 0..rows {
-        let city = cities[n % cities.len()];
-        writeln!(
-            out,
-            "okur{n}@haber{}.example,Okur {n},\"{{\"\"city\"\": \"\"{city}\"\", \"\"n\"\": {n}}}\"",
-            n % 97
-        )
-        .unwrap();
-    }
-    out.flush().unwrap();
 }
 
 /// Imports with the CLI and returns (rows/s, peak MB); checks every row arrived.

@@ -45,13 +45,17 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-/// Creates `dir` (and its parents) if needed, readable by this user only: it holds the
-/// database, whose `secrets` table has the key that signs every reader's links, and uploaded
-/// subscriber files.
+/// Creates `dir` (and its parents) if it does not exist, readable by this user only: it
+/// holds the database, whose `secrets` table has the key that signs every reader's links,
+/// and uploaded subscriber files. A directory that exists keeps its mode: the operator may
+/// have pointed bulten at a folder that others must read.
 ///
 /// # Errors
 /// When the directory cannot be created or its mode set.
 pub fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the directory {}", dir.display()))?;
     set_mode(dir, 0o700)
@@ -94,6 +98,34 @@ fn set_mode(path: &std::path::Path, mode: u32) -> anyhow::Result<()> {
     #[cfg(not(unix))]
     let _ = (path, mode);
     Ok(())
+}
+
+/// Open files kept for everything but client connections: the database pool, SMTP
+/// connections, uploads, logs.
+const FILES_FOR_THE_REST: u64 = 256;
+
+/// `wanted` connections, or fewer if the process may not open that many files: raises the
+/// soft limit to the hard one first (often 1,024 against 1,048,576), since running out of file
+/// descriptors stops the server from accepting anyone, where a bound only makes them wait.
+fn connection_bound(wanted: usize) -> usize {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(files) => {
+            let room =
+                usize::try_from(files.saturating_sub(FILES_FOR_THE_REST)).unwrap_or(usize::MAX);
+            if room < wanted {
+                tracing::warn!(
+                    wanted,
+                    allowed = room,
+                    "the open-file limit allows fewer HTTP connections than http_max_connections"
+                );
+            }
+            wanted.min(room).max(1)
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the open-file limit");
+            wanted
+        }
+    }
 }
 
 /// Removes subscriber files uploaded for imports that never ran to their end (a server
@@ -199,7 +231,7 @@ impl App {
         };
         let expiry = tokio::spawn(expire_signups(self.state.signups.clone()));
         let limits = web::serve::Limits {
-            max_connections: self.state.settings.http_max_connections,
+            max_connections: connection_bound(self.state.settings.http_max_connections),
             header_timeout: std::time::Duration::from_secs(
                 self.state.settings.http_header_timeout_secs.max(1),
             ),

@@ -37,6 +37,35 @@ pub(crate) fn bulten(db_args: &[String]) -> Command {
     command
 }
 
+/// Writes `rows` subscribers as listmonk's CSV (`email,name,attributes`), with Turkish
+/// city names and a number in the attributes.
+#[allow(dead_code)]
+pub(crate) fn generate_subscribers(path: &Path, rows: usize) {
+    use std::io::Write as _;
+    let cities = [
+        "İstanbul",
+        "Ankara",
+        "İzmir",
+        "Van",
+        "Trabzon",
+        "Diyarbakır",
+        "Antalya",
+        "Bursa",
+    ];
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("the CSV file"));
+    writeln!(out, "email,name,attributes").unwrap();
+    for n in 0..rows {
+        let city = cities[n % cities.len()];
+        writeln!(
+            out,
+            "okur{n}@haber{}.example,Okur {n},\"{{\"\"city\"\": \"\"{city}\"\", \"\"n\"\": {n}}}\"",
+            n % 97
+        )
+        .unwrap();
+    }
+    out.flush().unwrap();
+}
+
 /// The PostgreSQL server the benchmarks create their databases on.
 pub(crate) fn postgres_admin_url() -> String {
     std::env::var("BULTEN_TEST_POSTGRES_URL")

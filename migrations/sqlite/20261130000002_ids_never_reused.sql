@@ -1,7 +1,8 @@
 -- no-transaction
 -- IDs are never handed out twice. A plain INTEGER PRIMARY KEY takes the largest ID plus
--- one, so deleting the newest subscriber, list, template or campaign gave its ID to the next
--- one, and a client that had cached the ID acted on the wrong record. AUTOINCREMENT keeps
+-- one, so deleting the newest subscriber, list, template, campaign, user, API user, import or
+-- outbox message gave its ID to the next one, and a client that had cached the ID acted on
+-- the wrong record. AUTOINCREMENT keeps
 -- the largest ID ever used (as PostgreSQL's sequences do); SQLite adds it only to a new
 -- table, so each table is rebuilt as SQLite's documentation prescribes: foreign keys off
 -- (which a transaction cannot change, hence no-transaction), a new table, the rows copied
@@ -107,6 +108,74 @@ INSERT INTO campaigns_new (id, uuid, name, subject, from_email, body, altbody, c
     FROM campaigns;
 DROP TABLE campaigns;
 ALTER TABLE campaigns_new RENAME TO campaigns;
+
+CREATE TABLE users_new (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    username      TEXT    NOT NULL UNIQUE,
+    -- Argon2id in PHC string format.
+    password_hash TEXT    NOT NULL,
+    role          TEXT    NOT NULL CHECK (role IN ('admin', 'editor', 'viewer')),
+    status        TEXT    NOT NULL DEFAULT 'enabled' CHECK (status IN ('enabled', 'disabled')),
+    created_at    TEXT    NOT NULL,
+    updated_at    TEXT    NOT NULL
+);
+INSERT INTO users_new (id, username, password_hash, role, status, created_at, updated_at)
+    SELECT id, username, password_hash, role, status, created_at, updated_at FROM users;
+DROP TABLE users;
+ALTER TABLE users_new RENAME TO users;
+
+CREATE TABLE api_users_new (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    name        TEXT    NOT NULL UNIQUE,
+    -- SHA-256 of the token, hex: tokens are 256 random bits, so a slow hash adds nothing.
+    token_hash  TEXT    NOT NULL,
+    role        TEXT    NOT NULL DEFAULT 'admin' CHECK (role IN ('admin', 'editor', 'viewer')),
+    created_at  TEXT    NOT NULL,
+    updated_at  TEXT    NOT NULL
+);
+INSERT INTO api_users_new (id, name, token_hash, role, created_at, updated_at)
+    SELECT id, name, token_hash, role, created_at, updated_at FROM api_users;
+DROP TABLE api_users;
+ALTER TABLE api_users_new RENAME TO api_users;
+
+CREATE TABLE imports_new (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    name        TEXT    NOT NULL,
+    mode        TEXT    NOT NULL CHECK (mode IN ('subscribe', 'blocklist')),
+    status      TEXT    NOT NULL
+                CHECK (status IN ('importing', 'stopping', 'stopped', 'finished', 'failed')),
+    overwrite   INTEGER NOT NULL DEFAULT 0,
+    list_ids    TEXT    NOT NULL DEFAULT '[]',
+    total       INTEGER NOT NULL DEFAULT 0,
+    imported    INTEGER NOT NULL DEFAULT 0,
+    failed      INTEGER NOT NULL DEFAULT 0,
+    error       TEXT,
+    created_at  TEXT    NOT NULL,
+    updated_at  TEXT    NOT NULL
+);
+INSERT INTO imports_new (id, name, mode, status, overwrite, list_ids, total, imported, failed,
+                         error, created_at, updated_at)
+    SELECT id, name, mode, status, overwrite, list_ids, total, imported, failed, error,
+           created_at, updated_at FROM imports;
+DROP TABLE imports;
+ALTER TABLE imports_new RENAME TO imports;
+
+CREATE TABLE outbox_new (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id INTEGER,
+    campaign_id INTEGER,
+    mail_from   TEXT    NOT NULL,
+    rcpt        TEXT    NOT NULL,
+    subject     TEXT    NOT NULL,
+    message     BLOB    NOT NULL,
+    created_at  TEXT    NOT NULL
+);
+INSERT INTO outbox_new (id, delivery_id, campaign_id, mail_from, rcpt, subject, message,
+                        created_at)
+    SELECT id, delivery_id, campaign_id, mail_from, rcpt, subject, message, created_at
+    FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
 
 COMMIT;
 PRAGMA foreign_keys = ON;

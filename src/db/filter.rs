@@ -127,6 +127,8 @@ impl Compiler {
     /// The field and the bound value, each in the form that makes them comparable.
     fn operands(&mut self, field: &Field, value: &Literal) -> (String, String) {
         let lhs = self.field(field, Some(value));
+        let numeric_attribute = matches!(field, Field::Attribute { .. })
+            && effective_cast(field, Some(value)) == Some(Cast::Number);
         let rhs = match value {
             Literal::Text(text) => self.bind(Param::Text(text.clone())),
             Literal::Int(n) if matches!(field, Field::Attribute { .. }) => {
@@ -138,22 +140,24 @@ impl Compiler {
             Literal::Uuid(u) => self.bind(Param::Uuid(*u)),
             Literal::Time(t) => self.bind(Param::Time(*t)),
         };
+        // Attributes compare as NUMERIC on PostgreSQL (see `postgres_attribute`); the
+        // literal goes the same way, or PostgreSQL would turn both into doubles.
+        let rhs = if numeric_attribute && self.backend == Backend::Postgres {
+            format!("CAST({rhs} AS NUMERIC)")
+        } else {
+            rhs
+        };
         (lhs, rhs)
     }
 
     fn field(&mut self, field: &Field, compared_with: Option<&Literal>) -> String {
-        let Field::Attribute { path, cast } = field else {
+        let Field::Attribute { path, .. } = field else {
             let Field::Column(column) = field else {
                 unreachable!()
             };
             return column_sql(*column).to_owned();
         };
-        let effective = match (cast, compared_with) {
-            (Some(cast), _) => Some(*cast),
-            (None, Some(Literal::Int(_) | Literal::Float(_))) => Some(Cast::Number),
-            (None, Some(Literal::Bool(_))) => Some(Cast::Bool),
-            _ => None,
-        };
+        let effective = effective_cast(field, compared_with);
         match self.backend {
             Backend::Postgres => self.postgres_attribute(path, effective),
             Backend::Sqlite => self.sqlite_attribute(path, effective),
@@ -163,7 +167,9 @@ impl Compiler {
     /// An attribute on PostgreSQL: `->` for each key but the last, then `->>` for its text.
     /// Only JSON numbers and strings that are plain decimals compare as numbers; any other
     /// value is NULL there (so no comparison holds), where a bare cast would fail the whole
-    /// query on the first reader whose value is not a number.
+    /// query on the first reader whose value is not a number. Numbers compare as NUMERIC,
+    /// which holds any JSON number exactly (a double overflows on `1e400`, and fails the
+    /// query); a decimal string is bounded to what NUMERIC reads.
     fn postgres_attribute(&mut self, path: &[String], cast: Option<Cast>) -> String {
         let (last, init) = path.split_last().expect("an attribute path is never empty");
         let mut json = String::from("subscribers.attribs");
@@ -177,8 +183,10 @@ impl Compiler {
         match cast {
             None | Some(Cast::Text) => text,
             Some(Cast::Number) => format!(
-                "(CASE WHEN jsonb_typeof({value}) = 'number' OR (jsonb_typeof({value}) = 'string' \
-                 AND {text} ~ '^-?[0-9]+(\\.[0-9]+)?$') THEN CAST({text} AS DOUBLE PRECISION) END)"
+                "(CASE WHEN jsonb_typeof({value}) = 'number' THEN CAST({value} AS NUMERIC) \
+                 WHEN jsonb_typeof({value}) = 'string' \
+                 AND {text} ~ '^-?[0-9]{{1,1000}}(\\.[0-9]{{1,1000}})?$' \
+                 THEN CAST({text} AS NUMERIC) END)"
             ),
             // JSON true/false, compared through its JSON text on both backends.
             Some(Cast::Bool) => format!("CAST({value} AS TEXT)"),
@@ -213,6 +221,20 @@ impl Compiler {
             }
             Some(Cast::Bool) => format!("({json} -> {p})"),
         }
+    }
+}
+
+/// How an attribute compares: as its cast says, else as the literal it meets (a number
+/// makes it numeric, a boolean boolean), else as text.
+fn effective_cast(field: &Field, compared_with: Option<&Literal>) -> Option<Cast> {
+    let Field::Attribute { cast, .. } = field else {
+        return None;
+    };
+    match (cast, compared_with) {
+        (Some(cast), _) => Some(*cast),
+        (None, Some(Literal::Int(_) | Literal::Float(_))) => Some(Cast::Number),
+        (None, Some(Literal::Bool(_))) => Some(Cast::Bool),
+        _ => None,
     }
 }
 
@@ -267,7 +289,11 @@ mod tests {
         let filter = parse("attribs->'a'->>'age' >= 18").unwrap();
         let compiled = compile(&filter, Backend::Postgres, 1);
         assert!(compiled.sql.contains("jsonb_typeof"), "{}", compiled.sql);
-        assert!(compiled.sql.ends_with(">= $3"), "{}", compiled.sql);
+        assert!(
+            compiled.sql.ends_with(">= CAST($3 AS NUMERIC)"),
+            "{}",
+            compiled.sql
+        );
         assert_eq!(compiled.params[2], Param::Float(18.0));
         let compiled = compile(&filter, Backend::Sqlite, 1);
         assert_eq!(compiled.params[0], Param::Text("$.\"a\".\"age\"".into()));

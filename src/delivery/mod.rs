@@ -368,9 +368,9 @@ async fn dispatch_once(
                 }
             }
             Err(reason) => {
-                // A message that cannot be composed would fail the same way for every
-                // reader (or take the node down, if it were let through): pause the campaign
-                // with the reason for its editor, and give the batch back untouched.
+                // The campaign cannot be composed for anyone (its template fails for every
+                // reader of a batch): pause it with the reason for its editor, and give the
+                // batch back untouched.
                 tracing::error!(campaign, reason, "campaign cannot be composed; pausing it");
                 for row in &rows {
                     outcomes.send((row.id, Some(campaign), Outcome::Released))?;
@@ -444,8 +444,8 @@ async fn composer_for(
 type Composed = Result<Outgoing, (i64, Outcome)>;
 
 /// Messages for claimed campaign rows; rows whose recipient may no longer be mailed are
-/// skipped with the reason. The inner error says why a message could not be composed: then
-/// none of the batch is sent.
+/// skipped with the reason, and a message that cannot be composed fails its row. The inner
+/// error says why no message of the batch could be composed: then none of it is sent.
 async fn compose_batch(
     shared: &Arc<Shared>,
     composer: &Arc<CampaignComposer>,
@@ -509,11 +509,32 @@ async fn compose_batch(
             Err(err) => return Err(err.into()),
         }
     }
-    let failure = composed.iter().find_map(|item| match item {
-        Err((_, Outcome::Failed(reason))) => Some(reason.clone()),
-        _ => None,
-    });
-    Ok(failure.map_or(Ok(composed), Err))
+    // One reader's message failing (an attribute only they lack) fails that row, with the
+    // reason in the ledger and the log. Every message of the batch failing is the campaign's
+    // fault (its template, nesting its loops build): then nobody is written off, and the
+    // campaign waits for its editor.
+    let failures: Vec<&String> = composed
+        .iter()
+        .filter_map(|item| match item {
+            Err((_, Outcome::Failed(reason))) => Some(reason),
+            _ => None,
+        })
+        .collect();
+    let attempted = composed
+        .iter()
+        .filter(|item| !matches!(item, Err((_, Outcome::Skipped(_)))))
+        .count();
+    if !failures.is_empty() && failures.len() == attempted {
+        return Ok(Err(failures[0].clone()));
+    }
+    for reason in failures {
+        tracing::warn!(
+            campaign = composer.campaign_id,
+            reason,
+            "a message could not be composed"
+        );
+    }
+    Ok(Ok(composed))
 }
 
 /// A claimed transactional row carries its finished message.

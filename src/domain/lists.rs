@@ -48,7 +48,7 @@ impl ListName {
                 "the list name is longer than {MAX_LIST_NAME_CHARS} characters"
             )));
         }
-        if name.chars().any(char::is_control) {
+        if super::has_control_characters(name) {
             return Err(Invalid("the list name contains a control character".into()));
         }
         Ok(Self(name.to_owned()))

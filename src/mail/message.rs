@@ -36,7 +36,7 @@ impl Mailbox {
         };
         if name
             .as_deref()
-            .is_some_and(|n| n.chars().any(char::is_control))
+            .is_some_and(crate::domain::has_control_characters)
         {
             return Err(Invalid("the sender name holds a control character".into()));
         }

@@ -179,6 +179,16 @@ struct Policy {
     from: String,
 }
 
+/// What a stranger's form brings to show it is a person: the proof of work, the
+/// third-party captcha's token, the honeypot field, and where it came from.
+#[derive(Debug, Clone, Default)]
+pub struct Proofs {
+    pub altcha: Option<String>,
+    pub captcha: Option<String>,
+    pub honeypot: Option<String>,
+    pub ip: Option<IpAddr>,
+}
+
 /// The reader-facing use cases, with their limits. One per process.
 #[derive(Debug)]
 pub struct Signups {
@@ -411,6 +421,30 @@ impl Signups {
         Ok(())
     }
 
+    /// The proof of work (spent here, once), then the third-party captcha when one is
+    /// configured (failing closed).
+    async fn prove_human(
+        &self,
+        altcha: Option<&str>,
+        captcha: Option<&str>,
+        ip: Option<IpAddr>,
+        now: Timestamp,
+    ) -> OpsResult<Result<(), Refusal>> {
+        if let Err(refused) = captcha::verify(&self.db, &self.mailer.signer, altcha, now).await? {
+            return Ok(Err(Refusal::ProofOfWork(refused)));
+        }
+        if let Some(external) = &self.policy.external {
+            match captcha::verify_external(&self.http, external, captcha, ip).await {
+                Ok(()) => {}
+                Err(ExternalRefused::Rejected) => return Ok(Err(Refusal::Captcha)),
+                Err(ExternalRefused::Unavailable) => {
+                    return Ok(Err(Refusal::CaptchaUnavailable));
+                }
+            }
+        }
+        Ok(Ok(()))
+    }
+
     /// Runs the checks every signup goes through, then stores it and mails the confirmation.
     ///
     /// Cheap checks come first and the proof of work is spent only when the fields are valid,
@@ -461,31 +495,16 @@ impl Signups {
             return refuse(refusals, lang);
         };
 
-        let pow = captcha::verify(
-            &self.db,
-            &self.mailer.signer,
-            request.altcha.as_deref(),
-            now,
-        )
-        .await?;
-        if let Err(refused) = pow {
-            return refuse(vec![Refusal::ProofOfWork(refused)], lang);
-        }
-        if let Some(external) = &self.policy.external {
-            match captcha::verify_external(
-                &self.http,
-                external,
+        let human = self
+            .prove_human(
+                request.altcha.as_deref(),
                 request.captcha.as_deref(),
                 request.ip,
+                now,
             )
-            .await
-            {
-                Ok(()) => {}
-                Err(ExternalRefused::Rejected) => return refuse(vec![Refusal::Captcha], lang),
-                Err(ExternalRefused::Unavailable) => {
-                    return refuse(vec![Refusal::CaptchaUnavailable], lang);
-                }
-            }
+            .await?;
+        if let Err(refusal) = human {
+            return refuse(vec![refusal], lang);
         }
         let hash = self.mailer.signer.address_hash(email.as_str());
         let hour_ago = now.plus_secs(-3600);
@@ -523,9 +542,11 @@ impl Signups {
             .await?;
         }
         Ok(Ok(Accepted {
-            has_optin: lists
-                .iter()
-                .any(|l| l.optin == crate::domain::OptinKind::Double),
+            // A reader rejoining a single opt-in list they had left confirms by mail too.
+            has_optin: !stored.pending.is_empty()
+                || lists
+                    .iter()
+                    .any(|l| l.optin == crate::domain::OptinKind::Double),
             lang,
         }))
     }
@@ -991,14 +1012,17 @@ impl Signups {
         &self,
         subscriber: &Subscriber,
         new_email: &str,
-        altcha: Option<&str>,
-        ip: Option<IpAddr>,
+        proofs: &Proofs,
         lang: Lang,
     ) -> OpsResult<Result<(), Refusal>> {
         let now = Timestamp::now();
         // Each request mails an address the requester chose, so it passes the signup form's
-        // checks: the per-IP and overall limits, the proof of work, and a limit per link.
-        if let Err(refusal) = self.admit(ip) {
+        // checks: the honeypot, the per-IP and overall limits, the proof of work and the
+        // captcha, and a limit per link.
+        if proofs.honeypot.as_deref().is_some_and(|h| !h.is_empty()) {
+            return Ok(Err(Refusal::Honeypot));
+        }
+        if let Err(refusal) = self.admit(proofs.ip) {
             return Ok(Err(refusal));
         }
         let new = match parse_email(new_email) {
@@ -1008,8 +1032,16 @@ impl Signups {
         if new == subscriber.email {
             return Ok(Ok(()));
         }
-        if let Err(refused) = captcha::verify(&self.db, &self.mailer.signer, altcha, now).await? {
-            return Ok(Err(Refusal::ProofOfWork(refused)));
+        let human = self
+            .prove_human(
+                proofs.altcha.as_deref(),
+                proofs.captcha.as_deref(),
+                proofs.ip,
+                now,
+            )
+            .await?;
+        if let Err(refusal) = human {
+            return Ok(Err(refusal));
         }
         let link = self
             .mailer

@@ -227,8 +227,9 @@ impl Compiled {
 pub fn refuse_deep_nesting(html: &str, what: &str) -> Result<(), Invalid> {
     if nesting::too_deep(html) {
         return Err(Invalid(format!(
-            "{what} nests HTML elements more than {} levels deep",
-            nesting::MAX_NESTING
+            "{what} nests HTML elements more than {} levels deep, or makes more than {} of them",
+            nesting::MAX_NESTING,
+            nesting::MAX_ELEMENTS
         )));
     }
     Ok(())

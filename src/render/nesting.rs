@@ -23,18 +23,27 @@ use html5ever::{Attribute, QualName};
 /// The deepest element nesting bulten processes. Real newsletters nest tables a few dozen
 /// levels at most; the tree walkers stay well inside a 2 MiB thread stack at this depth.
 pub(super) const MAX_NESTING: usize = 256;
+/// The most elements one document may make. The parser makes elements nobody wrote (it
+/// reopens every unclosed `<b>` after each block), and a short body can make millions;
+/// newsletters have a few thousand.
+pub(super) const MAX_ELEMENTS: usize = 100_000;
+/// Elements the parser may add for one tag it reads (`<td>` alone opens `table`, `tbody`,
+/// `tr` around itself), plus `html` and `body`: what a document of few tags can reach.
+const IMPLIED_PER_TAG: usize = 4;
 
-/// Whether `html` nests elements deeper than [`MAX_NESTING`].
+/// Whether `html` nests elements deeper than [`MAX_NESTING`] or makes more than
+/// [`MAX_ELEMENTS`] of them.
 pub(super) fn too_deep(html: &str) -> bool {
-    // A document cannot nest deeper than it has tags: most pass without being parsed.
-    if html.matches('<').count() <= MAX_NESTING {
+    // A document of few tags cannot get there: most pass without being parsed.
+    if html.matches('<').count() * IMPLIED_PER_TAG + 2 <= MAX_NESTING {
         return false;
     }
-    depth(html) > MAX_NESTING
+    measure(html).is_none_or(|depth| depth > MAX_NESTING)
 }
 
-/// The element nesting depth of `html` parsed as a document (`<html>` is 1).
-pub(super) fn depth(html: &str) -> usize {
+/// The element nesting depth of `html` parsed as a document (`<html>` is 1); `None` when it
+/// makes more than [`MAX_ELEMENTS`] elements.
+pub(super) fn measure(html: &str) -> Option<usize> {
     html5ever::parse_document(Arena::default(), Default::default()).one(html)
 }
 
@@ -42,6 +51,8 @@ pub(super) fn depth(html: &str) -> usize {
 #[derive(Default)]
 struct Arena {
     links: RefCell<Vec<Link>>,
+    /// Past [`MAX_ELEMENTS`]: nothing more is recorded, and the answer is `None`.
+    overflowed: std::cell::Cell<bool>,
 }
 
 #[derive(Default)]
@@ -66,6 +77,11 @@ impl Arena {
         if links.is_empty() {
             links.push(Link::default());
         }
+        if links.len() > MAX_ELEMENTS {
+            // Every further node shares one number whose links are never followed.
+            self.overflowed.set(true);
+            return Rc::new(Handle { id: 0, name });
+        }
         links.push(Link::default());
         Rc::new(Handle {
             id: links.len() - 1,
@@ -74,6 +90,9 @@ impl Arena {
     }
 
     fn set_parent(&self, child: NodeOrText<Node>, parent: Option<usize>) {
+        if self.overflowed.get() {
+            return;
+        }
         if let NodeOrText::AppendNode(child) = child {
             let mut links = self.links.borrow_mut();
             links[child.id].parent = parent;
@@ -94,10 +113,13 @@ fn unnamed() -> QualName {
 
 impl TreeSink for Arena {
     type Handle = Node;
-    type Output = usize;
+    type Output = Option<usize>;
     type ElemName<'a> = &'a QualName;
 
-    fn finish(self) -> usize {
+    fn finish(self) -> Option<usize> {
+        if self.overflowed.get() {
+            return None;
+        }
         let links = self.links.into_inner();
         // Each node's depth is its parent's plus one, found by walking up to a node whose
         // depth is known (or a root, at 0) and filling in the path on the way back down.
@@ -122,7 +144,7 @@ impl TreeSink for Arena {
                 deepest = deepest.max(depth);
             }
         }
-        deepest
+        Some(deepest)
     }
 
     fn parse_error(&self, _msg: Cow<'static, str>) {}
@@ -192,10 +214,15 @@ impl TreeSink for Arena {
     fn add_attrs_if_missing(&self, _: &Node, _: Vec<Attribute>) {}
 
     fn remove_from_parent(&self, target: &Node) {
-        self.links.borrow_mut()[target.id].parent = None;
+        if !self.overflowed.get() {
+            self.links.borrow_mut()[target.id].parent = None;
+        }
     }
 
     fn reparent_children(&self, node: &Node, new_parent: &Node) {
+        if self.overflowed.get() {
+            return;
+        }
         let mut links = self.links.borrow_mut();
         let children = std::mem::take(&mut links[node.id].children);
         for child in children {
@@ -222,6 +249,7 @@ mod tests {
     #[test]
     fn depth_counts_the_tree_not_the_tags() {
         // html > body > div > div
+        let depth = |html: &str| measure(html).unwrap();
         assert_eq!(depth("<div><div>x</div></div>"), 4);
         // Unclosed paragraphs and list items close themselves: siblings, not a staircase.
         let paragraphs = "<p>a".repeat(1_000);
@@ -239,18 +267,44 @@ mod tests {
     }
 
     #[test]
+    fn elements_the_parser_adds_count_too() {
+        // 256 tags, twice as many levels: each <td> opens a table body and a row.
+        let tables = "<table><td>".repeat(128);
+        assert!(measure(&tables).unwrap() > 500);
+        assert!(too_deep(&tables));
+    }
+
+    #[test]
+    fn a_short_body_that_makes_millions_of_elements_is_refused() {
+        // The formatting elements the paragraph's end closed stay active, and the parser
+        // reopens all of them for the text of every block after: 300 elements per block.
+        let formatting: String = (0..300).map(|i| format!("<b class=c{i}>")).collect();
+        let html = format!("<p>{formatting}</p>{}", "<div>x</div>".repeat(2_000));
+        assert_eq!(measure(&html), None);
+        assert!(too_deep(&html));
+    }
+
+    #[test]
     fn the_deepest_allowed_document_is_processed_on_a_small_stack() {
         // What the tools can take at the limit, on a stack the size of a worker thread's.
-        let html = nested("div", MAX_NESTING - 2);
-        assert!(!too_deep(&html));
-        std::thread::Builder::new()
-            .stack_size(2 << 20)
-            .spawn(move || {
-                super::super::inline_css(&html).expect("inlined");
-                super::super::html_to_text(&html).expect("converted");
-            })
-            .unwrap()
-            .join()
-            .expect("no overflow at the limit");
+        let divs = nested("div", MAX_NESTING - 2);
+        // Tables at the limit too: html, body, then table > tbody > tr > td per level.
+        let tables = format!(
+            "{}x{}",
+            "<table><tr><td>".repeat((MAX_NESTING - 2) / 4),
+            "</td></tr></table>".repeat((MAX_NESTING - 2) / 4)
+        );
+        for html in [divs, tables] {
+            assert!(!too_deep(&html));
+            std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || {
+                    super::super::inline_css(&html).expect("inlined");
+                    super::super::html_to_text(&html).expect("converted");
+                })
+                .unwrap()
+                .join()
+                .expect("no overflow at the limit");
+        }
     }
 }

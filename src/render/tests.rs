@@ -200,3 +200,28 @@ fn a_plain_text_campaign_keeps_its_text() {
     assert_eq!(out.text, "Line one\nA & B");
     assert!(out.html.contains("A &amp; B"));
 }
+
+#[test]
+fn nesting_a_template_loop_builds_is_refused_where_a_tool_would_walk_it() {
+    // A loop inside a tag that CSS inlining cannot keep intact sends every message through
+    // the tools: the rendered nesting must be measured there, on a worker's stack.
+    let body = "<style>{% for i in range(1) %}p{color:red}{% endfor %}</style>\
+                {% for i in range(3000) %}<div>{% endfor %}x{% for i in range(3000) %}</div>{% endfor %}";
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let attribs = serde_json::json!({});
+            let data = serde_json::Value::Null;
+            let compiled = Compiled::new(&source(body, BodyFormat::Html, None)).unwrap();
+            let outcome = compiled.render(&recipient(&attribs, &data));
+            if compiled.inline_per_message || compiled.text_per_message {
+                let err = outcome.unwrap_err();
+                assert!(err.0.contains("levels deep"), "{err}");
+            } else {
+                outcome.unwrap();
+            }
+        })
+        .unwrap()
+        .join()
+        .expect("no overflow");
+}

@@ -28,7 +28,13 @@ where
         let bytes =
             axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
                 .await
-                .map_err(|rejection| ApiError::Status(rejection.status(), rejection.body_text()))?;
+                .map_err(|rejection| match rejection.status() {
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::Status(
+                        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                        "the request body is too large".into(),
+                    ),
+                    status => ApiError::Status(status, rejection.body_text()),
+                })?;
         if has_nul_escape(&bytes) {
             return Err(no_nul());
         }

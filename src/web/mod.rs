@@ -159,13 +159,22 @@ fn embeddable_routes() -> Vec<Route> {
 /// CORS for [`embeddable_routes`]: the configured origins, or any; never with credentials.
 fn embed_cors(origins: &[String]) -> tower_http::cors::CorsLayer {
     use tower_http::cors::{AllowOrigin, CorsLayer};
-    let allowed: Vec<axum::http::HeaderValue> = origins
-        .iter()
-        .filter_map(|o| axum::http::HeaderValue::from_str(o.trim().trim_end_matches('/')).ok())
-        .collect();
-    let origin = if allowed.is_empty() {
+    let origin = if origins.is_empty() {
         AllowOrigin::any()
     } else {
+        // An origin that cannot be a header value (a domain in Unicode rather than its
+        // A-label) is left out and said so; it never widens the list to any origin.
+        let allowed = origins.iter().filter_map(|o| {
+            let origin = o.trim().trim_end_matches('/');
+            let value = axum::http::HeaderValue::from_str(origin).ok();
+            if value.is_none() {
+                tracing::warn!(
+                    origin,
+                    "embed_origins: not an origin (use the xn-- form of a domain)"
+                );
+            }
+            value
+        });
         AllowOrigin::list(allowed)
     };
     CorsLayer::new()
@@ -191,6 +200,8 @@ fn content_security_policy(settings: &crate::config::Settings) -> String {
         Some(Provider::Hcaptcha) => " https://hcaptcha.com https://*.hcaptcha.com",
         Some(Provider::Turnstile) => " https://challenges.cloudflare.com",
     };
+    // Pages name bulten by its public URL, which a proxy may serve from another origin
+    // than the one the page is read from.
     let root = url::Url::parse(&settings.root_url())
         .map(|u| format!(" {}", u.origin().ascii_serialization()))
         .unwrap_or_default();
@@ -200,9 +211,10 @@ fn content_security_policy(settings: &crate::config::Settings) -> String {
         captcha
     };
     format!(
-        "default-src 'none'; script-src 'self'{captcha}; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' data: https:; connect-src 'self'{captcha}; worker-src 'self' blob:; \
-         frame-src{frames}; form-action 'self'{root}; base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'none'; script-src 'self'{root}{captcha}; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: https:; connect-src 'self'{root}{captcha}; \
+         worker-src 'self' blob:; frame-src{frames}; form-action 'self'{root}; \
+         base-uri 'none'; frame-ancestors 'none'"
     )
 }
 

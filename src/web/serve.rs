@@ -7,7 +7,8 @@
 //! request's whole header within `header_timeout` of its start or of the end of its previous
 //! request (hyper's header read timeout, which also closes idle keep-alive connections), and
 //! at most `max_connections` are served at once, the next waiting in the listen queue until
-//! one closes, rather than being refused.
+//! one closes, rather than being refused. A request body that pauses for 30 seconds fails
+//! its request.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -22,6 +23,10 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+/// How long a request body may pause between two of its parts.
+const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a stopping server waits for requests in flight.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -69,10 +74,14 @@ pub async fn serve(
         let router = router.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let service = router.map_request(move |mut request: hyper::Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            });
+            // A body that stops arriving fails its request rather than holding the slot.
+            let service = tower::ServiceBuilder::new()
+                .layer(RequestBodyTimeoutLayer::new(BODY_IDLE_TIMEOUT))
+                .service(router)
+                .map_request(move |mut request: hyper::Request<Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                });
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout);

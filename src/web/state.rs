@@ -21,7 +21,13 @@ pub struct AppState {
     pub signups: Arc<Signups>,
     /// The import this process is running, if any; one at a time, as in listmonk.
     pub import_task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    /// Whole-list answers (`per_page=all`) being written now: each holds a database
+    /// connection for as long as its client reads, so only a few may run at once.
+    pub whole_lists: Arc<tokio::sync::Semaphore>,
 }
+
+/// Whole-list answers written at once; more are asked to come back shortly.
+const WHOLE_LISTS_AT_ONCE: usize = 2;
 
 impl AppState {
     pub fn new(
@@ -38,6 +44,7 @@ impl AppState {
             kick,
             signups,
             import_task: Arc::new(Mutex::new(None)),
+            whole_lists: Arc::new(tokio::sync::Semaphore::new(WHOLE_LISTS_AT_ONCE)),
         }
     }
 }

@@ -54,7 +54,7 @@ pub(crate) async fn solved_payload(app: &TestApp) -> (String, i64) {
     )
 }
 
-async fn signer(app: &TestApp) -> (bulten::db::Db, bulten::mail::tokens::Signer) {
+pub(crate) async fn signer(app: &TestApp) -> (bulten::db::Db, bulten::mail::tokens::Signer) {
     let db = app.connect_db().await;
     let key = bulten::db::secrets::get_or_create(&db, "signing_key", String::new)
         .await

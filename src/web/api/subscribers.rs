@@ -166,6 +166,9 @@ pub async fn search(
     Ok(data(answer).into_response())
 }
 
+/// How long a whole-list answer waits for its client to take the next part.
+const STALLED_CLIENT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// `per_page=all`: the same JSON as a page, written out batch by batch as the database
 /// gives the rows, so the server's memory stays flat however many readers match. The
 /// fields come in another order than a page's (the results before the total), which JSON
@@ -176,6 +179,12 @@ async fn stream_all(
     query_text: String,
     search_text: String,
 ) -> Result<Response, ApiError> {
+    let Ok(slot) = state.whole_lists.clone().try_acquire_owned() else {
+        return Err(ApiError::Status(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "other whole-list downloads are running; try again shortly".into(),
+        ));
+    };
     let (total, mut batches) = ops::search_all(&state.db, query).await?;
     let head = serde_json::json!({
         "query": query_text,
@@ -187,9 +196,12 @@ async fn stream_all(
     let head = serde_json::to_string(&head).map_err(anyhow::Error::new)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
     tokio::spawn(async move {
+        let _slot = slot;
+        // A client that stops reading gives its slot and its connection back after this.
+        let send = |chunk| tokio::time::timeout(STALLED_CLIENT, tx.send(chunk));
         // `{"data":{…head fields…,"results":[` then the rows, then `]}}`.
         let opening = format!("{{\"data\":{},\"results\":[", &head[..head.len() - 1]);
-        if tx.send(Ok(Bytes::from(opening))).await.is_err() {
+        if !matches!(send(Ok(Bytes::from(opening))).await, Ok(Ok(()))) {
             return;
         }
         let mut first = true;
@@ -208,11 +220,11 @@ async fn stream_all(
             if let Err(err) = &chunk {
                 tracing::error!(error = %err, "streaming subscribers failed");
             }
-            if tx.send(chunk).await.is_err() || failed {
+            if !matches!(send(chunk).await, Ok(Ok(()))) || failed {
                 return;
             }
         }
-        let _ = tx.send(Ok(Bytes::from_static(b"]}}"))).await;
+        let _ = send(Ok(Bytes::from_static(b"]}}"))).await;
     });
     let body = axum::body::Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async {
         rx.recv().await.map(|chunk| (chunk, rx))

@@ -15,7 +15,7 @@ use super::reader::{
 };
 use crate::domain::{Lang, Subscriber};
 use crate::i18n;
-use crate::ops::signup::{Preferences, Refusal, Request, Source};
+use crate::ops::signup::{Preferences, Proofs, Refusal, Request, Source};
 use crate::web::extract::Path;
 use crate::web::state::AppState;
 
@@ -61,6 +61,7 @@ fn manage_page(
         "lists": prefs.topics,
         "action": format!("{}/m/{token}?lang={}", state.mailer.root_url, lang.as_str()),
         "notice": notice,
+        "captcha": super::signup::captcha_widget(state),
     });
     if let Some(ctx) = ctx.as_object_mut() {
         ctx.extend(form_errors(error));
@@ -167,10 +168,18 @@ pub async fn act(
         },
         Some("change_email") => {
             let new = field(&fields, "new_email").unwrap_or_default();
-            let altcha = field(&fields, "altcha");
+            let proofs = Proofs {
+                altcha: field(&fields, "altcha"),
+                captcha: state
+                    .signups
+                    .external_captcha()
+                    .and_then(|p| field(&fields, p.response_field())),
+                honeypot: field(&fields, "nonce"),
+                ip: reader.ip,
+            };
             match state
                 .signups
-                .request_change(&subscriber, &new, altcha.as_deref(), reader.ip, lang)
+                .request_change(&subscriber, &new, &proofs, lang)
                 .await
             {
                 Ok(Ok(())) => {
@@ -180,10 +189,9 @@ pub async fn act(
                 Ok(Err(refusal)) => Ok(reload(
                     None,
                     Some((
-                        if matches!(refusal, Refusal::ProofOfWork(_)) {
-                            "altcha"
-                        } else {
-                            "new_email"
+                        match refusal.field() {
+                            field @ ("altcha" | "captcha") => field,
+                            _ => "new_email",
                         },
                         i18n::text(lang, refusal.key()),
                     )),

@@ -40,8 +40,16 @@ impl FromRequestParts<AppState> for Reader {
                 .unwrap_or_default()
                 .to_owned()
         };
+        // A proxy may add its own header line rather than append to the client's: all the
+        // lines, in order, make one list.
         let forwarded = state.settings.client_ip_header.as_deref().and_then(|name| {
-            forwarded_ip(&header_text(name), state.settings.client_ip_trusted_hops)
+            let lines: Vec<&str> = parts
+                .headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            forwarded_ip(&lines.join(","), state.settings.client_ip_trusted_hops)
         });
         let connected = parts
             .extensions

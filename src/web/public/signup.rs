@@ -193,6 +193,25 @@ fn request_from_form(
     request
 }
 
+/// The configured third-party captcha's widget for a page: its class, script and site key.
+pub(super) fn captcha_widget(state: &AppState) -> Option<Value> {
+    state.signups.external_captcha().map(|p| {
+        let (class, script) = match p {
+            Provider::Recaptcha => ("g-recaptcha", "https://www.google.com/recaptcha/api.js"),
+            Provider::Hcaptcha => ("h-captcha", "https://js.hcaptcha.com/1/api.js"),
+            Provider::Turnstile => (
+                "cf-turnstile",
+                "https://challenges.cloudflare.com/turnstile/v0/api.js",
+            ),
+        };
+        json!({
+            "class": class,
+            "script": script,
+            "site_key": state.settings.captcha_site_key.clone().unwrap_or_default(),
+        })
+    })
+}
+
 /// What the form template needs besides errors.
 struct FormView<'a> {
     lists: &'a [List],
@@ -227,21 +246,7 @@ fn form_context(state: &AppState, view: &FormView<'_>, refusals: &[Refusal], lan
         };
         (field, i18n::text(lang, r.key()))
     }));
-    let captcha = state.signups.external_captcha().map(|p| {
-        let (class, script) = match p {
-            Provider::Recaptcha => ("g-recaptcha", "https://www.google.com/recaptcha/api.js"),
-            Provider::Hcaptcha => ("h-captcha", "https://js.hcaptcha.com/1/api.js"),
-            Provider::Turnstile => (
-                "cf-turnstile",
-                "https://challenges.cloudflare.com/turnstile/v0/api.js",
-            ),
-        };
-        json!({
-            "class": class,
-            "script": script,
-            "site_key": state.settings.captcha_site_key.clone().unwrap_or_default(),
-        })
-    });
+    let captcha = captcha_widget(state);
     let mut ctx = json!({
         // Absolute: the snippet works on the publisher's pages, on another origin.
         "root": state.mailer.root_url,
