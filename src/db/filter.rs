@@ -169,7 +169,7 @@ impl Compiler {
     /// value is NULL there (so no comparison holds), where a bare cast would fail the whole
     /// query on the first reader whose value is not a number. Numbers compare as NUMERIC,
     /// which holds any JSON number exactly (a double overflows on `1e400`, and fails the
-    /// query); a decimal string is bounded to what NUMERIC reads.
+    /// query); a decimal string counts up to 255 characters, on both databases.
     fn postgres_attribute(&mut self, path: &[String], cast: Option<Cast>) -> String {
         let (last, init) = path.split_last().expect("an attribute path is never empty");
         let mut json = String::from("subscribers.attribs");
@@ -185,7 +185,7 @@ impl Compiler {
             Some(Cast::Number) => format!(
                 "(CASE WHEN jsonb_typeof({value}) = 'number' THEN CAST({value} AS NUMERIC) \
                  WHEN jsonb_typeof({value}) = 'string' \
-                 AND {text} ~ '^-?[0-9]{{1,1000}}(\\.[0-9]{{1,1000}})?$' \
+                 AND {text} ~ '^-?[0-9]+(\\.[0-9]+)?$' AND length(ltrim({text}, '-')) <= {MAX_DECIMAL} \
                  THEN CAST({text} AS NUMERIC) END)"
             ),
             // JSON true/false, compared through its JSON text on both backends.
@@ -216,13 +216,17 @@ impl Compiler {
                     "(CASE WHEN {kind} IN ('integer', 'real') THEN {raw} \
                      WHEN {kind} = 'text' AND {digits} GLOB '[0-9]*' \
                      AND {digits} NOT GLOB '*[^0-9.]*' AND {digits} NOT GLOB '*.*.*' \
-                     AND {digits} NOT GLOB '*.' THEN CAST({raw} AS REAL) END)"
+                     AND {digits} NOT GLOB '*.' AND length({digits}) <= {MAX_DECIMAL} \
+                     THEN CAST({raw} AS REAL) END)"
                 )
             }
             Some(Cast::Bool) => format!("({json} -> {p})"),
         }
     }
 }
+
+/// The longest text (sign aside) a string attribute may be to compare as a number.
+const MAX_DECIMAL: usize = 255;
 
 /// How an attribute compares: as its cast says, else as the literal it meets (a number
 /// makes it numeric, a boolean boolean), else as text.

@@ -225,3 +225,46 @@ fn nesting_a_template_loop_builds_is_refused_where_a_tool_would_walk_it() {
         .join()
         .expect("no overflow");
 }
+
+#[test]
+fn pathological_bodies_are_refused_or_compiled_never_a_crash() {
+    let bodies: Vec<(String, BodyFormat)> = vec![
+        (format!("{}x", "- ".repeat(3_000)), BodyFormat::Markdown),
+        (format!("{}x", "1. ".repeat(3_000)), BodyFormat::Markdown),
+        (
+            format!("{}x{}", "[".repeat(10_000), "](u)".repeat(10_000)),
+            BodyFormat::Markdown,
+        ),
+        (
+            format!("{}x{}", "*".repeat(10_000), "*".repeat(10_000)),
+            BodyFormat::Markdown,
+        ),
+        (
+            format!("<style>p{{color:{}}}</style>x", "(".repeat(100_000)),
+            BodyFormat::Html,
+        ),
+        (
+            format!("<style>{}</style>x", "@media screen{".repeat(10_000)),
+            BodyFormat::Html,
+        ),
+        (
+            format!("<p style=\"{}\">x</p>", "a:(".repeat(30_000)),
+            BodyFormat::Html,
+        ),
+        ("<table><td>".repeat(5_000), BodyFormat::Html),
+    ];
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let attribs = serde_json::json!({});
+            let data = serde_json::Value::Null;
+            for (body, format) in bodies {
+                if let Ok(compiled) = Compiled::new(&source(&body, format, None)) {
+                    let _ = compiled.render(&recipient(&attribs, &data));
+                }
+            }
+        })
+        .unwrap()
+        .join()
+        .expect("no overflow");
+}
