@@ -132,16 +132,7 @@ fn load(db_args: &[String], csv: &Path, rows: usize) {
             &format!("{list} (gen_random_uuid(), 'bench', 'public', 'single', now(), now())"),
         ])),
     };
-    let (out, _) = timed(
-        bulten(db_args)
-            .args(["subscribers", "import"])
-            .arg(csv)
-            .args(["--list", "1"]),
-    );
-    assert!(
-        out.contains(&format!("{rows} rows imported, 0 refused")),
-        "{out}"
-    );
+    support::import_csv(db_args, csv, rows);
 }
 
 /// Downloads the whole list, counting readers as the bytes arrive; (bytes, readers).

@@ -108,16 +108,7 @@ impl Outcome {
 
 /// Imports with the CLI and returns (rows/s, peak MB); checks every row arrived.
 fn run_bulten_import(db_args: &[String], csv: &Path, rows: usize) -> (f64, f64) {
-    let (out, secs) = timed(
-        bulten(db_args)
-            .args(["subscribers", "import"])
-            .arg(csv)
-            .args(["--list", "1"]),
-    );
-    assert!(
-        out.contains(&format!("{rows} rows imported, 0 refused")),
-        "unexpected import output: {out}"
-    );
+    let (out, secs) = support::import_csv(db_args, csv, rows);
     let peak = out
         .split("peak memory ")
         .nth(1)

@@ -66,6 +66,23 @@ pub(crate) fn generate_subscribers(path: &Path, rows: usize) {
     out.flush().unwrap();
 }
 
+/// Imports `csv` onto list 1 with the CLI; checks that all `rows` arrived and returns the
+/// CLI's output and the wall time in seconds.
+#[allow(dead_code)]
+pub(crate) fn import_csv(db_args: &[String], csv: &Path, rows: usize) -> (String, f64) {
+    let (out, secs) = timed(
+        bulten(db_args)
+            .args(["subscribers", "import"])
+            .arg(csv)
+            .args(["--list", "1"]),
+    );
+    assert!(
+        out.contains(&format!("{rows} rows imported, 0 refused")),
+        "unexpected import output: {out}"
+    );
+    (out, secs)
+}
+
 /// The PostgreSQL server the benchmarks create their databases on.
 pub(crate) fn postgres_admin_url() -> String {
     std::env::var("BULTEN_TEST_POSTGRES_URL")
