@@ -27,14 +27,9 @@ const BAR_MB: f64 = 150.0;
 
 fn main() {
     support::install_crypto();
-    let rows: usize = std::env::var("BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
     let only: Option<String> = std::env::var("BENCH_BACKEND").ok();
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let csv = dir.path().join("subscribers.csv");
-    support::generate_subscribers(&csv, rows);
+    let (csv, rows) = support::readers_file(dir.path());
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     println!("whole-list benchmark: GET /api/subscribers?per_page=all over {rows} readers");
     println!();

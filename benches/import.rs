@@ -24,14 +24,9 @@ use std::process::Command;
 use support::{bulten, drop_postgres_database, fresh_postgres_database, postgres_url, timed};
 
 fn main() {
-    let rows: usize = std::env::var("BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
     let only: Option<String> = std::env::var("BENCH_BACKEND").ok();
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let csv = dir.path().join("subscribers.csv");
-    support::generate_subscribers(&csv, rows);
+    let (csv, rows) = support::readers_file(dir.path());
     let size = std::fs::metadata(&csv).map(|m| m.len()).unwrap_or(0);
     println!(
         "import benchmark: {rows} rows, {:.1} MB of CSV",
@@ -42,11 +37,7 @@ fn main() {
         "{:<11} {:>14} {:>14} {:>7} {:>12}",
         "backend", "bulten rows/s", "raw rows/s", "ratio", "peak memory"
     );
-    let repeat: usize = std::env::var("BENCH_REPEAT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3)
-        .max(1);
+    let repeat: usize = support::env_number("BENCH_REPEAT", 3).max(1);
     let mut results = Vec::new();
     for name in ["sqlite", "postgres"] {
         if only.as_deref().is_some_and(|b| b != name) {

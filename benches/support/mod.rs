@@ -37,6 +37,24 @@ pub(crate) fn bulten(db_args: &[String]) -> Command {
     command
 }
 
+/// A number from the environment, or `default`.
+#[allow(dead_code)]
+pub(crate) fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `BENCH_ROWS` (default 1,000,000) generated readers as a CSV file in `dir`.
+#[allow(dead_code)]
+pub(crate) fn readers_file(dir: &Path) -> (std::path::PathBuf, usize) {
+    let rows = env_number("BENCH_ROWS", 1_000_000);
+    let csv = dir.join("subscribers.csv");
+    generate_subscribers(&csv, rows);
+    (csv, rows)
+}
+
 /// Writes `rows` subscribers as listmonk's CSV (`email,name,attributes`), with Turkish
 /// city names and a number in the attributes.
 #[allow(dead_code)]

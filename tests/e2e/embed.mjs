@@ -5,28 +5,16 @@
 // Run by tests/api/browser.rs. Environment: PAGE_URL (the publisher's page), BASE_URL
 // (bulten), EMAIL, SHOTS (a directory for screenshots), CHROMIUM (the browser binary).
 
-import { chromium } from 'playwright-core';
+import { check, env, launch } from './common.mjs';
 import { mkdirSync } from 'node:fs';
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
 const pageUrl = env('PAGE_URL');
 const base = env('BASE_URL');
 const email = env('EMAIL');
 const shots = env('SHOTS');
 mkdirSync(shots, { recursive: true });
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ locale: 'tr-TR' });
   const page = await context.newPage();

@@ -6,15 +6,10 @@
 // Environment: BASE_URL, READER_LANG (tr|en), EMAIL, TOPIC_ON, TOPIC_OFF, SHOTS (a directory
 // for screenshots), CHROMIUM (the browser binary).
 
-import { chromium } from 'playwright-core';
+import { check, env, launch } from './common.mjs';
 import { createInterface } from 'node:readline';
 import { mkdirSync } from 'node:fs';
 
-const env = (name) => {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-};
 const base = env('BASE_URL');
 const lang = env('READER_LANG');
 const email = env('EMAIL');
@@ -57,14 +52,7 @@ async function ask(question) {
   return value.trim();
 }
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ locale: lang === 'tr' ? 'tr-TR' : 'en-GB' });
   const page = await context.newPage();
