@@ -190,10 +190,6 @@ impl App {
         })
     }
 
-    pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
-    }
-
     /// The base URL the server answers on.
     pub fn url(&self) -> String {
         let addr = self

@@ -359,14 +359,3 @@ pub async fn insert_tx(db: &Db, messages: &[NewTx]) -> DbResult<()> {
         Ok(())
     })
 }
-
-/// Counts of a campaign's rows by status.
-pub async fn status_counts(db: &Db, campaign_id: i64) -> DbResult<Vec<(String, i64)>> {
-    on_pool!(db, pool => sqlx::query_as::<_, (String, i64)>(
-        "SELECT status, COUNT(*) FROM deliveries WHERE campaign_id = $1 GROUP BY status ORDER BY status",
-    )
-    .bind(campaign_id)
-    .fetch_all(pool)
-    .await
-    .map_err(db_err))
-}

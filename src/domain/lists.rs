@@ -85,10 +85,6 @@ impl Tags {
     pub fn as_slice(&self) -> &[String] {
         &self.0
     }
-
-    pub fn into_vec(self) -> Vec<String> {
-        self.0
-    }
 }
 
 #[cfg(test)]

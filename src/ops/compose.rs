@@ -88,7 +88,6 @@ pub struct CampaignComposer {
     identities: Vec<ListIdentity>,
     extra: Vec<(String, String)>,
     message_domain: String,
-    archive_url: String,
     mailer: Arc<Mailer>,
 }
 
@@ -169,7 +168,6 @@ impl CampaignComposer {
             from,
             identities,
             extra,
-            archive_url: format!("{}/archive/{}", mailer.root_url, campaign.uuid),
             message_domain: domain,
             mailer,
         })
@@ -280,7 +278,6 @@ impl CampaignComposer {
             links: Links {
                 unsubscribe: &unsubscribe,
                 manage: &manage,
-                archive: &self.archive_url,
             },
         })?;
         Ok((rendered, unsubscribe))

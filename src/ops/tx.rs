@@ -124,7 +124,6 @@ pub async fn send(
             links: Links {
                 unsubscribe: &unsubscribe,
                 manage: &manage,
-                archive: "",
             },
         })?;
         let rcpt = message::ascii_address(&email);

@@ -81,7 +81,6 @@ pub struct CampaignVars<'a> {
 pub struct Links<'a> {
     pub unsubscribe: &'a str,
     pub manage: &'a str,
-    pub archive: &'a str,
 }
 
 /// One recipient's message texts.
@@ -252,7 +251,6 @@ fn sandbox() -> Environment<'static> {
         link(state, "unsubscribe")
     });
     env.add_function("manage_url", |state: &State| link(state, "manage"));
-    env.add_function("archive_url", |state: &State| link(state, "archive"));
     env.add_function("now", || crate::domain::Timestamp::now().to_string());
     env.add_filter("date", format_date);
     env
@@ -303,7 +301,6 @@ fn listmonk_compat(source: &str) -> String {
         ("{{ template \"content\" . }}", CONTENT_TAG),
         ("{{ UnsubscribeURL }}", "{{ unsubscribe_url() }}"),
         ("{{ ManageURL }}", "{{ manage_url() }}"),
-        ("{{ ArchiveURL }}", "{{ archive_url() }}"),
         ("{{ .Subscriber.Name }}", "{{ subscriber.name }}"),
         ("{{ .Subscriber.Email }}", "{{ subscriber.email }}"),
         ("{{ .Subscriber.UUID }}", "{{ subscriber.uuid }}"),

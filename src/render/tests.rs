@@ -17,7 +17,6 @@ fn recipient<'a>(attribs: &'a serde_json::Value, data: &'a serde_json::Value) ->
         links: Links {
             unsubscribe: "https://news.example/u/TOKEN",
             manage: "https://news.example/m/TOKEN",
-            archive: "https://news.example/archive/1",
         },
     }
 }

@@ -211,7 +211,6 @@ fn preview(
         links: crate::render::Links {
             unsubscribe: &unsubscribe,
             manage: &manage,
-            archive: &state.settings.root_url(),
         },
     })?;
     Ok(Html(rendered.html))
