@@ -116,9 +116,10 @@ pub enum SubscribersCommand {
         /// Update the name and attributes of subscribers that already exist.
         #[arg(long)]
         overwrite: bool,
-        /// The field delimiter (default: detected from the first line).
+        /// The field delimiter: one character, or \t for a tab (default: detected from the
+        /// first line).
         #[arg(long)]
-        delimiter: Option<char>,
+        delimiter: Option<String>,
         /// The status of new subscriptions (default: confirmed on single opt-in lists,
         /// unconfirmed on double opt-in ones).
         #[arg(long, value_enum)]
@@ -200,11 +201,8 @@ async fn run_command(command: Command, mut settings: Settings) -> anyhow::Result
             delimiter,
             status,
         }) => {
-            let delimiter = match delimiter {
-                None => None,
-                Some(c) if c.is_ascii() => Some(c as u8),
-                Some(c) => anyhow::bail!("the delimiter must be one ASCII character, not {c:?}"),
-            };
+            let delimiter =
+                crate::ops::imports::parse_delimiter(delimiter.as_deref().unwrap_or(""))?;
             let options = ImportOptions {
                 mode: match mode {
                     ModeArg::Subscribe => ImportMode::Subscribe,

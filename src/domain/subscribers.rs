@@ -2,7 +2,6 @@
 
 use super::{EmailAddress, Invalid, status_enum};
 
-const MAX_NAME_CHARS: usize = 256;
 /// Attributes are free-form JSON; this bounds one subscriber's share of a row.
 const MAX_ATTRIBS_BYTES: usize = 64 * 1024;
 
@@ -29,6 +28,9 @@ status_enum!(
 pub struct SubscriberName(String);
 
 impl SubscriberName {
+    /// The longest name, in characters; the signup form's field says the same.
+    pub const MAX_CHARS: usize = 256;
+
     /// # Errors
     /// When the name is empty after trimming, too long, or holds control characters.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
@@ -36,9 +38,10 @@ impl SubscriberName {
         if name.is_empty() {
             return Err(Invalid("the name is empty".into()));
         }
-        if name.chars().count() > MAX_NAME_CHARS {
+        if name.chars().count() > Self::MAX_CHARS {
             return Err(Invalid(format!(
-                "the name is longer than {MAX_NAME_CHARS} characters"
+                "the name is longer than {} characters",
+                Self::MAX_CHARS
             )));
         }
         if has_control_characters(name) {
@@ -51,7 +54,7 @@ impl SubscriberName {
 
     /// The name to use when none was given: the address's local part, as listmonk does.
     pub fn from_email(email: &EmailAddress) -> Self {
-        Self(email.local_part().chars().take(MAX_NAME_CHARS).collect())
+        Self(email.local_part().chars().take(Self::MAX_CHARS).collect())
     }
 
     /// `raw` when it is a usable name, else the name derived from `email`.

@@ -549,6 +549,24 @@ fn formula_unquoted(cell: &str) -> &str {
     }
 }
 
+/// A field delimiter as the CLI's `--delimiter` and the API's `delim` give it: one ASCII
+/// character, `\t` or `tab` for a tab, or nothing to detect it from the first line.
+///
+/// # Errors
+/// For anything else.
+pub fn parse_delimiter(text: &str) -> OpsResult<Option<u8>> {
+    match text {
+        "" => Ok(None),
+        "\\t" | "tab" | "\t" => Ok(Some(b'\t')),
+        one if one.len() == 1 && one.is_ascii() && one != "\n" && one != "\r" && one != "\"" => {
+            Ok(Some(one.as_bytes()[0]))
+        }
+        other => Err(OpsError::Invalid(format!(
+            "invalid delimiter '{other}': give one ASCII character, or \\t for a tab"
+        ))),
+    }
+}
+
 /// The header of bulten's export; import reads it back.
 pub const EXPORT_HEADER: [&str; 7] = [
     "uuid",
@@ -602,6 +620,18 @@ pub async fn export_csv<W: std::io::Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delimiters_read_the_same_from_the_cli_and_the_api() {
+        assert_eq!(parse_delimiter("").unwrap(), None);
+        assert_eq!(parse_delimiter(";").unwrap(), Some(b';'));
+        assert_eq!(parse_delimiter("\\t").unwrap(), Some(b'\t'));
+        assert_eq!(parse_delimiter("tab").unwrap(), Some(b'\t'));
+        assert_eq!(parse_delimiter("\t").unwrap(), Some(b'\t'));
+        for bad in ["ab", "ş", "\n", "\""] {
+            assert!(parse_delimiter(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn formulas_are_quoted_on_export_and_read_back_as_written() {

@@ -472,7 +472,8 @@ impl Signups {
             }
         };
         let name = request.name.trim();
-        if name.chars().count() > 200 || crate::domain::has_control_characters(name) {
+        // One rule for names, the same as the API's (an empty one becomes the address's).
+        if !name.is_empty() && SubscriberName::parse(name).is_err() {
             refusals.push(Refusal::NameInvalid);
         }
         let uuids: Vec<Option<uuid::Uuid>> = request

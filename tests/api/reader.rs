@@ -854,3 +854,21 @@ async fn a_third_party_captcha_is_verified_and_fails_closed(backend: crate::help
         "no answer, no signup"
     );
 }
+
+on_both_backends! {
+    with |s| s.altcha_cost = 20;
+    async fn a_name_the_api_takes_the_signup_form_takes_too(app) {
+        let list = app.create_list("News", "single").await;
+        let uuid = app.list_uuid(list).await;
+        let longest = "Ş".repeat(bulten::domain::SubscriberName::MAX_CHARS);
+        let (pow, _) = solved_payload(&app).await;
+        expect_status(app.sign_up(&json!({"email": "long@example.com", "name": longest, "list_uuids": [uuid], "altcha": pow}), "en").await, 200).await;
+        assert_eq!(app.subscriber_by_email("long@example.com").await.unwrap()["name"], longest.as_str());
+        let (pow, _) = solved_payload(&app).await;
+        let too_long = format!("{longest}x");
+        expect_status(app.sign_up(&json!({"email": "longer@example.com", "name": too_long, "list_uuids": [uuid], "altcha": pow}), "en").await, 400).await;
+        let (status, page) = app.page("/subscription/form", "en").await;
+        assert_eq!(status, 200);
+        assert!(page.contains(&format!("maxlength=\"{}\"", bulten::domain::SubscriberName::MAX_CHARS)), "{page}");
+    }
+}

@@ -177,16 +177,7 @@ async fn begin(
     file: Upload,
     name: String,
 ) -> Result<Json<Data<ImportStatus>>, ApiError> {
-    let delimiter = match params.delim.as_deref() {
-        None | Some("") => None,
-        Some(d) if d.len() == 1 => Some(d.as_bytes()[0]),
-        Some("\\t") => Some(b'\t'),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "invalid delimiter '{other}'"
-            )));
-        }
-    };
+    let delimiter = crate::ops::imports::parse_delimiter(params.delim.as_deref().unwrap_or(""))?;
     let options = ImportOptions {
         mode: params.mode,
         list_ids: params.lists,

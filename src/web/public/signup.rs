@@ -254,6 +254,7 @@ fn form_context(state: &AppState, view: &FormView<'_>, refusals: &[Refusal], lan
         "source": match view.source { Source::Embed => "embed", _ => "form" },
         "page": view.page,
         "values": {"email": view.email, "name": view.name},
+        "name_max": crate::domain::SubscriberName::MAX_CHARS,
         "lists": lists,
         "fixed_lists": view.fixed,
         "captcha": captcha,
