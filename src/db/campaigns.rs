@@ -299,15 +299,17 @@ pub async fn set_status(
 }
 
 /// Pauses a running campaign that cannot go on without a person, keeping `reason` on it for
-/// the editor; false when it was no longer running.
-pub async fn pause_for(db: &Db, id: i64, reason: &str) -> DbResult<bool> {
+/// the editor, if it is still the version `seen` (its `updated_at`); false when it was no
+/// longer running or has changed since.
+pub async fn pause_for(db: &Db, id: i64, reason: &str, seen: Timestamp) -> DbResult<bool> {
     let n = on_pool!(db, pool => sqlx::query(
         "UPDATE campaigns SET status = 'paused', status_reason = $1, updated_at = $2 \
-         WHERE id = $3 AND status = 'running'",
+         WHERE id = $3 AND status = 'running' AND updated_at = $4",
     )
     .bind(reason)
     .bind(Timestamp::now())
     .bind(id)
+    .bind(seen)
     .execute(pool)
     .await
     .map_err(db_err)?

@@ -354,9 +354,11 @@ async fn dispatch_once(
             continue;
         }
         *turn = (*turn + step + 1) % running.len().max(1);
-        let composed = match composer_for(shared, composers, campaign).await {
-            Ok(composer) => compose_batch(shared, &composer, &rows).await?,
-            Err(err) => Err(format!("{err:#}")),
+        let composed = match composer_for(shared, composers, campaign).await? {
+            Ok(composer) => compose_batch(shared, &composer, &rows)
+                .await?
+                .map_err(|reason| (reason, composer.updated_at)),
+            Err(refused) => Err(refused),
         };
         match composed {
             Ok(composed) => {
@@ -367,15 +369,16 @@ async fn dispatch_once(
                     }
                 }
             }
-            Err(reason) => {
+            Err((reason, composed_from)) => {
                 // The campaign cannot be composed for anyone (its template fails for every
                 // reader of a batch): pause it with the reason for its editor, and give the
-                // batch back untouched.
+                // batch back untouched. Only as it was when composed: an editor who has
+                // mended and resumed it meanwhile must not see it paused by the old version.
                 tracing::error!(campaign, reason, "campaign cannot be composed; pausing it");
                 for row in &rows {
                     outcomes.send((row.id, Some(campaign), Outcome::Released))?;
                 }
-                db::campaigns::pause_for(&shared.db, campaign, &reason).await?;
+                db::campaigns::pause_for(&shared.db, campaign, &reason, composed_from).await?;
             }
         }
         return Ok(true);
@@ -420,25 +423,32 @@ impl Positions {
     }
 }
 
+/// The campaign's composer, compiled again when the campaign changed. The inner error says
+/// why it cannot be composed, with the version of the campaign that said so.
 async fn composer_for(
     shared: &Arc<Shared>,
     composers: &mut HashMap<i64, Arc<CampaignComposer>>,
     campaign: i64,
-) -> anyhow::Result<Arc<CampaignComposer>> {
-    let current = db::campaigns::get(&shared.db, campaign).await?;
-    let updated_at = current.map(|c| c.updated_at);
+) -> anyhow::Result<Result<Arc<CampaignComposer>, (String, Timestamp)>> {
+    let Some(current) = db::campaigns::get(&shared.db, campaign).await? else {
+        // Deleted meanwhile: its rows went with it.
+        return Ok(Err(("the campaign is gone".into(), Timestamp::now())));
+    };
     if let Some(composer) = composers.get(&campaign)
-        && Some(composer.updated_at) == updated_at
+        && composer.updated_at == current.updated_at
     {
-        return Ok(composer.clone());
+        return Ok(Ok(composer.clone()));
     }
-    let composer = Arc::new(
-        CampaignComposer::load(&shared.db, shared.mailer.clone(), campaign)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
-    );
-    composers.insert(campaign, composer.clone());
-    Ok(composer)
+    match CampaignComposer::load(&shared.db, shared.mailer.clone(), campaign).await {
+        Ok(composer) => {
+            let composer = Arc::new(composer);
+            composers.insert(campaign, composer.clone());
+            Ok(Ok(composer))
+        }
+        // The database failing is no reason to pause: the claim is retried.
+        Err(crate::ops::OpsError::Internal(err)) => Err(err),
+        Err(refused) => Ok(Err((refused.to_string(), current.updated_at))),
+    }
 }
 
 type Composed = Result<Outgoing, (i64, Outcome)>;
