@@ -198,6 +198,9 @@ catalog! {
     ),
     "unsub.unknown" => ("This address receives nothing from us.", "Bu adrese bizden hiçbir şey gönderilmiyor."),
     "unsub.manage" => ("Manage all your preferences", "Tüm tercihlerinizi yönetin"),
+    "unsub.mail_link" => ("Mail me the link to all my preferences", "Tüm tercihlerimin bağlantısını e-postayla gönder"),
+    "embed.lead" => ("Paste this into any page of your site. It posts to bulten's hosted form, so the same checks apply; the anti-bot check runs in the reader's browser and is served by bulten itself.", "Bunu sitenizin herhangi bir sayfasına yapıştırın. Form bültenin barındırılan formuna gönderilir, bu yüzden aynı denetimlerden geçer; bot denetimi okurun tarayıcısında çalışır ve bültenin kendisinden sunulur."),
+    "embed.live" => ("How it looks", "Nasıl görünür"),
     "retry.title" => ("Please try again", "Lütfen yeniden deneyin"),
     "mail.confirm.subject" => ("Confirm your subscription", "Aboneliğinizi onaylayın"),
     "mail.confirm.body" => (

@@ -339,11 +339,7 @@ pub async fn start(db: &Db, id: i64, from: CampaignStatus) -> DbResult<Option<i6
         let Some(kind) = kind else {
             return Ok(None);
         };
-        let rule = if kind == CampaignType::Optin.as_str() {
-            "sl.status = 'unconfirmed' AND l.optin = 'double'"
-        } else {
-            "(sl.status = 'confirmed' OR (sl.status = 'unconfirmed' AND l.optin = 'single'))"
-        };
+        let rule = super::deliveries::eligible(kind == CampaignType::Optin.as_str());
         let insert = format!(
             "INSERT INTO deliveries (campaign_id, subscriber_id, status, attempts, created_at) \
              SELECT $1, sl.subscriber_id, 'queued', 0, $2 \

@@ -118,11 +118,7 @@ pub async fn eligible_recipients(
     if subscriber_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rule = if optin_campaign {
-        "sl.status = 'unconfirmed' AND l.optin = 'double'"
-    } else {
-        "(sl.status = 'confirmed' OR (sl.status = 'unconfirmed' AND l.optin = 'single'))"
-    };
+    let rule = eligible(optin_campaign);
     // Grouped by the primary key, so both databases accept the other subscriber columns.
     let sql = format!(
         "SELECT s.id, s.uuid, s.email, s.name, s.attribs, MIN(sl.list_id) AS list_id \
@@ -142,6 +138,18 @@ pub async fn eligible_recipients(
     })
 }
 
+/// Which subscriptions (`sl`, of list `l`) a campaign goes to: an opt-in campaign to those
+/// waiting for confirmation on double opt-in lists; any other to confirmed ones, and to
+/// unconfirmed ones on single opt-in lists. Starting a campaign, choosing each batch's
+/// recipients and previewing as its first reader all ask this.
+pub(super) fn eligible(optin_campaign: bool) -> &'static str {
+    if optin_campaign {
+        "sl.status = 'unconfirmed' AND l.optin = 'double'"
+    } else {
+        "(sl.status = 'confirmed' OR (sl.status = 'unconfirmed' AND l.optin = 'single'))"
+    }
+}
+
 /// The first reader the campaign would go to (lowest ID), for previews: a real reader's
 /// attributes show what sending will render, where a sample reader has none.
 pub async fn first_recipient(
@@ -149,11 +157,7 @@ pub async fn first_recipient(
     campaign_id: i64,
     optin_campaign: bool,
 ) -> DbResult<Option<Recipient>> {
-    let rule = if optin_campaign {
-        "sl.status = 'unconfirmed' AND l.optin = 'double'"
-    } else {
-        "(sl.status = 'confirmed' OR (sl.status = 'unconfirmed' AND l.optin = 'single'))"
-    };
+    let rule = eligible(optin_campaign);
     let sql = format!(
         "SELECT s.id, s.uuid, s.email, s.name, s.attribs, sl.list_id FROM subscribers s \
          JOIN subscriber_lists sl ON sl.subscriber_id = s.id JOIN lists l ON l.id = sl.list_id \

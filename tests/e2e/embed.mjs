@@ -5,7 +5,7 @@
 // Run by tests/api/browser.rs. Environment: PAGE_URL (the publisher's page), BASE_URL
 // (bulten), EMAIL, SHOTS (a directory for screenshots), CHROMIUM (the browser binary).
 
-import { check, env, launch } from './common.mjs';
+import { check, env, launch, solve } from './common.mjs';
 import { mkdirSync } from 'node:fs';
 
 const pageUrl = env('PAGE_URL');
@@ -30,12 +30,7 @@ try {
   await page.fill('#email', email);
   await page.check('form.bulten-signup input[name=l]');
   // The widget's script and its challenge come from bulten, across origins.
-  await page.focus('altcha-widget input[type=checkbox]');
-  await page.keyboard.press('Space');
-  await page.waitForFunction(() => {
-    const field = document.querySelector('form.bulten-signup input[name=altcha]');
-    return field && field.value.length > 20;
-  }, null, { timeout: 60000 });
+  await solve(page);
   await page.screenshot({ path: `${shots}/embed-1-solved.png`, fullPage: true });
   await page.click('form.bulten-signup button[type=submit]');
   await page.waitForSelector('h1:has-text("Gelen kutunuzu kontrol edin")');

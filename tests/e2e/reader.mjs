@@ -6,7 +6,7 @@
 // Environment: BASE_URL, READER_LANG (tr|en), EMAIL, TOPIC_ON, TOPIC_OFF, SHOTS (a directory
 // for screenshots), CHROMIUM (the browser binary).
 
-import { check, env, launch } from './common.mjs';
+import { check, env, launch, solve as solveOn } from './common.mjs';
 import { createInterface } from 'node:readline';
 import { mkdirSync } from 'node:fs';
 
@@ -81,14 +81,7 @@ try {
 
   // The widget solves the proof of work in the browser, from bulten's own challenge; the
   // reader ticks it from the keyboard.
-  const solve = async () => {
-    await page.focus('altcha-widget input[type=checkbox]');
-    await page.keyboard.press('Space');
-    await page.waitForFunction(() => {
-      const field = document.querySelector('form.bulten-signup input[name=altcha]');
-      return field && field.value.length > 20;
-    }, null, { timeout: 60000 });
-  };
+  const solve = () => solveOn(page);
 
   // A wrong address is told next to its field, and the topic chosen stays chosen.
   await page.fill('#email', 'not an address');

@@ -38,7 +38,7 @@ pub async fn show(
     // mails the preference link to the reader's own address is offered instead.
     let manage = json!({
         "url": format!("{}/subscription/manage?lang={}", state.mailer.root_url, lang.as_str()),
-        "label": "unsub.manage",
+        "label": "unsub.mail_link",
     });
     if lists.is_empty() {
         return message(
