@@ -122,7 +122,7 @@ fn connection_bound(wanted: usize) -> usize {
             wanted.min(room).max(1)
         }
         Err(err) => {
-            tracing::warn!(error = %err, "cannot read the open-file limit");
+            tracing::warn!(error = %crate::telemetry::chain(&err), "cannot read the open-file limit");
             wanted
         }
     }

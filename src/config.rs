@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::mail::dkim::DkimKeyConfig;
 pub use crate::mail::smtp::DomainLimit;
 use crate::mail::smtp::{SmtpServerConfig, TlsMode};
+pub use crate::telemetry::LogFormat;
 
 /// A value that must never be printed: `Debug` shows `****`.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
@@ -29,15 +30,6 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("****")
     }
-}
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
 }
 
 /// Everything bulten can be told. Field docs give the default.

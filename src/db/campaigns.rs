@@ -3,7 +3,7 @@
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::{BeginWrite as _, Db, DbResult, db_err, on_pool, placeholders};
+use super::{BeginWrite as _, Db, DbError, DbResult, on_pool, placeholders};
 use crate::domain::{CampaignStatus, CampaignType, ContentType, Timestamp};
 
 const COLUMNS: &str = "id, uuid, name, subject, from_email, body, altbody, content_type, type, \
@@ -116,13 +116,12 @@ pub async fn query(db: &Db, query: &CampaignQuery) -> DbResult<(Vec<Campaign>, i
             count = count.bind(text.clone());
             select = select.bind(text.clone());
         }
-        let total = count.fetch_one(pool).await.map_err(db_err)?;
+        let total = count.fetch_one(pool).await?;
         let rows = select
             .bind(query.limit.unwrap_or(i64::MAX))
             .bind(query.offset)
             .fetch_all(pool)
-            .await
-            .map_err(db_err)?;
+            .await?;
         Ok((rows, total))
     })
 }
@@ -130,7 +129,7 @@ pub async fn query(db: &Db, query: &CampaignQuery) -> DbResult<(Vec<Campaign>, i
 pub async fn get(db: &Db, id: i64) -> DbResult<Option<Campaign>> {
     let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1");
     on_pool!(db, pool => sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql))
-        .bind(id).fetch_optional(pool).await.map_err(db_err))
+        .bind(id).fetch_optional(pool).await.map_err(DbError::from))
 }
 
 /// The target lists of these campaigns.
@@ -148,7 +147,7 @@ pub async fn lists_of(db: &Db, campaign_ids: &[i64]) -> DbResult<Vec<CampaignLis
         for id in campaign_ids {
             q = q.bind(*id);
         }
-        q.fetch_all(pool).await.map_err(db_err)
+        q.fetch_all(pool).await.map_err(DbError::from)
     })
 }
 
@@ -195,8 +194,7 @@ macro_rules! replace_lists {
         sqlx::query("DELETE FROM campaign_lists WHERE campaign_id = $1")
             .bind($id)
             .execute(&mut *$tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         for (list_id, name) in $lists {
             sqlx::query(
                 "INSERT INTO campaign_lists (campaign_id, list_id, list_name) VALUES ($1, $2, $3)",
@@ -205,8 +203,7 @@ macro_rules! replace_lists {
             .bind(*list_id)
             .bind(name)
             .execute(&mut *$tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         }
     }};
 }
@@ -219,16 +216,15 @@ pub async fn insert(db: &Db, fields: &CampaignFields) -> DbResult<Campaign> {
         placeholders(1, FIELD_COLUMNS.len())
     );
     on_pool!(db, pool => {
-        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        let mut tx = pool.begin_write().await?;
         let query = sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql));
         let campaign = bind_fields!(query, fields)
             .bind(uuid::Uuid::now_v7())
             .bind(Timestamp::now())
             .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         replace_lists!(tx, campaign.id, &fields.lists);
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(campaign)
     })
 }
@@ -247,14 +243,13 @@ pub async fn update(db: &Db, id: i64, fields: &CampaignFields) -> DbResult<Optio
         assignments.join(", ")
     );
     on_pool!(db, pool => {
-        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        let mut tx = pool.begin_write().await?;
         let query = sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql));
         let campaign = bind_fields!(query, fields)
             .bind(Timestamp::now())
             .bind(id)
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         let Some(campaign) = campaign else {
             return Ok(None);
         };
@@ -262,14 +257,14 @@ pub async fn update(db: &Db, id: i64, fields: &CampaignFields) -> DbResult<Optio
         if campaign.started_at.is_none() {
             replace_lists!(tx, id, &fields.lists);
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(Some(campaign))
     })
 }
 
 pub async fn delete(db: &Db, id: i64) -> DbResult<bool> {
     let n = on_pool!(db, pool => sqlx::query("DELETE FROM campaigns WHERE id = $1")
-        .bind(id).execute(pool).await.map_err(db_err)?.rows_affected());
+        .bind(id).execute(pool).await?.rows_affected());
     Ok(n > 0)
 }
 
@@ -292,8 +287,7 @@ pub async fn set_status(
     .bind(id)
     .bind(from.as_str())
     .execute(pool)
-    .await
-    .map_err(db_err)?
+    .await?
     .rows_affected());
     Ok(n > 0)
 }
@@ -311,8 +305,7 @@ pub async fn pause_for(db: &Db, id: i64, reason: &str, seen: Timestamp) -> DbRes
     .bind(id)
     .bind(seen)
     .execute(pool)
-    .await
-    .map_err(db_err)?
+    .await?
     .rows_affected());
     Ok(n > 0)
 }
@@ -325,7 +318,7 @@ pub async fn pause_for(db: &Db, id: i64, reason: &str, seen: Timestamp) -> DbRes
 pub async fn start(db: &Db, id: i64, from: CampaignStatus) -> DbResult<Option<i64>> {
     let now = Timestamp::now();
     on_pool!(db, pool => {
-        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        let mut tx = pool.begin_write().await?;
         let kind = sqlx::query_scalar::<_, String>(
             "UPDATE campaigns SET status = 'running', started_at = $1, updated_at = $1 \
              WHERE id = $2 AND status = $3 AND started_at IS NULL RETURNING type",
@@ -334,8 +327,7 @@ pub async fn start(db: &Db, id: i64, from: CampaignStatus) -> DbResult<Option<i6
         .bind(id)
         .bind(from.as_str())
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
         let Some(kind) = kind else {
             return Ok(None);
         };
@@ -355,17 +347,15 @@ pub async fn start(db: &Db, id: i64, from: CampaignStatus) -> DbResult<Option<i6
             .bind(id)
             .bind(now)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
+            .await?
             .rows_affected();
         let to_send = i64::try_from(to_send).unwrap_or(i64::MAX);
         sqlx::query("UPDATE campaigns SET to_send = $1 WHERE id = $2")
             .bind(to_send)
             .bind(id)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+            .await?;
+        tx.commit().await?;
         Ok(Some(to_send))
     })
 }
@@ -378,7 +368,7 @@ pub async fn due(db: &Db, now: Timestamp) -> DbResult<Vec<i64>> {
     .bind(now)
     .fetch_all(pool)
     .await
-    .map_err(db_err))
+    .map_err(DbError::from))
 }
 
 /// IDs of running campaigns, oldest start first.
@@ -388,7 +378,7 @@ pub async fn running(db: &Db) -> DbResult<Vec<i64>> {
     )
     .fetch_all(pool)
     .await
-    .map_err(db_err))
+    .map_err(DbError::from))
 }
 
 /// Marks running campaigns with nothing left to send as finished; returns their IDs.
@@ -406,5 +396,5 @@ pub async fn finish_completed(db: &Db) -> DbResult<Vec<i64>> {
     .bind(now)
     .fetch_all(pool)
     .await
-    .map_err(db_err))
+    .map_err(DbError::from))
 }

@@ -7,7 +7,7 @@
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::{Backend, BeginWrite as _, Db, DbResult, db_err, on_pool, placeholders};
+use super::{Backend, BeginWrite as _, Db, DbError, DbResult, on_pool, placeholders};
 use crate::domain::Timestamp;
 
 /// A claimed ledger row.
@@ -100,8 +100,7 @@ pub async fn claim(
         .bind(limit)
         .bind(after)
         .fetch_all(pool)
-        .await
-        .map_err(db_err)?);
+        .await?);
     rows.sort_by_key(|r| r.id);
     Ok(rows)
 }
@@ -134,7 +133,7 @@ pub async fn eligible_recipients(
         for id in subscriber_ids {
             q = q.bind(*id);
         }
-        q.fetch_all(pool).await.map_err(db_err)
+        q.fetch_all(pool).await.map_err(DbError::from)
     })
 }
 
@@ -169,7 +168,7 @@ pub async fn first_recipient(
         .bind(campaign_id)
         .fetch_optional(pool)
         .await
-        .map_err(db_err))
+        .map_err(DbError::from))
 }
 
 /// Which of these keyed address hashes are suppressed.
@@ -186,7 +185,7 @@ pub async fn suppressed(db: &Db, hashes: &[String]) -> DbResult<Vec<String>> {
         for hash in hashes {
             q = q.bind(hash.clone());
         }
-        q.fetch_all(pool).await.map_err(db_err)
+        q.fetch_all(pool).await.map_err(DbError::from)
     })
 }
 
@@ -200,8 +199,7 @@ pub async fn suppress(db: &Db, email_hash: &str, reason: &str) -> DbResult<()> {
     .bind(reason)
     .bind(Timestamp::now())
     .execute(pool)
-    .await
-    .map_err(db_err)?
+    .await?
     .rows_affected());
     Ok(())
 }
@@ -231,7 +229,7 @@ pub async fn record(
         .map(|(id, _, _)| *id)
         .collect();
     on_pool!(db, pool => {
-        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        let mut tx = pool.begin_write().await?;
         // Campaign ID → (sent, failed, bounced, skipped) actually changed.
         let mut counters: std::collections::BTreeMap<i64, [i64; 4]> = Default::default();
         for chunk in sent.chunks(500) {
@@ -245,7 +243,7 @@ pub async fn record(
             for id in chunk {
                 q = q.bind(*id);
             }
-            for campaign in q.fetch_all(&mut *tx).await.map_err(db_err)?.into_iter().flatten() {
+            for campaign in q.fetch_all(&mut *tx).await?.into_iter().flatten() {
                 counters.entry(campaign).or_default()[0] += 1;
             }
         }
@@ -260,7 +258,7 @@ pub async fn record(
             for id in chunk {
                 q = q.bind(*id);
             }
-            q.execute(&mut *tx).await.map_err(db_err)?;
+            q.execute(&mut *tx).await?;
         }
         for (id, _, outcome) in outcomes {
             let (status, error, next, slot) = match outcome {
@@ -282,8 +280,7 @@ pub async fn record(
             .bind(*id)
             .bind(owner)
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
             if let (Some(Some(campaign)), Some(slot)) = (campaign, slot) {
                 counters.entry(campaign).or_default()[slot] += 1;
             }
@@ -300,10 +297,9 @@ pub async fn record(
             .bind(now)
             .bind(campaign)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(())
     })
 }
@@ -326,8 +322,7 @@ pub async fn requeue_leased(db: &Db, expired_before: Option<Timestamp>) -> DbRes
     )
     .bind(expired_before)
     .execute(pool)
-    .await
-    .map_err(db_err)?
+    .await?
     .rows_affected()))
 }
 
@@ -344,7 +339,7 @@ pub struct NewTx {
 pub async fn insert_tx(db: &Db, messages: &[NewTx]) -> DbResult<()> {
     let now = Timestamp::now();
     on_pool!(db, pool => {
-        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        let mut tx = pool.begin_write().await?;
         for m in messages {
             sqlx::query(
                 "INSERT INTO deliveries (campaign_id, subscriber_id, status, attempts, rcpt, \
@@ -356,10 +351,9 @@ pub async fn insert_tx(db: &Db, messages: &[NewTx]) -> DbResult<()> {
             .bind(&m.message)
             .bind(now)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(())
     })
 }

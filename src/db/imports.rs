@@ -12,7 +12,7 @@ use sqlx::sqlite::SqliteArguments;
 use sqlx::types::Json;
 
 use super::copy::BinaryRows;
-use super::{BeginWrite as _, Db, DbError, DbResult, db_err, on_pool};
+use super::{BeginWrite as _, Db, DbError, DbResult, on_pool};
 use crate::domain::{Attribs, EmailAddress, SubscriberName, SubscriptionStatus, Timestamp};
 
 /// Rows per `INSERT … VALUES` statement on SQLite; 7 parameters a row stays far below its
@@ -133,8 +133,7 @@ pub async fn start_run(
         .bind(Json(list_ids))
         .bind(now)
         .fetch_one(pool)
-        .await
-        .map_err(db_err)?),
+        .await?),
     )
 }
 
@@ -144,8 +143,7 @@ pub async fn latest_run(db: &Db) -> DbResult<Option<ImportRun>> {
     Ok(
         on_pool!(db, pool => sqlx::query_as::<_, ImportRun>(sqlx::AssertSqlSafe(sql))
         .fetch_optional(pool)
-        .await
-        .map_err(db_err)?),
+        .await?),
     )
 }
 
@@ -157,8 +155,7 @@ pub async fn request_stop(db: &Db, id: i64) -> DbResult<bool> {
     .bind(id)
     .bind(Timestamp::now())
     .execute(pool)
-    .await
-    .map_err(db_err)?
+    .await?
     .rows_affected());
     Ok(n == 1)
 }
@@ -180,8 +177,7 @@ pub async fn finish_run(
     .bind(error)
     .bind(Timestamp::now())
     .execute(pool)
-    .await
-    .map_err(db_err)?
+    .await?
     .rows_affected());
     Ok(())
 }
@@ -194,8 +190,7 @@ pub async fn fail_abandoned_runs(db: &Db) -> DbResult<u64> {
     )
     .bind(Timestamp::now())
     .execute(pool)
-    .await
-    .map_err(db_err)?
+    .await?
     .rows_affected()))
 }
 
@@ -205,8 +200,7 @@ pub async fn clear_finished_runs(db: &Db) -> DbResult<()> {
         "DELETE FROM imports WHERE status NOT IN ('importing', 'stopping')",
     )
     .execute(pool)
-    .await
-    .map_err(db_err)?
+    .await?
     .rows_affected());
     Ok(())
 }
@@ -218,8 +212,7 @@ pub async fn logs(db: &Db, import_id: i64) -> DbResult<Vec<RowError>> {
     )
     .bind(import_id)
     .fetch_all(pool)
-    .await
-    .map_err(db_err)?);
+    .await?);
     Ok(rows
         .into_iter()
         .map(|(line, reason)| RowError {
@@ -242,8 +235,7 @@ macro_rules! finish_batch {
             .bind(&error.reason)
             .bind($now)
             .execute(&mut **$tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         }
         let status: String = sqlx::query_scalar(
             "UPDATE imports SET imported = imported + $2, failed = failed + $3, total = total + $4, \
@@ -255,8 +247,7 @@ macro_rules! finish_batch {
         .bind(($rows.len() + $errors.len()) as i64)
         .bind($now)
         .fetch_one(&mut **$tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok::<String, crate::db::DbError>(status)
     }};
 }
@@ -480,17 +471,15 @@ type SqliteTx<'c> = sqlx::Transaction<'c, sqlx::Sqlite>;
 /// square. The arguments of the next statement are built while SQLite runs the current one
 /// on its worker thread.
 async fn stage_sqlite(conn: &mut sqlx::SqliteConnection, rows: &[ImportRow]) -> DbResult<()> {
-    let mut tx = sqlx::Connection::begin(conn).await.map_err(db_err)?;
+    let mut tx = sqlx::Connection::begin(conn).await?;
     sqlx::query(
         "CREATE TEMP TABLE IF NOT EXISTS import_batch (uuid BLOB, email TEXT, name TEXT, attribs TEXT)",
     )
     .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
+    .await?;
     sqlx::query("DELETE FROM temp.import_batch")
         .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
     let chunks: Vec<&[ImportRow]> = rows.chunks(SQLITE_ROWS_PER_STATEMENT).collect();
     let mut next = chunks
         .first()
@@ -505,10 +494,10 @@ async fn stage_sqlite(conn: &mut sqlx::SqliteConnection, rows: &[ImportRow]) -> 
         let insert = sqlx::query_with(sqlx::AssertSqlSafe(sql), args).execute(&mut *tx);
         let prepare = async { chunks.get(i + 1).map(|c| subscriber_args(c)) };
         let (inserted, prepared) = tokio::join!(insert, prepare);
-        inserted.map_err(db_err)?;
+        inserted?;
         next = prepared.transpose()?;
     }
-    tx.commit().await.map_err(db_err)
+    tx.commit().await.map_err(DbError::from)
 }
 
 /// Moves the staged batch of `staged` rows into the tables, inside the write transaction.
@@ -529,15 +518,13 @@ async fn move_staged_sqlite(
     // this batch's.
     let max_before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM subscribers")
         .fetch_one(&mut **tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
     let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(status)
         .bind(now.as_str())
         .bind(now.as_str())
         .execute(&mut **tx)
-        .await
-        .map_err(db_err)?
+        .await?
         .rows_affected();
     // Without overwrite, the upsert counts only rows it inserted: when that is the whole
     // batch, no address existed, and the batch's subscribers are found by ID range instead
@@ -564,8 +551,7 @@ async fn move_staged_sqlite(
                     .bind(now.as_str())
                     .bind(max_before)
                     .execute(&mut **tx)
-                    .await
-                    .map_err(db_err)?;
+                    .await?;
             }
         }
         ImportMode::Blocklist => {
@@ -575,8 +561,7 @@ async fn move_staged_sqlite(
             )
             .bind(now.as_str())
             .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         }
     }
     Ok(())
@@ -617,29 +602,25 @@ pub async fn load_batch(
             // connection checkpoints while this one stages the next batch, and the write lock
             // is taken once both are done, so SQLite restarts the WAL from its start instead
             // of letting it grow with the import.
-            let mut conn = pool.acquire().await.map_err(db_err)?;
+            let mut conn = pool.acquire().await?;
             sqlx::query("PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 0")
                 .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
+                .await?;
             let result = async {
                 let (staged, checkpointed) =
                     tokio::join!(stage_sqlite(&mut conn, rows), checkpoint_sqlite(pool));
                 staged?;
                 checkpointed?;
-                let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
-                    .await
-                    .map_err(db_err)?;
+                let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
                 move_staged_sqlite(&mut tx, rows.len(), plan, now).await?;
                 let status = finish_batch!(&mut tx, run_id, rows, errors, now)?;
-                tx.commit().await.map_err(db_err)?;
+                tx.commit().await?;
                 Ok(status)
             }
             .await;
             sqlx::query("PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 1000")
                 .execute(&mut *conn)
-                .await
-                .map_err(db_err)?;
+                .await?;
             result
         }
         Db::Postgres(pool) => {
@@ -649,10 +630,10 @@ pub async fn load_batch(
                 Guess::Probe
             };
             loop {
-                let mut tx = pool.begin_write().await.map_err(db_err)?;
+                let mut tx = pool.begin_write().await?;
                 match load_rows_postgres(&mut tx, rows, plan, now, guess)
                     .await
-                    .map_err(db_err)
+                    .map_err(DbError::from)
                 {
                     // The next batch of a file usually looks like this one: new addresses
                     // after new ones, known after known.
@@ -668,7 +649,7 @@ pub async fn load_batch(
                     Err(err) => return Err(err),
                 }
                 let status = finish_batch!(&mut tx, run_id, rows, errors, now)?;
-                tx.commit().await.map_err(db_err)?;
+                tx.commit().await?;
                 return Ok(status);
             }
         }
@@ -680,8 +661,7 @@ pub async fn load_batch(
 async fn checkpoint_sqlite(pool: &sqlx::SqlitePool) -> DbResult<()> {
     sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
         .execute(pool)
-        .await
-        .map_err(db_err)?;
+        .await?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 use sqlx::types::Json;
 
-use super::{Backend, Db, DbError, DbResult, db_err, on_pool, placeholders};
+use super::{Backend, Db, DbError, DbResult, on_pool, placeholders};
 use crate::domain::{Lang, List, ListName, ListStatus, ListType, OptinKind, Tags, Timestamp};
 
 const LIST_COLUMNS: &str = "lists.id, lists.uuid, lists.name, lists.type, lists.optin, lists.status, lists.tags, \
@@ -161,8 +161,8 @@ pub async fn query(db: &Db, query: &ListQuery) -> DbResult<(Vec<List>, i64)> {
             count = count.bind(text.clone());
             select = select.bind(text.clone());
         }
-        let total = count.fetch_one(pool).await.map_err(db_err)?;
-        let rows = select.bind(limit).bind(query.offset).fetch_all(pool).await.map_err(db_err)?;
+        let total = count.fetch_one(pool).await?;
+        let rows = select.bind(limit).bind(query.offset).fetch_all(pool).await?;
         (rows, total)
     });
     let lists = rows
@@ -188,7 +188,7 @@ pub async fn with_counts(db: &Db, lists: Vec<List>) -> DbResult<Vec<ListWithCoun
         for id in &ids {
             q = q.bind(*id);
         }
-        q.fetch_all(pool).await.map_err(db_err)?
+        q.fetch_all(pool).await?
     });
     Ok(lists
         .into_iter()
@@ -216,8 +216,7 @@ pub async fn public(db: &Db) -> DbResult<Vec<List>> {
     );
     let rows = on_pool!(db, pool => sqlx::query_as::<_, ListRow>(sqlx::AssertSqlSafe(sql))
         .fetch_all(pool)
-        .await
-        .map_err(db_err)?);
+        .await?);
     rows.into_iter().map(ListRow::into_list).collect()
 }
 
@@ -235,8 +234,7 @@ pub async fn get(db: &Db, id: i64) -> DbResult<Option<List>> {
     let row = on_pool!(db, pool => sqlx::query_as::<_, ListRow>(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(pool)
-        .await
-        .map_err(db_err)?);
+        .await?);
     row.map(ListRow::into_list).transpose()
 }
 
@@ -254,7 +252,7 @@ pub async fn get_many(db: &Db, ids: &[i64]) -> DbResult<Vec<List>> {
         for id in ids {
             q = q.bind(*id);
         }
-        q.fetch_all(pool).await.map_err(db_err)?
+        q.fetch_all(pool).await?
     });
     rows.into_iter().map(ListRow::into_list).collect()
 }
@@ -276,8 +274,7 @@ pub async fn insert(db: &Db, fields: &ListFields) -> DbResult<List> {
         .bind(now)
         .bind(fields.language.map(Lang::as_str))
         .fetch_one(pool)
-        .await
-        .map_err(db_err)?);
+        .await?);
     row.into_list()
 }
 
@@ -297,8 +294,7 @@ pub async fn update(db: &Db, id: i64, fields: &ListFields) -> DbResult<Option<Li
         .bind(Timestamp::now())
         .bind(fields.language.map(Lang::as_str))
         .fetch_optional(pool)
-        .await
-        .map_err(db_err)?);
+        .await?);
     row.map(ListRow::into_list).transpose()
 }
 
@@ -316,7 +312,7 @@ pub async fn delete(db: &Db, ids: &[i64]) -> DbResult<u64> {
         for id in ids {
             q = q.bind(*id);
         }
-        q.execute(pool).await.map_err(db_err)?.rows_affected()
+        q.execute(pool).await?.rows_affected()
     });
     Ok(done)
 }

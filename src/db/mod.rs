@@ -69,7 +69,15 @@ pub enum DbError {
     #[error("a referenced row does not exist")]
     MissingReference,
     #[error(transparent)]
-    Other(#[from] sqlx::Error),
+    Other(sqlx::Error),
+}
+
+/// Every sqlx error passes the classification, so a bare `?` on a query gives the layers
+/// above a conflict they can name rather than an opaque database error.
+impl From<sqlx::Error> for DbError {
+    fn from(err: sqlx::Error) -> Self {
+        DbError::classify(err)
+    }
 }
 
 impl DbError {
@@ -95,19 +103,9 @@ impl DbError {
         }
         DbError::Other(err)
     }
-
-    /// True when the conflict is on the subscribers' email.
-    pub fn is_email_conflict(&self) -> bool {
-        matches!(self, DbError::Conflict(name) if name.contains("email"))
-    }
 }
 
 pub type DbResult<T> = Result<T, DbError>;
-
-/// Turns a sqlx error into a classified [`DbError`]; use as `.map_err(db_err)`.
-pub(crate) fn db_err(err: sqlx::Error) -> DbError {
-    DbError::classify(err)
-}
 
 impl Db {
     /// Connects to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file if needed.
@@ -182,7 +180,7 @@ impl Db {
     /// # Errors
     /// When it does not.
     pub async fn ping(&self) -> DbResult<()> {
-        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map_err(db_err)?.rows_affected());
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await?.rows_affected());
         Ok(())
     }
 
@@ -205,12 +203,7 @@ pub async fn refresh_statistics(db: &Db, tables: &[&str]) -> DbResult<()> {
     if let Db::Postgres(pool) = db {
         let analyze = |table: &str| {
             let sql = format!("ANALYZE {table}");
-            async move {
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(pool)
-                    .await
-                    .map_err(db_err)
-            }
+            async move { sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await }
         };
         futures_util::future::try_join_all(tables.iter().map(|table| analyze(table))).await?;
     }

@@ -1,6 +1,6 @@
 //! Messages the outbox transport kept instead of sending.
 
-use super::{Db, DbResult, db_err, on_pool};
+use super::{Db, DbError, DbResult, on_pool};
 use crate::domain::Timestamp;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -45,8 +45,7 @@ pub async fn insert(db: &Db, m: &NewOutboxMessage<'_>) -> DbResult<()> {
     .bind(m.message)
     .bind(Timestamp::now())
     .execute(pool)
-    .await
-    .map_err(db_err)?
+    .await?
     .rows_affected());
     Ok(())
 }
@@ -64,8 +63,7 @@ pub async fn page(
         )
         .bind(rcpt)
         .fetch_one(pool)
-        .await
-        .map_err(db_err)?;
+        .await?;
         let rows = sqlx::query_as::<_, OutboxSummary>(
             "SELECT id, delivery_id, campaign_id, mail_from, rcpt, subject, created_at FROM outbox \
              WHERE ($1 IS NULL OR rcpt = $1) ORDER BY id DESC LIMIT $2 OFFSET $3",
@@ -74,8 +72,7 @@ pub async fn page(
         .bind(limit.unwrap_or(i64::MAX))
         .bind(offset)
         .fetch_all(pool)
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok((rows, total))
     })
 }
@@ -88,5 +85,5 @@ pub async fn get(db: &Db, id: i64) -> DbResult<Option<OutboxMessage>> {
     .bind(id)
     .fetch_optional(pool)
     .await
-    .map_err(db_err))
+    .map_err(DbError::from))
 }

@@ -1,6 +1,6 @@
 //! Secrets shared by every node, created once.
 
-use super::{Db, DbResult, db_err, on_pool};
+use super::{Db, DbError, DbResult, on_pool};
 use crate::domain::Timestamp;
 
 /// The value stored under `name`, storing `generate()` first if there is none. Every node
@@ -20,12 +20,11 @@ pub async fn get_or_create(
         .bind(&candidate)
         .bind(Timestamp::now())
         .execute(pool)
-        .await
-        .map_err(db_err)?;
+        .await?;
         sqlx::query_scalar::<_, String>("SELECT value FROM secrets WHERE name = $1")
             .bind(name)
             .fetch_one(pool)
             .await
-            .map_err(db_err)
+            .map_err(DbError::from)
     })
 }

@@ -2,7 +2,7 @@
 //! changes of address, the per-address events that limit signups, and the expiry of
 //! signups nobody confirmed.
 
-use super::{BeginWrite as _, Db, DbError, DbResult, db_err, on_pool};
+use super::{BeginWrite as _, Db, DbError, DbResult, on_pool};
 use crate::domain::{EmailAddress, List, OptinKind, SubscriberName, Timestamp};
 
 /// What a reader was shown and where, recorded with each subscription a signup makes.
@@ -67,7 +67,7 @@ pub async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Sto
         address_hash,
     } = *signup;
     on_pool!(db, pool => {
-        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        let mut tx = pool.begin_write().await?;
         let uuid = uuid::Uuid::now_v7();
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO subscribers (uuid, email, name, attribs, status, created_at, updated_at) \
@@ -78,15 +78,13 @@ pub async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Sto
         .bind(name.as_str())
         .bind(now)
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
         let created = inserted.is_some();
         let (subscriber_id, uuid, stored_name, status): (i64, uuid::Uuid, String, String) =
             sqlx::query_as("SELECT id, uuid, name, status FROM subscribers WHERE email = $1")
                 .bind(email.as_str())
                 .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                .await?;
         if status == "blocklisted" {
             return Ok(Stored { subscriber_id, uuid, name: stored_name, blocklisted: true, pending: Vec::new() });
         }
@@ -94,8 +92,7 @@ pub async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Sto
             sqlx::query_scalar("SELECT COUNT(*) FROM suppressions WHERE email_hash = $1")
                 .bind(address_hash)
                 .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                .await?;
         let mut pending = Vec::new();
         let mut confirmed_any = false;
         for list in lists {
@@ -105,8 +102,7 @@ pub async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Sto
             .bind(subscriber_id)
             .bind(list.id)
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
             if previous.as_deref() == Some("confirmed") {
                 continue;
             }
@@ -132,8 +128,7 @@ pub async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Sto
             .bind(wanted)
             .bind(now)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
             let confirmed_at = (!needs_confirmation).then_some(now);
             sqlx::query(
                 "INSERT INTO consents (subscriber_id, list_id, source, page, consent_text, \
@@ -157,8 +152,7 @@ pub async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Sto
             .bind(created)
             .bind(confirmed_at)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
             if needs_confirmation {
                 pending.push(list.id);
             } else {
@@ -169,10 +163,9 @@ pub async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Sto
             sqlx::query("DELETE FROM suppressions WHERE email_hash = $1")
                 .bind(address_hash)
                 .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                .await?;
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(Stored { subscriber_id, uuid, name: stored_name, blocklisted: false, pending })
     })
 }
@@ -193,8 +186,7 @@ pub async fn pending_lists(db: &Db, subscriber_id: i64) -> DbResult<Vec<(i64, St
     )
     .bind(subscriber_id)
     .fetch_all(pool)
-    .await
-    .map_err(db_err)?))
+    .await?))
 }
 
 /// The language of the subscriber's latest consent record: the one its mail is written in.
@@ -204,8 +196,7 @@ pub async fn language_of(db: &Db, subscriber_id: i64) -> DbResult<Option<String>
     )
     .bind(subscriber_id)
     .fetch_optional(pool)
-    .await
-    .map_err(db_err)?))
+    .await?))
 }
 
 /// Confirms the subscriber's subscriptions to `list_ids` (every double opt-in list it has
@@ -227,7 +218,7 @@ pub async fn confirm(
         ids.retain(|id| list_ids.contains(id));
     }
     on_pool!(db, pool => {
-        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        let mut tx = pool.begin_write().await?;
         let mut confirmed = 0;
         for id in &ids {
             confirmed += sqlx::query(
@@ -239,8 +230,7 @@ pub async fn confirm(
             .bind(*id)
             .bind(now)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?
+            .await?
             .rows_affected();
             sqlx::query(
                 "UPDATE consents SET confirmed_at = $3 WHERE subscriber_id = $1 AND list_id = $2 \
@@ -250,17 +240,15 @@ pub async fn confirm(
             .bind(*id)
             .bind(now)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         }
         if confirmed > 0 {
             sqlx::query("DELETE FROM suppressions WHERE email_hash = $1")
                 .bind(address_hash)
                 .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                .await?;
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(confirmed)
     })
 }
@@ -281,7 +269,7 @@ pub async fn change_address(
     .execute(pool)
     .await
     .map(|done| done.rows_affected()));
-    match changed.map_err(db_err) {
+    match changed.map_err(DbError::from) {
         Ok(n) => Ok(n == 1),
         Err(DbError::Conflict(_)) => Ok(false),
         Err(err) => Err(err),
@@ -319,8 +307,7 @@ pub async fn events(
     .bind(event.as_str())
     .bind(since)
     .fetch_one(pool)
-    .await
-    .map_err(db_err)?))
+    .await?))
 }
 
 pub async fn record_event(
@@ -336,8 +323,7 @@ pub async fn record_event(
     .bind(event.as_str())
     .bind(now)
     .execute(pool)
-    .await
-    .map_err(db_err)?
+    .await?
     .rows_affected());
     Ok(())
 }
@@ -354,7 +340,7 @@ pub struct Expired {
 /// per-address events older than `events_before`.
 pub async fn expire(db: &Db, before: Timestamp, events_before: Timestamp) -> DbResult<Expired> {
     on_pool!(db, pool => {
-        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        let mut tx = pool.begin_write().await?;
         let subscriptions = sqlx::query(
             "DELETE FROM subscriber_lists WHERE status = 'unconfirmed' AND EXISTS ( \
                  SELECT 1 FROM consents c WHERE c.subscriber_id = subscriber_lists.subscriber_id \
@@ -365,8 +351,7 @@ pub async fn expire(db: &Db, before: Timestamp, events_before: Timestamp) -> DbR
         )
         .bind(before)
         .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
+        .await?
         .rows_affected();
         let subscribers = sqlx::query(
             "DELETE FROM subscribers WHERE id IN ( \
@@ -378,20 +363,17 @@ pub async fn expire(db: &Db, before: Timestamp, events_before: Timestamp) -> DbR
         )
         .bind(before)
         .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
+        .await?
         .rows_affected();
         sqlx::query("DELETE FROM consents WHERE confirmed_at IS NULL AND created_at < $1")
             .bind(before)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         sqlx::query("DELETE FROM signup_events WHERE created_at < $1")
             .bind(events_before)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+            .await?;
+        tx.commit().await?;
         Ok(Expired { subscriptions, subscribers })
     })
 }
@@ -443,16 +425,14 @@ pub async fn consents(db: &Db, query: &ConsentQuery) -> DbResult<(Vec<ConsentRec
             .bind(query.subscriber_id)
             .bind(query.list_id)
             .fetch_one(pool)
-            .await
-            .map_err(db_err)?;
+            .await?;
         let rows = sqlx::query_as::<_, ConsentRecord>(sqlx::AssertSqlSafe(select_sql))
             .bind(query.subscriber_id)
             .bind(query.list_id)
             .bind(query.limit.unwrap_or(i64::MAX))
             .bind(query.offset)
             .fetch_all(pool)
-            .await
-            .map_err(db_err)?;
+            .await?;
         (rows, total)
     }))
 }
@@ -476,8 +456,7 @@ pub async fn mail_of(db: &Db, subscriber_id: i64) -> DbResult<Vec<MailRecord>> {
     )
     .bind(subscriber_id)
     .fetch_all(pool)
-    .await
-    .map_err(db_err)?))
+    .await?))
 }
 
 /// Erases a subscriber and everything about it (subscriptions, consents, its ledger rows)
@@ -489,19 +468,17 @@ pub async fn erase(
     now: Timestamp,
 ) -> DbResult<()> {
     on_pool!(db, pool => {
-        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        let mut tx = pool.begin_write().await?;
         // Rows still queued are skipped when claimed (their subscriber is gone); the ones
         // already sent go now, with the address they hold.
         sqlx::query("DELETE FROM deliveries WHERE subscriber_id = $1 AND status NOT IN ('queued', 'sending')")
             .bind(subscriber_id)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         sqlx::query("DELETE FROM subscribers WHERE id = $1")
             .bind(subscriber_id)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         sqlx::query(
             "INSERT INTO suppressions (email_hash, reason, created_at) VALUES ($1, 'erased', $2) \
              ON CONFLICT (email_hash) DO UPDATE SET reason = excluded.reason, created_at = excluded.created_at",
@@ -509,9 +486,8 @@ pub async fn erase(
         .bind(address_hash)
         .bind(now)
         .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        .await?;
+        tx.commit().await?;
         Ok(())
     })
 }

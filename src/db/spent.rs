@@ -1,7 +1,7 @@
 //! Single-use keys: spent proofs of work and spent confirmation links, each kept until it
 //! would have expired anyway.
 
-use super::{Db, DbResult, db_err, on_pool};
+use super::{Db, DbResult, on_pool};
 use crate::domain::Timestamp;
 
 /// Records a key (a challenge's signature, a link's nonce) as spent until `expires_at`;
@@ -15,8 +15,7 @@ pub async fn spend(db: &Db, key: &str, expires_at: Timestamp) -> DbResult<bool> 
         .bind(key)
         .bind(expires_at)
         .execute(pool)
-        .await
-        .map_err(db_err)?
+        .await?
         .rows_affected();
         Ok(n == 1)
     })
@@ -30,8 +29,7 @@ pub async fn is_spent(db: &Db, key: &str) -> DbResult<bool> {
     .bind(key)
     .bind(Timestamp::now())
     .fetch_one(pool)
-    .await
-    .map_err(db_err)?);
+    .await?);
     Ok(found > 0)
 }
 
@@ -41,8 +39,7 @@ pub async fn forget_expired(db: &Db, now: Timestamp) -> DbResult<u64> {
         on_pool!(db, pool => sqlx::query("DELETE FROM spent_tokens WHERE expires_at < $1")
         .bind(now)
         .execute(pool)
-        .await
-        .map_err(db_err)?
+        .await?
         .rows_affected()),
     )
 }

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 
 use super::filter::{SqlFilter, bind_params};
 use super::lists::ListRow;
-use super::{BeginWrite as _, Db, DbError, DbResult, db_err, on_pool, placeholders};
+use super::{BeginWrite as _, Db, DbError, DbResult, on_pool, placeholders};
 use crate::domain::{
     Attribs, EmailAddress, Subscriber, SubscriberName, SubscriberStatus, Subscription,
     SubscriptionStatus, Timestamp,
@@ -177,7 +177,7 @@ pub fn stream(
                 .fetch(pool);
             let mut buffer = Vec::with_capacity(batch);
             while let Some(row) = rows.next().await {
-                match row.map_err(db_err).and_then(SubscriberRow::into_subscriber) {
+                match row.map_err(DbError::from).and_then(SubscriberRow::into_subscriber) {
                     Ok(subscriber) => buffer.push(subscriber),
                     Err(err) => {
                         let _ = tx.send(Err(err)).await;
@@ -205,7 +205,7 @@ pub async fn count(db: &Db, query: &SubscriberQuery) -> DbResult<i64> {
     on_pool!(db, pool => bind_params!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)), &params)
         .fetch_one(pool)
         .await
-        .map_err(db_err))
+        .map_err(DbError::from))
 }
 
 /// Subscribers matching `query`, and how many match in all.
@@ -224,14 +224,12 @@ pub async fn query(db: &Db, query: &SubscriberQuery) -> DbResult<(Vec<Subscriber
     let (rows, total) = on_pool!(db, pool => {
         let total = bind_params!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql)), &params)
             .fetch_one(pool)
-            .await
-            .map_err(db_err)?;
+            .await?;
         let rows = bind_params!(sqlx::query_as::<_, SubscriberRow>(sqlx::AssertSqlSafe(select_sql)), &params)
             .bind(limit)
             .bind(query.offset)
             .fetch_all(pool)
-            .await
-            .map_err(db_err)?;
+            .await?;
         (rows, total)
     });
     let subscribers = rows
@@ -246,8 +244,7 @@ pub async fn get(db: &Db, id: i64) -> DbResult<Option<Subscriber>> {
     let row = on_pool!(db, pool => sqlx::query_as::<_, SubscriberRow>(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(pool)
-        .await
-        .map_err(db_err)?);
+        .await?);
     row.map(SubscriberRow::into_subscriber).transpose()
 }
 
@@ -256,8 +253,7 @@ pub async fn get_by_email(db: &Db, email: &EmailAddress) -> DbResult<Option<Subs
     let row = on_pool!(db, pool => sqlx::query_as::<_, SubscriberRow>(sqlx::AssertSqlSafe(sql))
         .bind(email.as_str())
         .fetch_optional(pool)
-        .await
-        .map_err(db_err)?);
+        .await?);
     row.map(SubscriberRow::into_subscriber).transpose()
 }
 
@@ -266,8 +262,7 @@ pub async fn get_by_uuid(db: &Db, uuid: uuid::Uuid) -> DbResult<Option<Subscribe
     let row = on_pool!(db, pool => sqlx::query_as::<_, SubscriberRow>(sqlx::AssertSqlSafe(sql))
         .bind(uuid)
         .fetch_optional(pool)
-        .await
-        .map_err(db_err)?);
+        .await?);
     row.map(SubscriberRow::into_subscriber).transpose()
 }
 
@@ -293,7 +288,7 @@ pub async fn subscriptions_of(db: &Db, subscriber_ids: &[i64]) -> DbResult<Vec<S
             for id in chunk {
                 q = q.bind(*id);
             }
-            q.fetch_all(pool).await.map_err(db_err)?
+            q.fetch_all(pool).await?
         });
         for row in rows {
             let status = row
@@ -333,7 +328,7 @@ pub async fn insert(
 ) -> DbResult<i64> {
     let now = Timestamp::now();
     let id = on_pool!(db, pool => {
-        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        let mut tx = pool.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO subscribers (uuid, email, name, attribs, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
@@ -345,8 +340,7 @@ pub async fn insert(
         .bind(fields.status.as_str())
         .bind(now)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
         for sub in subscriptions {
             sqlx::query(
                 "INSERT INTO subscriber_lists (subscriber_id, list_id, status, created_at, updated_at) \
@@ -359,10 +353,9 @@ pub async fn insert(
             .bind(sub.status.as_str())
             .bind(now)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         id
     });
     Ok(id)
@@ -380,7 +373,7 @@ pub async fn update(
 ) -> DbResult<bool> {
     let now = Timestamp::now();
     let found = on_pool!(db, pool => {
-        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        let mut tx = pool.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE subscribers SET email = $2, name = $3, attribs = $4, status = $5, updated_at = $6 \
              WHERE id = $1",
@@ -392,8 +385,7 @@ pub async fn update(
         .bind(fields.status.as_str())
         .bind(now)
         .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
+        .await?
         .rows_affected();
         if updated == 1 {
             if let Some(subs) = subscriptions {
@@ -410,7 +402,7 @@ pub async fn update(
                 for list_id in &keep {
                     q = q.bind(*list_id);
                 }
-                q.execute(&mut *tx).await.map_err(db_err)?;
+                q.execute(&mut *tx).await?;
                 for sub in subs {
                     sqlx::query(
                         "INSERT INTO subscriber_lists (subscriber_id, list_id, status, created_at, updated_at) \
@@ -421,8 +413,7 @@ pub async fn update(
                     .bind(sub.status.as_str())
                     .bind(now)
                     .execute(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
+                    .await?;
                 }
             }
             if fields.status == SubscriberStatus::Blocklisted {
@@ -433,11 +424,10 @@ pub async fn update(
                 .bind(id)
                 .bind(now)
                 .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+                .await?;
             }
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         updated == 1
     });
     Ok(found)
@@ -456,7 +446,7 @@ pub async fn delete(db: &Db, ids: &[i64]) -> DbResult<u64> {
             for id in chunk {
                 q = q.bind(*id);
             }
-            q.execute(pool).await.map_err(db_err)?.rows_affected()
+            q.execute(pool).await?.rows_affected()
         });
     }
     Ok(deleted)
@@ -476,16 +466,16 @@ pub async fn blocklist(db: &Db, ids: &[i64]) -> DbResult<u64> {
              WHERE subscriber_id IN ({marks})"
         );
         changed += on_pool!(db, pool => {
-            let mut tx = pool.begin_write().await.map_err(db_err)?;
+            let mut tx = pool.begin_write().await?;
             let mut q1 = sqlx::query(sqlx::AssertSqlSafe(block)).bind(now);
             let mut q2 = sqlx::query(sqlx::AssertSqlSafe(unsubscribe)).bind(now);
             for id in chunk {
                 q1 = q1.bind(*id);
                 q2 = q2.bind(*id);
             }
-            let n = q1.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
-            q2.execute(&mut *tx).await.map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
+            let n = q1.execute(&mut *tx).await?.rows_affected();
+            q2.execute(&mut *tx).await?;
+            tx.commit().await?;
             n
         });
     }
@@ -512,7 +502,7 @@ pub async fn change_lists(
     for chunk in subscriber_ids.chunks(ID_CHUNK) {
         let subs = placeholders(3, chunk.len());
         on_pool!(db, pool => {
-            let mut tx = pool.begin_write().await.map_err(db_err)?;
+            let mut tx = pool.begin_write().await?;
             for list_id in list_ids {
                 let sql = match action {
                     ListAction::Add(_) => format!(
@@ -540,9 +530,9 @@ pub async fn change_lists(
                 for id in chunk {
                     q = q.bind(*id);
                 }
-                q.execute(&mut *tx).await.map_err(db_err)?;
+                q.execute(&mut *tx).await?;
             }
-            tx.commit().await.map_err(db_err)?;
+            tx.commit().await?;
         });
     }
     Ok(())
@@ -569,7 +559,7 @@ pub async fn page_after(
         if let Some(list_id) = list_id {
             q = q.bind(list_id);
         }
-        q.fetch_all(pool).await.map_err(db_err)?
+        q.fetch_all(pool).await?
     });
     rows.into_iter()
         .map(SubscriberRow::into_subscriber)

@@ -1,6 +1,6 @@
 //! Templates for campaigns and transactional mail.
 
-use super::{BeginWrite as _, Db, DbResult, db_err, on_pool};
+use super::{BeginWrite as _, Db, DbError, DbResult, on_pool};
 use crate::domain::{TemplateType, Timestamp};
 
 const COLUMNS: &str = "id, name, type, subject, body, is_default, created_at, updated_at";
@@ -30,13 +30,13 @@ pub struct TemplateFields {
 pub async fn all(db: &Db) -> DbResult<Vec<Template>> {
     let sql = format!("SELECT {COLUMNS} FROM templates ORDER BY id");
     on_pool!(db, pool => sqlx::query_as::<_, Template>(sqlx::AssertSqlSafe(sql))
-        .fetch_all(pool).await.map_err(db_err))
+        .fetch_all(pool).await.map_err(DbError::from))
 }
 
 pub async fn get(db: &Db, id: i64) -> DbResult<Option<Template>> {
     let sql = format!("SELECT {COLUMNS} FROM templates WHERE id = $1");
     on_pool!(db, pool => sqlx::query_as::<_, Template>(sqlx::AssertSqlSafe(sql))
-        .bind(id).fetch_optional(pool).await.map_err(db_err))
+        .bind(id).fetch_optional(pool).await.map_err(DbError::from))
 }
 
 /// The default template of a type, if there is one.
@@ -45,7 +45,7 @@ pub async fn default_of(db: &Db, kind: TemplateType) -> DbResult<Option<Template
         "SELECT {COLUMNS} FROM templates WHERE type = $1 ORDER BY is_default DESC, id LIMIT 1"
     );
     on_pool!(db, pool => sqlx::query_as::<_, Template>(sqlx::AssertSqlSafe(sql))
-        .bind(kind.as_str()).fetch_optional(pool).await.map_err(db_err))
+        .bind(kind.as_str()).fetch_optional(pool).await.map_err(DbError::from))
 }
 
 pub async fn insert(db: &Db, fields: &TemplateFields, is_default: bool) -> DbResult<Template> {
@@ -61,7 +61,7 @@ pub async fn insert(db: &Db, fields: &TemplateFields, is_default: bool) -> DbRes
         .bind(&fields.body)
         .bind(is_default)
         .bind(now)
-        .fetch_one(pool).await.map_err(db_err))
+        .fetch_one(pool).await.map_err(DbError::from))
 }
 
 pub async fn update(db: &Db, id: i64, fields: &TemplateFields) -> DbResult<Option<Template>> {
@@ -76,19 +76,18 @@ pub async fn update(db: &Db, id: i64, fields: &TemplateFields) -> DbResult<Optio
         .bind(&fields.body)
         .bind(Timestamp::now())
         .bind(id)
-        .fetch_optional(pool).await.map_err(db_err))
+        .fetch_optional(pool).await.map_err(DbError::from))
 }
 
 /// Makes `id` the one default campaign template. False when there is no such template.
 pub async fn set_default(db: &Db, id: i64) -> DbResult<bool> {
     on_pool!(db, pool => {
-        let mut tx = pool.begin_write().await.map_err(db_err)?;
+        let mut tx = pool.begin_write().await?;
         sqlx::query("UPDATE templates SET is_default = $1 WHERE type = 'campaign' AND is_default = $2")
             .bind(false)
             .bind(true)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         let done = sqlx::query(
             "UPDATE templates SET is_default = $1, updated_at = $2 WHERE id = $3 AND type = 'campaign'",
         )
@@ -96,25 +95,24 @@ pub async fn set_default(db: &Db, id: i64) -> DbResult<bool> {
         .bind(Timestamp::now())
         .bind(id)
         .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
+        .await?
         .rows_affected();
         if done == 0 {
-            tx.rollback().await.map_err(db_err)?;
+            tx.rollback().await?;
             return Ok(false);
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(true)
     })
 }
 
 pub async fn delete(db: &Db, id: i64) -> DbResult<bool> {
     let n = on_pool!(db, pool => sqlx::query("DELETE FROM templates WHERE id = $1")
-        .bind(id).execute(pool).await.map_err(db_err)?.rows_affected());
+        .bind(id).execute(pool).await?.rows_affected());
     Ok(n > 0)
 }
 
 pub async fn count(db: &Db) -> DbResult<i64> {
     on_pool!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM templates")
-        .fetch_one(pool).await.map_err(db_err))
+        .fetch_one(pool).await.map_err(DbError::from))
 }

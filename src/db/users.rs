@@ -1,6 +1,6 @@
 //! People who log in (users) and programs that call the API (API users).
 
-use super::{Db, DbResult, db_err, on_pool};
+use super::{Db, DbResult, on_pool};
 use crate::domain::Timestamp;
 
 /// How many users exist; zero means a first start.
@@ -8,8 +8,7 @@ pub async fn count_users(db: &Db) -> DbResult<i64> {
     Ok(
         on_pool!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
         .fetch_one(pool)
-        .await
-        .map_err(db_err)?),
+        .await?),
     )
 }
 
@@ -29,8 +28,7 @@ pub async fn insert_user(
     .bind(role)
     .bind(now)
     .fetch_one(pool)
-    .await
-    .map_err(db_err)?))
+    .await?))
 }
 
 /// An API user's stored credentials.
@@ -53,8 +51,7 @@ pub async fn insert_api_user(db: &Db, name: &str, token_hash: &str, role: &str) 
     .bind(role)
     .bind(now)
     .fetch_one(pool)
-    .await
-    .map_err(db_err)?))
+    .await?))
 }
 
 pub async fn api_user_by_name(db: &Db, name: &str) -> DbResult<Option<ApiUserRow>> {
@@ -63,6 +60,5 @@ pub async fn api_user_by_name(db: &Db, name: &str) -> DbResult<Option<ApiUserRow
     )
     .bind(name)
     .fetch_optional(pool)
-    .await
-    .map_err(db_err)?))
+    .await?))
 }

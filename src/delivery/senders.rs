@@ -208,7 +208,7 @@ impl Sender {
             let hello = config.hello_name.as_deref().unwrap_or(hello);
             // The relay's trouble, not the reader's: the message waits for a retry.
             let opened = Connection::open(config, hello).await.map_err(|e| {
-                tracing::warn!(relay = %config.host, error = %e, "cannot open an SMTP connection");
+                tracing::warn!(relay = %config.host, error = %crate::telemetry::chain(&e), "cannot open an SMTP connection");
                 SendError::Temporary(e.0)
             })?;
             self.connection = Some(opened);

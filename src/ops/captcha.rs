@@ -181,7 +181,7 @@ pub async fn verify_external(
         .send()
         .await
         .map_err(|e| {
-            tracing::warn!(error = %e, "the captcha provider could not be reached");
+            tracing::warn!(error = %crate::telemetry::chain(&e), "the captcha provider could not be reached");
             ExternalRefused::Unavailable
         })?;
     if !response.status().is_success() {
@@ -189,7 +189,7 @@ pub async fn verify_external(
         return Err(ExternalRefused::Unavailable);
     }
     let answer: SiteVerify = response.json().await.map_err(|e| {
-        tracing::warn!(error = %e, "the captcha provider's answer is not understood");
+        tracing::warn!(error = %crate::telemetry::chain(&e), "the captcha provider's answer is not understood");
         ExternalRefused::Unavailable
     })?;
     let score_ok = answer.score.is_none_or(|s| s >= external.min_score);

@@ -39,10 +39,7 @@ pub enum OpsError {
 impl From<DbError> for OpsError {
     fn from(err: DbError) -> Self {
         match err {
-            DbError::Conflict(_) if err.is_email_conflict() => {
-                OpsError::Conflict("a subscriber with this e-mail address already exists".into())
-            }
-            DbError::Conflict(name) => OpsError::Conflict(format!("a duplicate value ({name})")),
+            DbError::Conflict(name) => OpsError::Conflict(conflict_message(&name).into()),
             DbError::MissingReference => {
                 OpsError::Invalid("a referenced item does not exist".into())
             }
@@ -51,6 +48,35 @@ impl From<DbError> for OpsError {
             }
         }
     }
+}
+
+/// What a unique constraint's refusal means, in the caller's terms. The constraint's own
+/// name (PostgreSQL's index name, SQLite's `table_column`) is a detail of the schema and is
+/// never shown to a client; it goes to the debug log.
+fn conflict_message(constraint: &str) -> &'static str {
+    const KNOWN: [(&str, &str); 4] = [
+        (
+            "subscribers_email",
+            "a subscriber with this e-mail address already exists",
+        ),
+        (
+            "api_users_name",
+            "an API user with this name already exists",
+        ),
+        ("users_username", "a user with this name already exists"),
+        (
+            "templates_one_default",
+            "another template of this type is already the default",
+        ),
+    ];
+    KNOWN
+        .iter()
+        .find(|(key, _)| constraint.contains(key))
+        .map(|(_, message)| *message)
+        .unwrap_or_else(|| {
+            tracing::debug!(constraint, "unique constraint without a known meaning");
+            "this conflicts with an item that already exists"
+        })
 }
 
 impl From<crate::domain::Invalid> for OpsError {

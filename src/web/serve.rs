@@ -63,7 +63,7 @@ pub async fn serve(
                 Err(err) => {
                     // Out of file descriptors, or a connection reset before it was accepted:
                     // wait a moment instead of spinning, and go on.
-                    tracing::warn!(error = %err, "accepting a connection failed");
+                    tracing::warn!(error = %crate::telemetry::chain(&err), "accepting a connection failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -88,7 +88,7 @@ pub async fn serve(
             let connection =
                 http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
             if let Err(err) = watcher.watch(connection).await {
-                tracing::debug!(error = %err, %peer, "connection ended with an error");
+                tracing::debug!(error = %crate::telemetry::chain(&err), %peer, "connection ended with an error");
             }
             drop(slot);
         });

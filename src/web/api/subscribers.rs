@@ -218,7 +218,7 @@ async fn stream_all(
             });
             let failed = chunk.is_err();
             if let Err(err) = &chunk {
-                tracing::error!(error = %err, "streaming subscribers failed");
+                tracing::error!(error = %crate::telemetry::chain(err), "streaming subscribers failed");
             }
             if !matches!(send(chunk).await, Ok(Ok(()))) || failed {
                 return;

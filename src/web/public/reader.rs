@@ -165,7 +165,7 @@ pub fn page(
     match state.signups.views().render(template, lang, &full) {
         Ok(html) => with_page_headers((status, Html(html)).into_response()),
         Err(err) => {
-            tracing::error!(error = %err, template, "a reader page failed to render");
+            tracing::error!(error = %crate::telemetry::chain(&err), template, "a reader page failed to render");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
         }
     }
@@ -213,9 +213,9 @@ pub fn unavailable(
     state: &AppState,
     reader: &Reader,
     lang: Lang,
-    err: &dyn std::fmt::Display,
+    err: &(dyn std::error::Error + 'static),
 ) -> Response {
-    tracing::error!(error = %err, "a reader request failed");
+    tracing::error!(error = %crate::telemetry::chain(err), "a reader request failed");
     message(
         state,
         reader,
