@@ -13,8 +13,9 @@ use crate::config::Settings;
 use crate::db::{Db, imports, secrets};
 use crate::delivery::{Engine, Kick};
 use crate::mail::dkim::Dkim;
+use crate::mail::seal::Sealer;
 use crate::mail::tokens::Signer;
-use crate::ops::compose::Mailer;
+use crate::ops::compose::MailKit;
 use crate::ops::signup::Signups;
 use crate::ops::users::{FirstAdmin, Password, ensure_first_admin};
 use crate::render::views::{Brand, Views};
@@ -171,7 +172,7 @@ impl App {
             // Links must name the port actually bound (`listen` may ask for any, with :0).
             settings.root_url = Some(format!("http://{}", listener.local_addr()?));
         }
-        let mailer = Arc::new(mailer(&db, &settings).await?);
+        let kit = Arc::new(kit(&db, &settings).await?);
         let brand = Brand::new(
             &settings.brand_name,
             settings.brand_logo_url.as_deref(),
@@ -179,13 +180,13 @@ impl App {
         )?;
         let signups = Arc::new(Signups::new(
             db.clone(),
-            mailer.clone(),
+            kit.clone(),
             Arc::new(Views::new(brand)),
             &settings,
         )?);
         Ok(App {
             listener,
-            state: AppState::new(db, settings, mailer, Kick::default(), signups),
+            state: AppState::new(db, settings, kit, Kick::default(), signups),
             first_admin,
         })
     }
@@ -217,7 +218,7 @@ impl App {
                 Engine::start(
                     db.clone(),
                     &self.state.settings,
-                    self.state.mailer.clone(),
+                    self.state.kit.clone(),
                     self.state.kick.clone(),
                 )
                 .await?,
@@ -248,17 +249,19 @@ impl App {
 ///
 /// # Errors
 /// When a DKIM key is unusable or the database fails.
-pub async fn mailer(db: &Db, settings: &Settings) -> anyhow::Result<Mailer> {
+pub async fn kit(db: &Db, settings: &Settings) -> anyhow::Result<MailKit> {
     // TLS to SMTP relays uses ring; install it as the process default once.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let key = secrets::get_or_create(db, "signing_key", Signer::generate_key).await?;
-    Ok(Mailer {
-        signer: Signer::new(key.into_bytes()),
-        dkim: Dkim::from_config(&settings.dkim)?,
-        root_url: settings.root_url(),
-        bounce_address: settings.bounce_address.clone(),
-        feedback_sender_id: settings.feedback_sender_id.clone(),
-    })
+    Ok(MailKit::new(
+        Signer::new(key.into_bytes()),
+        &settings.root_url(),
+        Sealer {
+            dkim: Dkim::from_config(&settings.dkim)?,
+            bounce_address: settings.bounce_address.clone(),
+        },
+        settings.feedback_sender_id.clone(),
+    ))
 }
 
 /// Removes unconfirmed signups past their expiry, at the start and every ten minutes.
@@ -268,7 +271,7 @@ async fn expire_signups(signups: Arc<Signups>) {
         every.tick().await;
         if let Err(err) = signups.expire(crate::domain::Timestamp::now()).await {
             tracing::warn!(
-                error = format!("{err:#}"),
+                error = %crate::telemetry::chain(&err),
                 "expiring unconfirmed signups failed"
             );
         }

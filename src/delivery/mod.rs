@@ -29,7 +29,7 @@ use crate::db::deliveries::{self, Claimed, Outcome};
 use crate::db::{self, Backend, Db};
 use crate::domain::Timestamp;
 use crate::mail::Outgoing;
-use crate::ops::compose::{CampaignComposer, Mailer};
+use crate::ops::compose::{CampaignComposer, ComposeError, MailKit};
 
 pub use senders::Transport;
 
@@ -53,7 +53,7 @@ impl Kick {
 #[derive(Debug)]
 struct Shared {
     db: Db,
-    mailer: Arc<Mailer>,
+    kit: Arc<MailKit>,
     node: String,
     batch_size: i64,
     lease: Duration,
@@ -129,7 +129,7 @@ impl Engine {
     pub async fn start(
         db: Db,
         settings: &Settings,
-        mailer: Arc<Mailer>,
+        kit: Arc<MailKit>,
         kick: Kick,
     ) -> anyhow::Result<Engine> {
         // SQLite has one sending node: any lease left is this node's own, from before a crash.
@@ -150,7 +150,7 @@ impl Engine {
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Shared {
             db,
-            mailer,
+            kit,
             node: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
             batch_size: i64::try_from(settings.send_batch_size.max(1)).unwrap_or(200),
             lease: Duration::from_secs(settings.send_lease_secs.max(1)),
@@ -439,7 +439,7 @@ async fn composer_for(
     {
         return Ok(Ok(composer.clone()));
     }
-    match CampaignComposer::load(&shared.db, shared.mailer.clone(), campaign).await {
+    match CampaignComposer::load(&shared.db, shared.kit.clone(), campaign).await {
         Ok(composer) => {
             let composer = Arc::new(composer);
             composers.insert(campaign, composer.clone());
@@ -467,7 +467,7 @@ async fn compose_batch(
             .await?;
     let hashes: Vec<String> = recipients
         .iter()
-        .map(|r| shared.mailer.signer.address_hash(&r.email))
+        .map(|r| shared.kit.signer.address_hash(&r.email))
         .collect();
     let suppressed: HashSet<String> = deliveries::suppressed(&shared.db, &hashes)
         .await?
@@ -493,26 +493,32 @@ async fn compose_batch(
             part.into_iter()
                 .map(|row| {
                     let Some(recipient) = row.subscriber_id.and_then(|id| by_id.get(&id)) else {
-                        return Err((
+                        return Ok(Err((
                             row.id,
                             Outcome::Skipped(
                                 "unsubscribed, blocklisted or suppressed since the start".into(),
                             ),
-                        ));
+                        )));
                     };
-                    composer.outgoing(&row, recipient).map_err(|e| {
-                        let subscriber = row.subscriber_id.unwrap_or_default();
-                        let reason = format!("the message to subscriber {subscriber}: {}", e.0);
-                        (row.id, Outcome::Failed(reason))
-                    })
+                    match composer.outgoing(&row, recipient) {
+                        Ok(message) => Ok(Ok(message)),
+                        Err(ComposeError::Reader(e)) => {
+                            let subscriber = row.subscriber_id.unwrap_or_default();
+                            let reason = format!("the message to subscriber {subscriber}: {e}");
+                            Ok(Err((row.id, Outcome::Failed(reason))))
+                        }
+                        // No reader's fault, and no message of the campaign can be sent.
+                        Err(ComposeError::Sealing(e)) => Err(e.to_string()),
+                    }
                 })
-                .collect::<Vec<_>>()
+                .collect::<Result<Vec<Composed>, String>>()
         }));
     }
     let mut composed = Vec::with_capacity(rows.len());
     for task in tasks {
         match task.await {
-            Ok(part) => composed.extend(part),
+            Ok(Ok(part)) => composed.extend(part),
+            Ok(Err(sealing)) => return Ok(Err(sealing)),
             Err(err) if err.is_panic() => {
                 return Ok(Err("composing a message failed unexpectedly".into()));
             }

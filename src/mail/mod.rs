@@ -3,7 +3,9 @@
 //! database access here: `delivery` decides what to send and records what happened.
 
 pub mod dkim;
+pub mod links;
 pub mod message;
+pub mod seal;
 pub mod smtp;
 pub mod tokens;
 

@@ -7,13 +7,13 @@ use crate::db::campaigns::{self, Campaign, CampaignFields, CampaignList};
 use crate::db::deliveries::{self, NewTx, Recipient};
 use crate::db::{self as store, Db};
 use crate::domain::{CampaignStatus, EmailAddress, Invalid, TemplateType};
-use crate::ops::compose::{self, CampaignComposer, Mailer};
+use crate::ops::compose::{self, CampaignComposer, MailKit};
 use crate::ops::{OpsError, OpsResult};
 
 /// Checks the fields that need the database (lists, template) and that the campaign
 /// compiles, so a broken template is refused when saved, not when sent. (Rendering needs a
 /// recipient's values and is checked by previews and test sends.)
-async fn check(db: &Db, mailer: &Arc<Mailer>, fields: &CampaignFields) -> OpsResult<()> {
+async fn check(db: &Db, kit: &Arc<MailKit>, fields: &CampaignFields) -> OpsResult<()> {
     if fields.name.trim().is_empty() {
         return Err(OpsError::Invalid("the campaign name is empty".into()));
     }
@@ -49,7 +49,7 @@ async fn check(db: &Db, mailer: &Arc<Mailer>, fields: &CampaignFields) -> OpsRes
         created_at: crate::domain::Timestamp::now(),
         updated_at: crate::domain::Timestamp::now(),
     };
-    CampaignComposer::new(&probe, &[], layout.as_deref(), mailer.clone())?;
+    CampaignComposer::new(&probe, &[], layout.as_deref(), kit.clone())?;
     Ok(())
 }
 
@@ -59,14 +59,14 @@ pub async fn resolve_lists(db: &Db, ids: &[i64]) -> OpsResult<Vec<(i64, String)>
     Ok(lists.into_iter().map(|l| (l.id, l.name)).collect())
 }
 
-pub async fn create(db: &Db, mailer: &Arc<Mailer>, fields: &CampaignFields) -> OpsResult<Campaign> {
-    check(db, mailer, fields).await?;
+pub async fn create(db: &Db, kit: &Arc<MailKit>, fields: &CampaignFields) -> OpsResult<Campaign> {
+    check(db, kit, fields).await?;
     Ok(campaigns::insert(db, fields).await?)
 }
 
 pub async fn update(
     db: &Db,
-    mailer: &Arc<Mailer>,
+    kit: &Arc<MailKit>,
     id: i64,
     fields: &CampaignFields,
 ) -> OpsResult<Campaign> {
@@ -77,7 +77,7 @@ pub async fn update(
             current.status
         )));
     }
-    check(db, mailer, fields).await?;
+    check(db, kit, fields).await?;
     campaigns::update(db, id, fields)
         .await?
         .ok_or_else(|| OpsError::Conflict("the campaign changed status meanwhile".into()))
@@ -150,10 +150,10 @@ pub async fn change_status(db: &Db, id: i64, to: CampaignStatus) -> OpsResult<Ca
 
 /// The campaign as its first reader would see it (as listmonk previews), or as a sample
 /// reader when its lists have none yet.
-pub async fn preview(db: &Db, mailer: &Arc<Mailer>, campaign: &Campaign) -> OpsResult<String> {
+pub async fn preview(db: &Db, kit: &Arc<MailKit>, campaign: &Campaign) -> OpsResult<String> {
     let lists = campaigns::lists_of(db, &[campaign.id]).await?;
     let layout = compose::layout_for(db, campaign.template_id, TemplateType::Campaign).await?;
-    let composer = CampaignComposer::new(campaign, &lists, layout.as_deref(), mailer.clone())?;
+    let composer = CampaignComposer::new(campaign, &lists, layout.as_deref(), kit.clone())?;
     let optin = campaign.campaign_type == crate::domain::CampaignType::Optin;
     let reader = deliveries::first_recipient(db, campaign.id, optin)
         .await?
@@ -165,7 +165,7 @@ pub async fn preview(db: &Db, mailer: &Arc<Mailer>, campaign: &Campaign) -> OpsR
 /// Known subscribers see their own values; others a sample reader's.
 pub async fn send_test(
     db: &Db,
-    mailer: &Arc<Mailer>,
+    kit: &Arc<MailKit>,
     campaign: &Campaign,
     addresses: &[String],
 ) -> OpsResult<usize> {
@@ -181,7 +181,7 @@ pub async fn send_test(
     }
     let lists = campaigns::lists_of(db, &[campaign.id]).await?;
     let layout = compose::layout_for(db, campaign.template_id, TemplateType::Campaign).await?;
-    let composer = CampaignComposer::new(campaign, &lists, layout.as_deref(), mailer.clone())?;
+    let composer = CampaignComposer::new(campaign, &lists, layout.as_deref(), kit.clone())?;
     let mut messages = Vec::with_capacity(addresses.len());
     for address in addresses {
         let email = EmailAddress::parse(address)

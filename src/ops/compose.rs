@@ -9,58 +9,113 @@ use crate::db::deliveries::Recipient;
 use crate::db::{self, Db};
 use crate::domain::{CampaignType, Invalid, TemplateType, Timestamp};
 use crate::mail::Outgoing;
-use crate::mail::dkim::Dkim;
-use crate::mail::message::{self, ListHeaders, Mailbox, Parts};
-use crate::mail::tokens::{Signer, UnsubscribeToken};
+use crate::mail::links::Links;
+use crate::mail::message::{self, ListHeaders, Mailbox};
+use crate::mail::seal::{Letter, ReturnPath, SealError, Sealer};
+use crate::mail::tokens::Signer;
 use crate::ops::{OpsError, OpsResult};
 use crate::render::{
-    self, CampaignVars, Compiled, Links, Recipient as RenderRecipient, Source, SubscriberVars,
+    self, CampaignVars, Compiled, Recipient as RenderRecipient, Source, SubscriberVars,
 };
 
-/// What composing needs besides the campaign: keys and addresses. One per process.
+/// The keys and addresses every composed message needs: the links in it, how it is
+/// sealed, who sends it. One per process, shared by the workers, previews, test sends and
+/// the reader's side.
 #[derive(Debug, Clone)]
-pub struct Mailer {
+pub struct MailKit {
     pub signer: Signer,
-    pub dkim: Dkim,
-    /// Public base of every link, no trailing slash.
-    pub root_url: String,
-    /// `bounces@domain` form; `None`: `bounces@` the From domain.
-    pub bounce_address: Option<String>,
+    pub links: Links,
+    pub sealer: Sealer,
     pub feedback_sender_id: String,
 }
 
-impl Mailer {
-    /// The one-click unsubscribe URL (RFC 8058) for a subscriber, from a campaign.
-    pub fn unsubscribe_url(&self, subscriber: uuid::Uuid, campaign: Option<i64>) -> String {
-        let token = self.signer.unsubscribe_token(UnsubscribeToken {
-            subscriber,
-            campaign,
-        });
-        format!("{}/u/{token}", self.root_url)
+impl MailKit {
+    pub fn new(
+        signer: Signer,
+        root_url: &str,
+        sealer: Sealer,
+        feedback_sender_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            links: Links::new(root_url, signer.clone()),
+            signer,
+            sealer,
+            feedback_sender_id: feedback_sender_id.into(),
+        }
     }
+}
 
-    /// The preference page URL for a subscriber.
-    pub fn manage_url(&self, subscriber: uuid::Uuid) -> String {
-        format!(
-            "{}/m/{}",
-            self.root_url,
-            self.signer.manage_token(subscriber)
-        )
-    }
+/// Why a message could not be composed.
+#[derive(Debug, thiserror::Error)]
+pub enum ComposeError {
+    /// The template fails for this reader (an attribute only they lack): their row fails.
+    #[error(transparent)]
+    Reader(#[from] Invalid),
+    /// The message cannot be signed: the keys' fault, so no reader's; the campaign waits.
+    #[error(transparent)]
+    Sealing(#[from] SealError),
+}
 
-    /// The VERP envelope sender for a ledger row.
-    pub fn return_path(&self, from: &Mailbox, delivery_id: i64) -> String {
-        let base = self.bounce_address.clone().unwrap_or_else(|| {
-            format!(
-                "bounces@{}",
-                message::ascii_address(&from.address)
-                    .rsplit_once('@')
-                    .map_or("", |(_, d)| d)
-            )
-        });
-        let (local, domain) = base.rsplit_once('@').unwrap_or((base.as_str(), ""));
-        format!("{local}+{}@{domain}", self.signer.verp_token(delivery_id))
+impl From<ComposeError> for OpsError {
+    fn from(err: ComposeError) -> Self {
+        match err {
+            ComposeError::Reader(invalid) => invalid.into(),
+            ComposeError::Sealing(e) => OpsError::Internal(e.into()),
+        }
     }
+}
+
+/// Whom a message is for, as templates see them.
+#[derive(Debug, Clone, Copy)]
+pub struct Reader<'a> {
+    pub uuid: uuid::Uuid,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub attribs: &'a serde_json::Value,
+}
+
+impl<'a> From<&'a Recipient> for Reader<'a> {
+    fn from(r: &'a Recipient) -> Self {
+        Self {
+            uuid: r.uuid,
+            email: &r.email,
+            name: &r.name,
+            attribs: &r.attribs.0,
+        }
+    }
+}
+
+/// Fills a compiled template for one reader: the one place a recipient's template context
+/// is made, for campaigns, transactional mail and previews. Returns the texts and the
+/// reader's one-click unsubscribe URL.
+///
+/// # Errors
+/// When the template fails for this reader.
+pub fn render_for(
+    compiled: &Compiled,
+    links: &Links,
+    reader: Reader<'_>,
+    campaign: CampaignVars<'_>,
+    campaign_id: Option<i64>,
+    data: &serde_json::Value,
+) -> Result<(render::Rendered, String), Invalid> {
+    let unsubscribe = links.unsubscribe(reader.uuid, campaign_id);
+    let manage = links.manage(reader.uuid);
+    let rendered = compiled.render(&RenderRecipient {
+        subscriber: SubscriberVars {
+            uuid: reader.uuid.to_string(),
+            email: reader.email,
+            name: reader.name,
+            attribs: reader.attribs,
+        },
+        campaign,
+        data,
+        links: render::Links {
+            unsubscribe: &unsubscribe,
+            manage: &manage,
+        },
+    })?;
+    Ok((rendered, unsubscribe))
 }
 
 /// One recipient's finished message and envelope.
@@ -87,8 +142,7 @@ pub struct CampaignComposer {
     /// `List-Id` and `Feedback-ID` per target list, the first being the fallback.
     identities: Vec<ListIdentity>,
     extra: Vec<(String, String)>,
-    message_domain: String,
-    mailer: Arc<Mailer>,
+    kit: Arc<MailKit>,
 }
 
 /// The headers that name a campaign's list to mailbox providers.
@@ -105,13 +159,13 @@ impl CampaignComposer {
     /// # Errors
     /// `NotFound` for a missing campaign; `Invalid` when its template does not compile or
     /// its sender is malformed.
-    pub async fn load(db: &Db, mailer: Arc<Mailer>, campaign_id: i64) -> OpsResult<Self> {
+    pub async fn load(db: &Db, kit: Arc<MailKit>, campaign_id: i64) -> OpsResult<Self> {
         let campaign = db::campaigns::get(db, campaign_id)
             .await?
             .ok_or(OpsError::NotFound("campaign"))?;
         let lists = db::campaigns::lists_of(db, &[campaign_id]).await?;
         let layout = layout_for(db, campaign.template_id, TemplateType::Campaign).await?;
-        Ok(Self::new(&campaign, &lists, layout.as_deref(), mailer)?)
+        Ok(Self::new(&campaign, &lists, layout.as_deref(), kit)?)
     }
 
     /// # Errors
@@ -120,7 +174,7 @@ impl CampaignComposer {
         campaign: &Campaign,
         lists: &[CampaignList],
         layout: Option<&str>,
-        mailer: Arc<Mailer>,
+        kit: Arc<MailKit>,
     ) -> Result<Self, Invalid> {
         let compiled = Compiled::new(&Source {
             subject: &campaign.subject,
@@ -148,7 +202,7 @@ impl CampaignComposer {
                 "{}:{}:campaign:{}",
                 campaign.id,
                 list.and_then(|l| l.id).unwrap_or(0),
-                mailer.feedback_sender_id
+                kit.feedback_sender_id
             ),
         };
         let mut identities: Vec<ListIdentity> =
@@ -168,8 +222,7 @@ impl CampaignComposer {
             from,
             identities,
             extra,
-            message_domain: domain,
-            mailer,
+            kit,
         })
     }
 
@@ -177,16 +230,13 @@ impl CampaignComposer {
     ///
     /// # Errors
     /// When the template fails for this recipient, or signing fails.
-    pub fn compose(&self, delivery_id: i64, recipient: &Recipient) -> Result<Composed, Invalid> {
+    pub fn compose(
+        &self,
+        delivery_id: i64,
+        recipient: &Recipient,
+    ) -> Result<Composed, ComposeError> {
         let (rendered, unsubscribe) = self.render(recipient)?;
         let to = crate::domain::EmailAddress::from_trusted(recipient.email.clone());
-        let rcpt = message::ascii_address(&to);
-        let message_id = format!(
-            "{}.{}@{}",
-            self.campaign_uuid.replace('-', ""),
-            recipient.uuid.simple(),
-            self.message_domain
-        );
         let unsubscribe_urls = [unsubscribe];
         // The list the reader is on: a reader of the second list only is not told the first.
         let identity = self
@@ -194,14 +244,11 @@ impl CampaignComposer {
             .iter()
             .find(|i| i.list.is_some() && i.list == recipient.list_id)
             .unwrap_or(&self.identities[0]);
-        let bytes = message::build(&Parts {
+        let letter = Letter {
             from: &self.from,
+            to: &to,
             to_name: &recipient.name,
-            to: &rcpt,
-            reply_to: None,
             subject: &rendered.subject,
-            message_id: &message_id,
-            date: Timestamp::now().as_datetime().unix_timestamp(),
             html: Some(&rendered.html),
             text: &rendered.text,
             list: Some(ListHeaders {
@@ -211,17 +258,21 @@ impl CampaignComposer {
             }),
             extra: &self.extra,
             attachments: &[],
-        });
-        let bytes = self
-            .mailer
-            .dkim
-            .sign(bytes)
-            .map_err(|e| Invalid(format!("{e:#}")))?;
+            message_id: Some(format!(
+                "{}.{}",
+                self.campaign_uuid.replace('-', ""),
+                recipient.uuid.simple()
+            )),
+        };
+        let sealed =
+            self.kit
+                .sealer
+                .seal(&letter, ReturnPath::Verp { delivery_id }, &self.kit.signer)?;
         Ok(Composed {
-            mail_from: self.mailer.return_path(&self.from, delivery_id),
-            rcpt,
+            mail_from: sealed.mail_from,
+            rcpt: sealed.rcpt,
             subject: rendered.subject,
-            bytes,
+            bytes: sealed.bytes,
         })
     }
 
@@ -233,7 +284,7 @@ impl CampaignComposer {
         &self,
         row: &db::deliveries::Claimed,
         recipient: &Recipient,
-    ) -> Result<Outgoing, Invalid> {
+    ) -> Result<Outgoing, ComposeError> {
         let composed = self.compose(row.id, recipient)?;
         Ok(Outgoing {
             delivery_id: row.id,
@@ -257,30 +308,18 @@ impl CampaignComposer {
 
     /// The recipient's texts, and their one-click unsubscribe URL.
     fn render(&self, recipient: &Recipient) -> Result<(render::Rendered, String), Invalid> {
-        let unsubscribe = self
-            .mailer
-            .unsubscribe_url(recipient.uuid, Some(self.campaign_id));
-        let manage = self.mailer.manage_url(recipient.uuid);
-        let data = serde_json::Value::Null;
-        let rendered = self.compiled.render(&RenderRecipient {
-            subscriber: SubscriberVars {
-                uuid: recipient.uuid.to_string(),
-                email: &recipient.email,
-                name: &recipient.name,
-                attribs: &recipient.attribs.0,
-            },
-            campaign: CampaignVars {
+        render_for(
+            &self.compiled,
+            &self.kit.links,
+            recipient.into(),
+            CampaignVars {
                 uuid: self.campaign_uuid.clone(),
                 name: &self.campaign_name,
                 subject: &self.campaign_subject,
             },
-            data: &data,
-            links: Links {
-                unsubscribe: &unsubscribe,
-                manage: &manage,
-            },
-        })?;
-        Ok((rendered, unsubscribe))
+            Some(self.campaign_id),
+            &serde_json::Value::Null,
+        )
     }
 }
 
@@ -420,13 +459,15 @@ mod tests {
 
     #[test]
     fn a_campaign_message_looks_as_it_did() {
-        let mailer = Arc::new(Mailer {
-            signer: Signer::new(b"snapshot key".to_vec()),
-            dkim: Dkim::default(),
-            root_url: "https://haber.example".into(),
-            bounce_address: Some("bounces@bounce.haber.example".into()),
-            feedback_sender_id: "bulten".into(),
-        });
+        let kit = Arc::new(MailKit::new(
+            Signer::new(b"snapshot key".to_vec()),
+            "https://haber.example",
+            Sealer {
+                dkim: crate::mail::dkim::Dkim::default(),
+                bounce_address: Some("bounces@bounce.haber.example".into()),
+            },
+            "bulten",
+        ));
         let lists = [CampaignList {
             campaign_id: 7,
             id: Some(3),
@@ -436,7 +477,7 @@ mod tests {
             &campaign(),
             &lists,
             Some(render::DEFAULT_CAMPAIGN_TEMPLATE),
-            mailer,
+            kit,
         )
         .unwrap();
         let recipient = Recipient {

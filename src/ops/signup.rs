@@ -23,7 +23,7 @@ use crate::domain::{
 use crate::i18n;
 use crate::mail::tokens::ExpiringToken;
 use crate::ops::captcha::{self, Difficulty, External, ExternalRefused, Refused};
-use crate::ops::compose::Mailer;
+use crate::ops::compose::MailKit;
 use crate::ops::tx::{self, SystemMail};
 use crate::ops::{OpsError, OpsResult};
 use crate::render::views::{Views, fill};
@@ -193,7 +193,7 @@ pub struct Proofs {
 #[derive(Debug)]
 pub struct Signups {
     db: Db,
-    mailer: Arc<Mailer>,
+    kit: Arc<MailKit>,
     views: Arc<Views>,
     policy: Policy,
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
@@ -299,7 +299,7 @@ impl Signups {
     /// When the captcha settings are incomplete.
     pub fn new(
         db: Db,
-        mailer: Arc<Mailer>,
+        kit: Arc<MailKit>,
         views: Arc<Views>,
         settings: &Settings,
     ) -> anyhow::Result<Self> {
@@ -326,7 +326,7 @@ impl Signups {
             .build()?;
         Ok(Self {
             db,
-            mailer,
+            kit,
             views,
             policy: Policy {
                 altcha: Difficulty {
@@ -430,7 +430,7 @@ impl Signups {
         ip: Option<IpAddr>,
         now: Timestamp,
     ) -> OpsResult<Result<(), Refusal>> {
-        if let Err(refused) = captcha::verify(&self.db, &self.mailer.signer, altcha, now).await? {
+        if let Err(refused) = captcha::verify(&self.db, &self.kit.signer, altcha, now).await? {
             return Ok(Err(Refusal::ProofOfWork(refused)));
         }
         if let Some(external) = &self.policy.external {
@@ -507,7 +507,7 @@ impl Signups {
         if let Err(refusal) = human {
             return refuse(vec![refusal], lang);
         }
-        let hash = self.mailer.signer.address_hash(email.as_str());
+        let hash = self.kit.signer.address_hash(email.as_str());
         let hour_ago = now.plus_secs(-3600);
         let (attempts, _) = store::events(&self.db, &hash, Event::Attempt, hour_ago).await?;
         if attempts >= self.policy.attempts_per_hour {
@@ -572,10 +572,7 @@ impl Signups {
         let ip = ip?;
         match self.policy.ip {
             IpRecord::Store => Some(ip.to_string()),
-            IpRecord::Hash => Some(format!(
-                "hmac:{}",
-                self.mailer.signer.ip_hash(&ip.to_string())
-            )),
+            IpRecord::Hash => Some(format!("hmac:{}", self.kit.signer.ip_hash(&ip.to_string()))),
             IpRecord::Drop => None,
         }
     }
@@ -594,7 +591,7 @@ impl Signups {
         lang: Lang,
         now: Timestamp,
     ) -> OpsResult<Resent> {
-        let hash = self.mailer.signer.address_hash(email.as_str());
+        let hash = self.kit.signer.address_hash(email.as_str());
         let lists = self.pending_names(subscriber_id).await?;
         if lists.is_empty() {
             return Ok(Resent::NothingWaiting);
@@ -603,12 +600,7 @@ impl Signups {
             return Ok(Resent::Limited);
         }
         let token = ExpiringToken::new(uuid, now.unix() + self.policy.confirm_valid_secs);
-        let url = format!(
-            "{}/subscription/confirm/{}?lang={}",
-            self.mailer.root_url,
-            self.mailer.signer.confirm_token(&token),
-            lang.as_str()
-        );
+        let url = self.kit.links.confirm(&token, lang);
         let ctx = serde_json::json!({
             "email": email.as_str(),
             "lists": lists,
@@ -672,7 +664,7 @@ impl Signups {
         );
         tx::queue_system(
             &self.db,
-            &self.mailer,
+            &self.kit,
             &self.policy.from,
             &SystemMail {
                 to,
@@ -744,7 +736,7 @@ impl Signups {
     /// When the database fails.
     pub async fn confirm(&self, token: &str, apply: bool) -> OpsResult<ConfirmState> {
         let now = Timestamp::now();
-        let Some(parsed) = self.mailer.signer.parse_confirm(token) else {
+        let Some(parsed) = self.kit.signer.parse_confirm(token) else {
             return Ok(ConfirmState::Invalid);
         };
         let subscriber = match self.token_subscriber(&parsed, "confirm", now).await? {
@@ -765,11 +757,11 @@ impl Signups {
         if !db::spent::spend(&self.db, &parsed.use_key("confirm"), expires).await? {
             return Ok(ConfirmState::Used);
         }
-        let hash = self.mailer.signer.address_hash(subscriber.email.as_str());
+        let hash = self.kit.signer.address_hash(subscriber.email.as_str());
         store::confirm(&self.db, subscriber.id, &[], &hash, now).await?;
         Ok(ConfirmState::Confirmed {
             lists,
-            manage_url: self.mailer.manage_url(subscriber.uuid),
+            manage_url: self.kit.links.manage(subscriber.uuid),
         })
     }
 
@@ -778,7 +770,7 @@ impl Signups {
     /// # Errors
     /// When the database fails.
     pub async fn resend_from_link(&self, token: &str, ip: Option<IpAddr>) -> OpsResult<()> {
-        let Some(parsed) = self.mailer.signer.parse_confirm(token) else {
+        let Some(parsed) = self.kit.signer.parse_confirm(token) else {
             return Ok(());
         };
         if self.admit(ip).is_err() {
@@ -817,7 +809,7 @@ impl Signups {
             Ok(e) => e,
             Err(refusal) => return Ok(Err(vec![refusal])),
         };
-        if let Err(refused) = captcha::verify(&self.db, &self.mailer.signer, altcha, now).await? {
+        if let Err(refused) = captcha::verify(&self.db, &self.kit.signer, altcha, now).await? {
             return Ok(Err(vec![Refusal::ProofOfWork(refused)]));
         }
         let Some(subscriber) = db::subscribers::get_by_email(&self.db, &email).await? else {
@@ -842,13 +834,13 @@ impl Signups {
             .await?;
             return Ok(Ok(()));
         }
-        let hash = self.mailer.signer.address_hash(subscriber.email.as_str());
+        let hash = self.kit.signer.address_hash(subscriber.email.as_str());
         if !self.may_mail(&hash, now).await? {
             return Ok(Ok(()));
         }
         let url = format!(
             "{}?lang={}",
-            self.mailer.manage_url(subscriber.uuid),
+            self.kit.links.manage(subscriber.uuid),
             lang.as_str()
         );
         let ctx = serde_json::json!({
@@ -875,7 +867,7 @@ impl Signups {
     /// # Errors
     /// When the database fails.
     pub async fn manage_target(&self, token: &str) -> OpsResult<Option<Subscriber>> {
-        let Some(subscriber) = self.mailer.signer.parse_manage(token) else {
+        let Some(subscriber) = self.kit.signer.parse_manage(token) else {
             return Ok(None);
         };
         Ok(db::subscribers::get_by_uuid(&self.db, subscriber).await?)
@@ -971,7 +963,7 @@ impl Signups {
         }
         if !join.is_empty() {
             let consent = self.consent(request, lang);
-            let hash = self.mailer.signer.address_hash(subscriber.email.as_str());
+            let hash = self.kit.signer.address_hash(subscriber.email.as_str());
             store::store(
                 &self.db,
                 &store::Signup {
@@ -1045,7 +1037,7 @@ impl Signups {
             return Ok(Err(refusal));
         }
         let link = self
-            .mailer
+            .kit
             .signer
             .address_hash(&format!("change-of-address:{}", subscriber.uuid));
         let (requests, _) =
@@ -1054,20 +1046,13 @@ impl Signups {
             return Ok(Err(Refusal::TooManyForAddress));
         }
         store::record_event(&self.db, &link, Event::Attempt, now).await?;
-        let hash = self.mailer.signer.address_hash(new.as_str());
+        let hash = self.kit.signer.address_hash(new.as_str());
         if !self.may_mail(&hash, now).await? {
             return Ok(Ok(()));
         }
         let token =
             ExpiringToken::new(subscriber.uuid, now.unix() + self.policy.confirm_valid_secs);
-        let url = format!(
-            "{}/subscription/change/{}?lang={}",
-            self.mailer.root_url,
-            self.mailer
-                .signer
-                .change_address_token(&token, new.as_str()),
-            lang.as_str()
-        );
+        let url = self.kit.links.change(&token, new.as_str(), lang);
         let ctx = serde_json::json!({
             "url": url,
             "button": "mail.change.button",
@@ -1093,7 +1078,7 @@ impl Signups {
     /// When the database fails.
     pub async fn change_address(&self, token: &str, apply: bool) -> OpsResult<ChangeState> {
         let now = Timestamp::now();
-        let Some((parsed, new_email)) = self.mailer.signer.parse_change_address(token) else {
+        let Some((parsed, new_email)) = self.kit.signer.parse_change_address(token) else {
             return Ok(ChangeState::Invalid);
         };
         let subscriber = match self.token_subscriber(&parsed, "change", now).await? {
@@ -1140,7 +1125,7 @@ impl Signups {
     /// # Errors
     /// When the database fails.
     pub async fn erase(&self, subscriber: &Subscriber) -> OpsResult<()> {
-        let hash = self.mailer.signer.address_hash(subscriber.email.as_str());
+        let hash = self.kit.signer.address_hash(subscriber.email.as_str());
         store::erase(&self.db, subscriber.id, &hash, Timestamp::now()).await?;
         Ok(())
     }
@@ -1168,7 +1153,7 @@ impl Signups {
         if !lists.is_empty() && ids.is_empty() {
             return Ok(0);
         }
-        let hash = self.mailer.signer.address_hash(subscriber.email.as_str());
+        let hash = self.kit.signer.address_hash(subscriber.email.as_str());
         Ok(store::confirm(&self.db, subscriber.id, &ids, &hash, Timestamp::now()).await?)
     }
 

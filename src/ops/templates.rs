@@ -1,10 +1,12 @@
 //! Templates: checked on save (they must compile), the shipped defaults, previews.
 
 use crate::db::Db;
-use crate::db::templates::{self, Template, TemplateFields};
+use crate::db::templates;
+pub use crate::db::templates::{Template, TemplateFields};
 use crate::domain::{Invalid, TemplateType};
+use crate::ops::compose::{self, MailKit};
 use crate::ops::{OpsError, OpsResult};
-use crate::render::{self, BodyFormat, Compiled, Source};
+use crate::render::{self, BodyFormat, CampaignVars, Compiled, Source};
 
 /// Creates the shipped templates when there are none (the first start).
 ///
@@ -98,4 +100,47 @@ pub async fn set_default(db: &Db, id: i64) -> OpsResult<Template> {
     }
     templates::set_default(db, id).await?;
     get(db, id).await
+}
+
+/// Every template, default ones included.
+pub async fn all(db: &Db) -> OpsResult<Vec<Template>> {
+    Ok(templates::all(db).await?)
+}
+
+/// What a campaign looks like in a campaign template, for its preview.
+const SAMPLE_CONTENT: &str = "<h1>A sample headline</h1>\
+<p>This is how a campaign looks in this template. A <a href=\"https://example.com\">link</a>, \
+a list:</p><ul><li>first</li><li>second</li></ul>";
+
+/// A template, saved or not, rendered as HTML for a sample reader: a campaign template
+/// around sample content, a transactional one as it is.
+///
+/// # Errors
+/// `Invalid` with the line and reason when the template does not compile or fails.
+pub fn preview(kit: &MailKit, kind: TemplateType, subject: &str, body: &str) -> OpsResult<String> {
+    let (body, layout) = match kind {
+        TemplateType::Campaign => (SAMPLE_CONTENT, Some(body)),
+        TemplateType::Tx => (body, None),
+    };
+    let compiled = Compiled::new(&Source {
+        subject,
+        body,
+        format: BodyFormat::Html,
+        layout,
+        altbody: None,
+    })?;
+    let sample = compose::sample_recipient();
+    let (rendered, _) = compose::render_for(
+        &compiled,
+        &kit.links,
+        (&sample).into(),
+        CampaignVars {
+            uuid: uuid::Uuid::nil().to_string(),
+            name: "Sample campaign",
+            subject: "Sample subject",
+        },
+        None,
+        &serde_json::json!({}),
+    )?;
+    Ok(rendered.html)
 }

@@ -1,17 +1,14 @@
 //! Transactional mail (listmonk's `POST /api/tx`): one template, one message per recipient,
 //! queued on the ledger ahead of campaign mail, so it survives a crash like campaign mail.
 
-use std::sync::Arc;
-
 use crate::db::deliveries::{self, NewTx};
 use crate::db::{self, Db};
-use crate::domain::{ContentType, EmailAddress, Invalid, TemplateType, Timestamp};
-use crate::mail::message::{self, Mailbox, Parts};
-use crate::ops::compose::{self, Mailer};
+use crate::domain::{ContentType, EmailAddress, Invalid, TemplateType};
+use crate::mail::message::Mailbox;
+use crate::mail::seal::{Letter, ReturnPath, Sealed};
+use crate::ops::compose::{self, MailKit, Reader};
 use crate::ops::{OpsError, OpsResult};
-use crate::render::{
-    CampaignVars, Compiled, Links, Recipient as RenderRecipient, Source, SubscriberVars,
-};
+use crate::render::{CampaignVars, Compiled, Source};
 
 /// How recipients are looked up (listmonk's `subscriber_mode`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,7 +52,7 @@ const MAX_RECIPIENTS: usize = 1000;
 /// `Invalid` for an unknown template or recipient, a broken template, a bad address.
 pub async fn send(
     db: &Db,
-    mailer: &Arc<Mailer>,
+    kit: &MailKit,
     default_from: &str,
     request: &TxRequest,
 ) -> OpsResult<usize> {
@@ -93,77 +90,69 @@ pub async fn send(
     })?;
     let from = Mailbox::parse(request.from_email.as_deref().unwrap_or(default_from))?;
     let extra = compose::campaign_headers(&request.headers)?;
-    let domain = from
-        .ascii_address()
-        .rsplit_once('@')
-        .map_or(String::new(), |(_, d)| d.to_owned());
-    let envelope_from = mailer
-        .bounce_address
-        .clone()
-        .unwrap_or_else(|| from.ascii_address());
 
     let mut messages = Vec::with_capacity(request.recipients.len());
     for recipient in &request.recipients {
-        let (subscriber_id, uuid, email, name, attribs) =
-            resolve(db, recipient, request.mode).await?;
-        let unsubscribe = mailer.unsubscribe_url(uuid, None);
-        let manage = mailer.manage_url(uuid);
-        let rendered = compiled.render(&RenderRecipient {
-            subscriber: SubscriberVars {
-                uuid: uuid.to_string(),
-                email: email.as_str(),
-                name: &name,
-                attribs: &attribs,
+        let found = resolve(db, recipient, request.mode).await?;
+        let (rendered, _) = compose::render_for(
+            &compiled,
+            &kit.links,
+            Reader {
+                uuid: found.uuid,
+                email: found.email.as_str(),
+                name: &found.name,
+                attribs: &found.attribs,
             },
-            campaign: CampaignVars {
+            CampaignVars {
                 uuid: String::new(),
                 name: "",
                 subject: &subject,
             },
-            data: &request.data,
-            links: Links {
-                unsubscribe: &unsubscribe,
-                manage: &manage,
+            None,
+            &request.data,
+        )?;
+        let sealed = seal(
+            kit,
+            &Letter {
+                from: &from,
+                to: &found.email,
+                to_name: &found.name,
+                subject: &rendered.subject,
+                html: Some(&rendered.html),
+                text: &rendered.text,
+                list: None,
+                extra: &extra,
+                attachments: &request.attachments,
+                message_id: None,
             },
-        })?;
-        let rcpt = message::ascii_address(&email);
-        let message_id = format!("{}@{domain}", uuid::Uuid::now_v7().simple());
-        let bytes = message::build(&Parts {
-            from: &from,
-            to_name: &name,
-            to: &rcpt,
-            reply_to: None,
-            subject: &rendered.subject,
-            message_id: &message_id,
-            date: Timestamp::now().as_datetime().unix_timestamp(),
-            html: Some(&rendered.html),
-            text: &rendered.text,
-            list: None,
-            extra: &extra,
-            attachments: &request.attachments,
-        });
-        let bytes = mailer
-            .dkim
-            .sign(bytes)
-            .map_err(|e| Invalid(format!("{e:#}")))?;
+        )?;
         messages.push(NewTx {
-            subscriber_id,
-            rcpt,
-            mail_from: envelope_from.clone(),
-            message: bytes,
+            subscriber_id: found.subscriber_id,
+            rcpt: sealed.rcpt,
+            mail_from: sealed.mail_from,
+            message: sealed.bytes,
         });
     }
     deliveries::insert_tx(db, &messages).await?;
     Ok(messages.len())
 }
 
-type Resolved = (
-    Option<i64>,
-    uuid::Uuid,
-    EmailAddress,
-    String,
-    serde_json::Value,
-);
+/// A recipient as found: a subscriber's own values, or an address alone.
+struct Resolved {
+    subscriber_id: Option<i64>,
+    uuid: uuid::Uuid,
+    email: EmailAddress,
+    name: String,
+    attribs: serde_json::Value,
+}
+
+/// Transactional mail is sealed before its ledger row exists, so its return path is the
+/// plain bounce address; a signing failure is the keys' fault, never the caller's input.
+fn seal(kit: &MailKit, letter: &Letter<'_>) -> OpsResult<Sealed> {
+    kit.sealer
+        .seal(letter, ReturnPath::Plain, &kit.signer)
+        .map_err(|e| OpsError::Internal(e.into()))
+}
 
 async fn resolve(db: &Db, recipient: &TxRecipient, mode: SubscriberMode) -> OpsResult<Resolved> {
     let found = match (recipient, mode) {
@@ -188,25 +177,25 @@ async fn resolve(db: &Db, recipient: &TxRecipient, mode: SubscriberMode) -> OpsR
                 )));
             }
             let attribs = serde_json::Value::Object(s.attribs.as_map().clone());
-            Ok((
-                Some(s.id),
-                s.uuid,
-                s.email,
-                s.name.as_str().to_owned(),
+            Ok(Resolved {
+                subscriber_id: Some(s.id),
+                uuid: s.uuid,
+                email: s.email,
+                name: s.name.as_str().to_owned(),
                 attribs,
-            ))
+            })
         }
         (
             None,
             TxRecipient::Email(address),
             SubscriberMode::Fallback | SubscriberMode::External,
-        ) => Ok((
-            None,
-            uuid::Uuid::nil(),
-            parse(address)?,
-            String::new(),
-            serde_json::json!({}),
-        )),
+        ) => Ok(Resolved {
+            subscriber_id: None,
+            uuid: uuid::Uuid::nil(),
+            email: parse(address)?,
+            name: String::new(),
+            attribs: serde_json::json!({}),
+        }),
         (None, TxRecipient::Email(address), SubscriberMode::Default) => Err(OpsError::Invalid(
             format!("no subscriber has the address {address}"),
         )),
@@ -235,49 +224,36 @@ pub struct SystemMail<'a> {
 /// Builds, signs and queues a system mail from `from`.
 ///
 /// # Errors
-/// `Invalid` when the sender does not parse or signing fails.
+/// `Invalid` when the sender does not parse; `Internal` when signing fails.
 pub async fn queue_system(
     db: &Db,
-    mailer: &Mailer,
+    kit: &MailKit,
     from: &str,
     mail: &SystemMail<'_>,
 ) -> OpsResult<()> {
     let from = Mailbox::parse(from)?;
-    let domain = from
-        .ascii_address()
-        .rsplit_once('@')
-        .map_or(String::new(), |(_, d)| d.to_owned());
-    let rcpt = message::ascii_address(mail.to);
-    let message_id = format!("{}@{domain}", uuid::Uuid::now_v7().simple());
-    let bytes = message::build(&Parts {
-        from: &from,
-        to_name: mail.to_name,
-        to: &rcpt,
-        reply_to: None,
-        subject: mail.subject,
-        message_id: &message_id,
-        date: Timestamp::now().as_datetime().unix_timestamp(),
-        html: Some(mail.html),
-        text: mail.text,
-        list: None,
-        extra: &[],
-        attachments: &[],
-    });
-    let bytes = mailer
-        .dkim
-        .sign(bytes)
-        .map_err(|e| Invalid(format!("{e:#}")))?;
-    let envelope_from = mailer
-        .bounce_address
-        .clone()
-        .unwrap_or_else(|| from.ascii_address());
+    let sealed = seal(
+        kit,
+        &Letter {
+            from: &from,
+            to: mail.to,
+            to_name: mail.to_name,
+            subject: mail.subject,
+            html: Some(mail.html),
+            text: mail.text,
+            list: None,
+            extra: &[],
+            attachments: &[],
+            message_id: None,
+        },
+    )?;
     deliveries::insert_tx(
         db,
         &[NewTx {
             subscriber_id: mail.subscriber_id,
-            rcpt,
-            mail_from: envelope_from,
-            message: bytes,
+            rcpt: sealed.rcpt,
+            mail_from: sealed.mail_from,
+            message: sealed.bytes,
         }],
     )
     .await?;

@@ -7,14 +7,14 @@ use tokio::sync::Mutex;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::delivery::Kick;
-use crate::ops::compose::Mailer;
+use crate::ops::compose::MailKit;
 use crate::ops::signup::Signups;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
-    pub mailer: Arc<Mailer>,
+    pub kit: Arc<MailKit>,
     /// Wakes the delivery engine after a change it should act on at once.
     pub kick: Kick,
     /// The reader's side: signups, confirmations, preferences, with their limits.
@@ -33,14 +33,14 @@ impl AppState {
     pub fn new(
         db: Db,
         settings: Settings,
-        mailer: Arc<Mailer>,
+        kit: Arc<MailKit>,
         kick: Kick,
         signups: Arc<Signups>,
     ) -> Self {
         Self {
             db,
             settings: Arc::new(settings),
-            mailer,
+            kit,
             kick,
             signups,
             import_task: Arc::new(Mutex::new(None)),

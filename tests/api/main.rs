@@ -11,6 +11,7 @@ mod crash;
 mod delivery;
 mod dkim;
 mod imports;
+mod links;
 mod lists;
 mod query;
 mod reader;

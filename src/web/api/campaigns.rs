@@ -326,7 +326,7 @@ pub async fn create(
     Body(body): Body<CampaignBody>,
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
     let fields = body.fields(&state, None).await?;
-    let campaign = ops::create(&state.db, &state.mailer, &fields).await?;
+    let campaign = ops::create(&state.db, &state.kit, &fields).await?;
     Ok(data(view(&state, campaign).await?))
 }
 
@@ -338,7 +338,7 @@ pub async fn update(
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
     let current = ops::get(&state.db, id).await?;
     let fields = body.fields(&state, Some(&current)).await?;
-    let campaign = ops::update(&state.db, &state.mailer, id, &fields).await?;
+    let campaign = ops::update(&state.db, &state.kit, id, &fields).await?;
     state.kick.kick();
     Ok(data(view(&state, campaign).await?))
 }
@@ -374,9 +374,7 @@ pub async fn preview(
     Path(id): Path<i64>,
 ) -> Result<Html<String>, ApiError> {
     let campaign = ops::get(&state.db, id).await?;
-    Ok(Html(
-        ops::preview(&state.db, &state.mailer, &campaign).await?,
-    ))
+    Ok(Html(ops::preview(&state.db, &state.kit, &campaign).await?))
 }
 
 /// The saved campaign with the unsaved changes of `body` applied (preview, test).
@@ -411,9 +409,7 @@ pub async fn preview_unsaved(
     Body(body): Body<CampaignBody>,
 ) -> Result<Html<String>, ApiError> {
     let campaign = with_changes(ops::get(&state.db, id).await?, &body);
-    Ok(Html(
-        ops::preview(&state.db, &state.mailer, &campaign).await?,
-    ))
+    Ok(Html(ops::preview(&state.db, &state.kit, &campaign).await?))
 }
 
 /// `POST /api/campaigns/{id}/test`: the campaign (with unsaved changes) to a few addresses.
@@ -423,7 +419,7 @@ pub async fn send_test(
     Body(body): Body<CampaignBody>,
 ) -> Result<Json<Data<bool>>, ApiError> {
     let campaign = with_changes(ops::get(&state.db, id).await?, &body);
-    ops::send_test(&state.db, &state.mailer, &campaign, &body.subscribers).await?;
+    ops::send_test(&state.db, &state.kit, &campaign, &body.subscribers).await?;
     state.kick.kick();
     Ok(data(true))
 }

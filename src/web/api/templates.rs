@@ -7,10 +7,8 @@ use axum::response::Html;
 use serde::{Deserialize, Serialize};
 
 use super::{Data, data};
-use crate::db::templates::{Template, TemplateFields};
 use crate::domain::{TemplateType, Timestamp};
-use crate::ops::templates as ops;
-use crate::render::{BodyFormat, Compiled, Source};
+use crate::ops::templates::{self as ops, Template, TemplateFields};
 use crate::web::error::ApiError;
 use crate::web::extract::{Json as Body, Path};
 use crate::web::state::AppState;
@@ -47,7 +45,7 @@ impl From<Template> for TemplateView {
 
 /// `GET /api/templates`
 pub async fn all(State(state): State<AppState>) -> Result<Json<Data<Vec<TemplateView>>>, ApiError> {
-    let templates = crate::db::templates::all(&state.db).await?;
+    let templates = ops::all(&state.db).await?;
     Ok(data(
         templates.into_iter().map(TemplateView::from).collect(),
     ))
@@ -164,54 +162,11 @@ pub async fn preview_unsaved(
     )
 }
 
-const SAMPLE_CONTENT: &str = "<h1>A sample headline</h1>\
-<p>This is how a campaign looks in this template. A <a href=\"https://example.com\">link</a>, \
-a list:</p><ul><li>first</li><li>second</li></ul>";
-
 fn preview(
     state: &AppState,
     kind: TemplateType,
     subject: &str,
     body: &str,
 ) -> Result<Html<String>, ApiError> {
-    let source = match kind {
-        TemplateType::Campaign => Source {
-            subject,
-            body: SAMPLE_CONTENT,
-            format: BodyFormat::Html,
-            layout: Some(body),
-            altbody: None,
-        },
-        TemplateType::Tx => Source {
-            subject,
-            body,
-            format: BodyFormat::Html,
-            layout: None,
-            altbody: None,
-        },
-    };
-    let compiled = Compiled::new(&source)?;
-    let sample = crate::ops::compose::sample_recipient();
-    let unsubscribe = state.mailer.unsubscribe_url(sample.uuid, None);
-    let manage = state.mailer.manage_url(sample.uuid);
-    let data = serde_json::json!({});
-    let rendered = compiled.render(&crate::render::Recipient {
-        subscriber: crate::render::SubscriberVars {
-            uuid: sample.uuid.to_string(),
-            email: &sample.email,
-            name: &sample.name,
-            attribs: &sample.attribs.0,
-        },
-        campaign: crate::render::CampaignVars {
-            uuid: uuid::Uuid::nil().to_string(),
-            name: "Sample campaign",
-            subject: "Sample subject",
-        },
-        data: &data,
-        links: crate::render::Links {
-            unsubscribe: &unsubscribe,
-            manage: &manage,
-        },
-    })?;
-    Ok(Html(rendered.html))
+    Ok(Html(ops::preview(&state.kit, kind, subject, body)?))
 }

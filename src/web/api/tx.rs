@@ -160,7 +160,7 @@ async fn send_body(
     };
     ops::send(
         &state.db,
-        &state.mailer,
+        &state.kit,
         &state.settings.from_email(),
         &request,
     )

@@ -29,7 +29,7 @@ fn confirm_page(
 ) -> Response {
     let here = format!(
         "{}/subscription/confirm/{token}?lang={}",
-        state.mailer.root_url,
+        state.kit.links.root(),
         lang.as_str()
     );
     let say = |status, title, text: &str, extra| {
@@ -42,7 +42,7 @@ fn confirm_page(
             "confirm.expired_title",
             i18n::text(lang, "confirm.expired"),
             json!({"form": {
-                "action": format!("{}/subscription/confirm/{token}/resend?lang={}", state.mailer.root_url, lang.as_str()),
+                "action": format!("{}/subscription/confirm/{token}/resend?lang={}", state.kit.links.root(), lang.as_str()),
                 "label": "confirm.resend",
             }}),
         ),
@@ -155,7 +155,7 @@ fn change_page(
             "change.title",
             &fill(lang, "change.lead", &[("email", &new_email)]),
             json!({"form": {
-                "action": format!("{}/subscription/change/{token}?lang={}", state.mailer.root_url, lang.as_str()),
+                "action": format!("{}/subscription/change/{token}?lang={}", state.kit.links.root(), lang.as_str()),
                 "label": "change.button",
             }}),
         ),

@@ -59,7 +59,7 @@ fn manage_page(
     let mut ctx = json!({
         "email": prefs.subscriber.email.as_str(),
         "lists": prefs.topics,
-        "action": format!("{}/m/{token}?lang={}", state.mailer.root_url, lang.as_str()),
+        "action": format!("{}/m/{token}?lang={}", state.kit.links.root(), lang.as_str()),
         "notice": notice,
         "captcha": super::signup::captcha_widget(state),
     });
@@ -134,7 +134,7 @@ pub async fn act(
         Some("save") => {
             let request = Request {
                 source: Some(Source::Form),
-                page: format!("{}/m", state.mailer.root_url),
+                page: format!("{}/m", state.kit.links.root()),
                 ip: reader.ip,
                 user_agent: reader.user_agent.clone(),
                 ..Request::default()
@@ -275,7 +275,7 @@ fn sendlink_page(
         (field, i18n::text(lang, r.key()))
     }));
     let mut ctx = json!({
-        "action": format!("{}/subscription/manage", state.mailer.root_url),
+        "action": format!("{}/subscription/manage", state.kit.links.root()),
         "values": {"email": email},
     });
     if let Some(ctx) = ctx.as_object_mut() {

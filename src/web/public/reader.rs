@@ -156,7 +156,7 @@ pub fn page(
     let other = i18n::other(lang);
     let mut full = json!({
         "title_key": title_key,
-        "root": state.mailer.root_url,
+        "root": state.kit.links.root(),
         "switch": {"url": reader.switch_url(other), "label": i18n::text(other, "lang.name")},
     });
     if let (Some(full), Value::Object(extra)) = (full.as_object_mut(), ctx) {

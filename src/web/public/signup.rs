@@ -47,7 +47,7 @@ pub async fn lists(State(state): State<AppState>) -> Result<Json<Vec<PublicList>
 
 /// `GET /api/public/captcha/altcha`: a fresh challenge, never cached.
 pub async fn altcha_challenge(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let challenge = captcha::challenge(&state.mailer.signer, state.signups.difficulty())?;
+    let challenge = captcha::challenge(&state.kit.signer, state.signups.difficulty())?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(challenge)).into_response())
 }
 
@@ -249,8 +249,8 @@ fn form_context(state: &AppState, view: &FormView<'_>, refusals: &[Refusal], lan
     let captcha = captcha_widget(state);
     let mut ctx = json!({
         // Absolute: the snippet works on the publisher's pages, on another origin.
-        "root": state.mailer.root_url,
-        "action": format!("{}/subscription/form", state.mailer.root_url),
+        "root": state.kit.links.root(),
+        "action": format!("{}/subscription/form", state.kit.links.root()),
         "source": match view.source { Source::Embed => "embed", _ => "form" },
         "page": view.page,
         "values": {"email": view.email, "name": view.name},

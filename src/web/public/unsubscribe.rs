@@ -37,7 +37,7 @@ pub async fn show(
     // mailbox providers see and forwards keep, so it may only unsubscribe. The page that
     // mails the preference link to the reader's own address is offered instead.
     let manage = json!({
-        "url": format!("{}/subscription/manage?lang={}", state.mailer.root_url, lang.as_str()),
+        "url": format!("{}/subscription/manage?lang={}", state.kit.links.root(), lang.as_str()),
         "label": "unsub.mail_link",
     });
     if lists.is_empty() {
@@ -65,7 +65,7 @@ pub async fn show(
         &[&lead],
         json!({
             "items": lists,
-            "form": {"action": format!("{}/u/{token}?lang={}", state.mailer.root_url, lang.as_str()), "label": "unsub.button"},
+            "form": {"action": format!("{}/u/{token}?lang={}", state.kit.links.root(), lang.as_str()), "label": "unsub.button"},
             "link": manage,
         }),
     )
@@ -103,7 +103,7 @@ async fn target(
     token: &str,
     lang: Lang,
 ) -> Result<UnsubscribeTarget, Response> {
-    let Some(parsed) = state.mailer.signer.parse_unsubscribe(token) else {
+    let Some(parsed) = state.kit.signer.parse_unsubscribe(token) else {
         return Err(invalid_link(state, reader, lang));
     };
     match ops::unsubscribe_target(&state.db, parsed).await {
