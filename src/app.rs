@@ -11,12 +11,13 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::db::{Db, imports, secrets};
-use crate::delivery::{Engine, Kick};
+use crate::delivery::{Engine, EngineSettings, Kick};
 use crate::mail::dkim::Dkim;
 use crate::mail::seal::Sealer;
 use crate::mail::tokens::Signer;
+use crate::ops::captcha::{Difficulty, External};
 use crate::ops::compose::MailKit;
-use crate::ops::signup::Signups;
+use crate::ops::reader::{Document, ReaderPolicy, Readers};
 use crate::ops::users::{FirstAdmin, Password, ensure_first_admin};
 use crate::render::views::{Brand, Views};
 use crate::web::{self, state::AppState};
@@ -132,7 +133,7 @@ fn connection_bound(wanted: usize) -> usize {
 /// Removes subscriber files uploaded for imports that never ran to their end (a server
 /// killed mid-import leaves its upload behind).
 fn sweep_uploads(data_dir: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(data_dir.join(crate::web::api::imports::UPLOAD_DIR)) else {
+    let Ok(entries) = std::fs::read_dir(data_dir.join(crate::ops::imports::UPLOAD_DIR)) else {
         return;
     };
     for entry in entries.flatten() {
@@ -178,15 +179,15 @@ impl App {
             settings.brand_logo_url.as_deref(),
             &settings.brand_color,
         )?;
-        let signups = Arc::new(Signups::new(
+        let readers = Arc::new(Readers::new(
             db.clone(),
             kit.clone(),
             Arc::new(Views::new(brand)),
-            &settings,
+            reader_policy(&settings)?,
         )?);
         Ok(App {
             listener,
-            state: AppState::new(db, settings, kit, Kick::default(), signups),
+            state: AppState::new(db, settings, kit, Kick::default(), readers),
             first_admin,
         })
     }
@@ -217,7 +218,7 @@ impl App {
             Some(
                 Engine::start(
                     db.clone(),
-                    &self.state.settings,
+                    &engine_settings(&self.state.settings),
                     self.state.kit.clone(),
                     self.state.kick.clone(),
                 )
@@ -226,7 +227,7 @@ impl App {
         } else {
             None
         };
-        let expiry = tokio::spawn(expire_signups(self.state.signups.clone()));
+        let expiry = tokio::spawn(expire_signups(self.state.readers.clone()));
         let limits = web::serve::Limits {
             max_connections: connection_bound(self.state.settings.http_max_connections),
             header_timeout: std::time::Duration::from_secs(
@@ -264,12 +265,76 @@ pub async fn kit(db: &Db, settings: &Settings) -> anyhow::Result<MailKit> {
     ))
 }
 
+/// The rules of the reader's side, from the settings.
+///
+/// # Errors
+/// When a third-party captcha is configured without its secret.
+fn reader_policy(settings: &Settings) -> anyhow::Result<ReaderPolicy> {
+    let secs = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let external = match settings.captcha_provider {
+        None => None,
+        Some(provider) => Some(External {
+            provider,
+            secret: settings
+                .captcha_secret
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("captcha_provider needs captcha_secret"))?,
+            verify_url: settings
+                .captcha_verify_url
+                .clone()
+                .unwrap_or_else(|| provider.verify_url().to_owned()),
+            min_score: settings.captcha_min_score,
+        }),
+    };
+    Ok(ReaderPolicy {
+        altcha: Difficulty {
+            cost: settings.altcha_cost,
+            valid_secs: secs(settings.altcha_valid_secs),
+        },
+        external,
+        terms: Document {
+            version: settings.terms_version.clone(),
+            url: settings.terms_url.clone().unwrap_or_default(),
+        },
+        privacy: Document {
+            version: settings.privacy_version.clone(),
+            url: settings.privacy_url.clone().unwrap_or_default(),
+        },
+        ip: settings.consent_ip,
+        default_lang: settings.default_language,
+        attempts_per_hour: i64::from(settings.signup_attempts_per_address_per_hour),
+        confirmations_per_day: i64::from(settings.confirmations_per_address_per_day),
+        resend_secs: secs(settings.confirmation_resend_secs),
+        confirm_valid_secs: secs(settings.confirmation_valid_secs),
+        expiry_secs: secs(settings.unconfirmed_expiry_secs),
+        from: settings.from_email(),
+        per_ip_per_hour: settings.signup_per_ip_per_hour,
+        per_second: settings.signup_per_second,
+    })
+}
+
+/// What the delivery engine takes from the settings.
+fn engine_settings(settings: &Settings) -> EngineSettings {
+    use std::time::Duration;
+    EngineSettings {
+        sqlite_path: settings.sqlite_path(),
+        batch_size: settings.send_batch_size,
+        lease: Duration::from_secs(settings.send_lease_secs),
+        retry_base: Duration::from_secs(settings.retry_base_secs),
+        retry_max_age: Duration::from_secs(settings.retry_max_age_secs),
+        relays: settings.smtp_servers(),
+        hello: settings.public_host().unwrap_or_else(|| "localhost".into()),
+        send_rate: settings.send_rate,
+        domain_limits: settings.domain_limit.clone(),
+    }
+}
+
 /// Removes unconfirmed signups past their expiry, at the start and every ten minutes.
-async fn expire_signups(signups: Arc<Signups>) {
+async fn expire_signups(readers: Arc<Readers>) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         every.tick().await;
-        if let Err(err) = signups.expire(crate::domain::Timestamp::now()).await {
+        if let Err(err) = readers.expire(crate::domain::Timestamp::now()).await {
             tracing::warn!(
                 error = %crate::telemetry::chain(&err),
                 "expiring unconfirmed signups failed"

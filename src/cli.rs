@@ -10,8 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::app::{self, App};
 use crate::config::{DEFAULT_CONFIG_FILE, SAMPLE_CONFIG, Settings};
-use crate::db::imports::ImportMode;
 use crate::domain::SubscriptionStatus;
+use crate::ops::imports::ImportMode;
 use crate::ops::imports::{ImportOptions, Progress, export_csv, import_file};
 use crate::ops::users::{self, Password, Role};
 use crate::telemetry;
@@ -237,7 +237,7 @@ async fn run_command(command: Command, mut settings: Settings) -> anyhow::Result
                     .unwrap_or_default()
             );
             if summary.failed > 0 {
-                let logs = crate::db::imports::logs(&db, summary.run_id).await?;
+                let logs = crate::ops::imports::refusals(&db, summary.run_id).await?;
                 for e in logs.iter().take(20) {
                     eprintln!("line {}: {}", e.line, e.reason);
                 }

@@ -6,31 +6,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::Deserialize;
 
+pub use crate::domain::Secret;
 use crate::mail::dkim::DkimKeyConfig;
 pub use crate::mail::smtp::DomainLimit;
 use crate::mail::smtp::{SmtpServerConfig, TlsMode};
 pub use crate::telemetry::LogFormat;
-
-/// A value that must never be printed: `Debug` shows `****`.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("****")
-    }
-}
 
 /// Everything bulten can be told. Field docs give the default.
 #[derive(Debug, Clone, Deserialize)]
@@ -115,7 +95,7 @@ pub struct Settings {
     pub privacy_version: String,
     /// What a consent record keeps of the reader's IP: `store`, `hash` (keyed, so it can be
     /// matched against an address but not read back) or `drop`. Defaults to `hash`.
-    pub consent_ip: crate::ops::signup::IpRecord,
+    pub consent_ip: crate::ops::reader::IpRecord,
     /// The publisher's sites whose pages embed the signup form (`https://news.example.com`):
     /// the widget's script, the challenge and the JSON signup answer cross-origin requests
     /// from these. Empty (the default): from any site, since those endpoints take no
@@ -199,7 +179,7 @@ impl Default for Settings {
             terms_version: "1".into(),
             privacy_url: None,
             privacy_version: "1".into(),
-            consent_ip: crate::ops::signup::IpRecord::Hash,
+            consent_ip: crate::ops::reader::IpRecord::Hash,
             embed_origins: Vec::new(),
             http_max_connections: 4096,
             http_header_timeout_secs: 15,

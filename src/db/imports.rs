@@ -13,35 +13,24 @@ use sqlx::types::Json;
 
 use super::copy::BinaryRows;
 use super::{BeginWrite as _, Db, DbError, DbResult, on_pool};
-use crate::domain::{Attribs, EmailAddress, SubscriberName, SubscriptionStatus, Timestamp};
+use crate::domain::{
+    Attribs, EmailAddress, ImportMode, ImportRunStatus, SubscriberName, SubscriberStatus,
+    SubscriptionStatus, Timestamp,
+};
 
 /// Rows per `INSERT … VALUES` statement on SQLite; 7 parameters a row stays far below its
 /// 32,766-parameter limit while amortising the statement overhead.
 const SQLITE_ROWS_PER_STATEMENT: usize = 2000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ImportMode {
-    Subscribe,
-    Blocklist,
-}
-
-impl ImportMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImportMode::Subscribe => "subscribe",
-            ImportMode::Blocklist => "blocklist",
-        }
-    }
-}
 
 /// An import run as recorded.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct ImportRun {
     pub id: i64,
     pub name: String,
-    pub mode: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub mode: ImportMode,
+    #[sqlx(try_from = "String")]
+    pub status: ImportRunStatus,
     pub overwrite: bool,
     #[serde(skip)]
     pub list_ids: Json<Vec<i64>>,
@@ -123,7 +112,7 @@ pub async fn start_run(
     let now = Timestamp::now();
     let sql = format!(
         "INSERT INTO imports (name, mode, status, overwrite, list_ids, created_at, updated_at) \
-         VALUES ($1, $2, 'importing', $3, $4, $5, $5) RETURNING {RUN_COLUMNS}"
+         VALUES ($1, $2, $6, $3, $4, $5, $5) RETURNING {RUN_COLUMNS}"
     );
     Ok(
         on_pool!(db, pool => sqlx::query_as::<_, ImportRun>(sqlx::AssertSqlSafe(sql))
@@ -132,6 +121,7 @@ pub async fn start_run(
         .bind(overwrite)
         .bind(Json(list_ids))
         .bind(now)
+        .bind(ImportRunStatus::Importing.as_str())
         .fetch_one(pool)
         .await?),
     )
@@ -150,10 +140,12 @@ pub async fn latest_run(db: &Db) -> DbResult<Option<ImportRun>> {
 /// Asks a running import to stop after its current batch.
 pub async fn request_stop(db: &Db, id: i64) -> DbResult<bool> {
     let n = on_pool!(db, pool => sqlx::query(
-        "UPDATE imports SET status = 'stopping', updated_at = $2 WHERE id = $1 AND status = 'importing'",
+        "UPDATE imports SET status = $3, updated_at = $2 WHERE id = $1 AND status = $4",
     )
     .bind(id)
     .bind(Timestamp::now())
+    .bind(ImportRunStatus::Stopping.as_str())
+    .bind(ImportRunStatus::Importing.as_str())
     .execute(pool)
     .await?
     .rows_affected());
@@ -164,7 +156,7 @@ pub async fn request_stop(db: &Db, id: i64) -> DbResult<bool> {
 pub async fn finish_run(
     db: &Db,
     id: i64,
-    status: &str,
+    status: ImportRunStatus,
     total: i64,
     error: Option<&str>,
 ) -> DbResult<()> {
@@ -172,7 +164,7 @@ pub async fn finish_run(
         "UPDATE imports SET status = $2, total = $3, error = $4, updated_at = $5 WHERE id = $1",
     )
     .bind(id)
-    .bind(status)
+    .bind(status.as_str())
     .bind(total)
     .bind(error)
     .bind(Timestamp::now())
@@ -185,10 +177,13 @@ pub async fn finish_run(
 /// Marks runs left `importing` or `stopping` by a process that died as failed.
 pub async fn fail_abandoned_runs(db: &Db) -> DbResult<u64> {
     Ok(on_pool!(db, pool => sqlx::query(
-        "UPDATE imports SET status = 'failed', error = 'interrupted: the process running it stopped', \
-         updated_at = $1 WHERE status IN ('importing', 'stopping')",
+        "UPDATE imports SET status = $2, error = 'interrupted: the process running it stopped', \
+         updated_at = $1 WHERE status IN ($3, $4)",
     )
     .bind(Timestamp::now())
+    .bind(ImportRunStatus::Failed.as_str())
+    .bind(ImportRunStatus::Importing.as_str())
+    .bind(ImportRunStatus::Stopping.as_str())
     .execute(pool)
     .await?
     .rows_affected()))
@@ -197,8 +192,10 @@ pub async fn fail_abandoned_runs(db: &Db) -> DbResult<u64> {
 /// Deletes every finished run and its log (listmonk's "clear import").
 pub async fn clear_finished_runs(db: &Db) -> DbResult<()> {
     on_pool!(db, pool => sqlx::query(
-        "DELETE FROM imports WHERE status NOT IN ('importing', 'stopping')",
+        "DELETE FROM imports WHERE status NOT IN ($1, $2)",
     )
+    .bind(ImportRunStatus::Importing.as_str())
+    .bind(ImportRunStatus::Stopping.as_str())
     .execute(pool)
     .await?
     .rows_affected());
@@ -248,15 +245,15 @@ macro_rules! finish_batch {
         .bind($now)
         .fetch_one(&mut **$tx)
         .await?;
-        Ok::<String, crate::db::DbError>(status)
+        Ok::<ImportRunStatus, crate::db::DbError>(status.parse()?)
     }};
 }
 
 /// The status column for a batch's new subscribers.
 fn subscriber_status(plan: &BatchPlan) -> &'static str {
     match plan.mode {
-        ImportMode::Subscribe => "enabled",
-        ImportMode::Blocklist => "blocklisted",
+        ImportMode::Subscribe => SubscriberStatus::Enabled.as_str(),
+        ImportMode::Blocklist => SubscriberStatus::Blocklisted.as_str(),
     }
 }
 
@@ -589,7 +586,7 @@ pub async fn load_batch(
     rows: &[ImportRow],
     errors: &[RowError],
     plan: &BatchPlan,
-) -> DbResult<String> {
+) -> DbResult<ImportRunStatus> {
     let now = Timestamp::now();
     match db {
         Db::Sqlite(pool) => {

@@ -80,6 +80,13 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
+/// A stored value that no longer parses as its domain type is a decoding failure.
+impl From<crate::domain::Invalid> for DbError {
+    fn from(err: crate::domain::Invalid) -> Self {
+        DbError::Other(sqlx::Error::Decode(err.into()))
+    }
+}
+
 impl DbError {
     fn classify(err: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db_err) = &err {

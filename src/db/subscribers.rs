@@ -5,12 +5,12 @@ use serde_json::{Map, Value};
 use sqlx::types::Json;
 use tokio::sync::mpsc;
 
-use super::filter::{SqlFilter, bind_params};
+use super::filter::{bind_params, compile};
 use super::lists::ListRow;
-use super::{BeginWrite as _, Db, DbError, DbResult, on_pool, placeholders};
+use super::{Backend, BeginWrite as _, Db, DbError, DbResult, on_pool, placeholders};
 use crate::domain::{
-    Attribs, EmailAddress, Subscriber, SubscriberName, SubscriberStatus, Subscription,
-    SubscriptionStatus, Timestamp,
+    Attribs, EmailAddress, ListAction, Subscriber, SubscriberName, SubscriberOrder,
+    SubscriberQuery, SubscriberStatus, Subscription, SubscriptionStatus, Timestamp,
 };
 
 pub(crate) const SUBSCRIBER_COLUMNS: &str = "subscribers.id, subscribers.uuid, subscribers.email, subscribers.name, subscribers.attribs, \
@@ -70,68 +70,29 @@ pub struct SubscriberFields {
     pub status: SubscriberStatus,
 }
 
-/// The order subscriber searches return.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum SubscriberOrder {
-    #[default]
-    Id,
-    Email,
-    Name,
-    Status,
-    CreatedAt,
-    UpdatedAt,
-}
-
-impl SubscriberOrder {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.trim_start_matches("subscribers.") {
-            "id" => Some(Self::Id),
-            "email" => Some(Self::Email),
-            "name" => Some(Self::Name),
-            "status" => Some(Self::Status),
-            "created_at" => Some(Self::CreatedAt),
-            "updated_at" => Some(Self::UpdatedAt),
-            _ => None,
-        }
+/// The column a search is ordered by.
+fn order_sql(order: SubscriberOrder) -> &'static str {
+    match order {
+        SubscriberOrder::Id => "subscribers.id",
+        SubscriberOrder::Email => "subscribers.email",
+        SubscriberOrder::Name => "subscribers.name",
+        SubscriberOrder::Status => "subscribers.status",
+        SubscriberOrder::CreatedAt => "subscribers.created_at",
+        SubscriberOrder::UpdatedAt => "subscribers.updated_at",
     }
-
-    fn sql(self) -> &'static str {
-        match self {
-            Self::Id => "subscribers.id",
-            Self::Email => "subscribers.email",
-            Self::Name => "subscribers.name",
-            Self::Status => "subscribers.status",
-            Self::CreatedAt => "subscribers.created_at",
-            Self::UpdatedAt => "subscribers.updated_at",
-        }
-    }
-}
-
-/// A subscriber search. The filter must have been compiled with placeholders from `$1`.
-#[derive(Debug, Clone, Default)]
-pub struct SubscriberQuery {
-    pub filter: Option<SqlFilter>,
-    pub list_id: Option<i64>,
-    pub subscription_status: Option<SubscriptionStatus>,
-    pub order_by: SubscriberOrder,
-    pub descending: bool,
-    pub limit: Option<i64>,
-    pub offset: i64,
 }
 
 /// The `WHERE` clause of `query` and its parameters.
-fn conditions(query: &SubscriberQuery) -> (String, Vec<super::filter::Param>) {
-    let mut params = query
-        .filter
-        .as_ref()
-        .map(|f| f.params.clone())
-        .unwrap_or_default();
-    let mut conditions = vec![
-        query
-            .filter
-            .as_ref()
-            .map_or("1 = 1".to_owned(), |f| f.sql.clone()),
-    ];
+fn conditions(backend: Backend, query: &SubscriberQuery) -> (String, Vec<super::filter::Param>) {
+    // The filter's placeholders come first, numbered from $1; the list conditions follow.
+    let (filter_sql, mut params) = match &query.filter {
+        Some(filter) => {
+            let compiled = compile(filter, backend, 1);
+            (compiled.sql, compiled.params)
+        }
+        None => ("1 = 1".to_owned(), Vec::new()),
+    };
+    let mut conditions = vec![filter_sql];
     if let Some(list_id) = query.list_id {
         params.push(super::filter::Param::Int(list_id));
         let mut membership = format!(
@@ -161,12 +122,12 @@ pub fn stream(
     query: &SubscriberQuery,
     batch: usize,
 ) -> mpsc::Receiver<DbResult<Vec<Subscriber>>> {
-    let (where_sql, params) = conditions(query);
+    let (where_sql, params) = conditions(db.backend(), query);
     let order = if query.descending { "DESC" } else { "ASC" };
     let sql = format!(
         "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE {where_sql} \
          ORDER BY {} {order}, subscribers.id {order}",
-        query.order_by.sql(),
+        order_sql(query.order_by),
     );
     // Two batches in flight: the next is read while the last is written out.
     let (tx, rx) = mpsc::channel(2);
@@ -200,7 +161,7 @@ pub fn stream(
 
 /// How many subscribers match `query`.
 pub async fn count(db: &Db, query: &SubscriberQuery) -> DbResult<i64> {
-    let (where_sql, params) = conditions(query);
+    let (where_sql, params) = conditions(db.backend(), query);
     let sql = format!("SELECT COUNT(*) FROM subscribers WHERE {where_sql}");
     on_pool!(db, pool => bind_params!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)), &params)
         .fetch_one(pool)
@@ -210,13 +171,13 @@ pub async fn count(db: &Db, query: &SubscriberQuery) -> DbResult<i64> {
 
 /// Subscribers matching `query`, and how many match in all.
 pub async fn query(db: &Db, query: &SubscriberQuery) -> DbResult<(Vec<Subscriber>, i64)> {
-    let (where_sql, params) = conditions(query);
+    let (where_sql, params) = conditions(db.backend(), query);
     let count_sql = format!("SELECT COUNT(*) FROM subscribers WHERE {where_sql}");
     let order = if query.descending { "DESC" } else { "ASC" };
     let select_sql = format!(
         "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE {where_sql} \
          ORDER BY {} {order}, subscribers.id {order} LIMIT ${} OFFSET ${}",
-        query.order_by.sql(),
+        order_sql(query.order_by),
         params.len() + 1,
         params.len() + 2,
     );
@@ -480,15 +441,6 @@ pub async fn blocklist(db: &Db, ids: &[i64]) -> DbResult<u64> {
         });
     }
     Ok(changed)
-}
-
-/// What to do to subscribers' memberships of some lists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListAction {
-    /// Subscribe, in the given status (existing subscriptions take it too).
-    Add(SubscriptionStatus),
-    Remove,
-    Unsubscribe,
 }
 
 /// Applies `action` for every pair of subscriber and list.

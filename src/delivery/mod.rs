@@ -24,7 +24,6 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::config::Settings;
 use crate::db::deliveries::{self, Claimed, Outcome};
 use crate::db::{self, Backend, Db};
 use crate::domain::Timestamp;
@@ -121,6 +120,28 @@ pub struct Engine {
     _sender_lock: Option<std::fs::File>,
 }
 
+/// What the engine is told: the relays, the pace, the retry schedule. Built from the
+/// settings by `app`.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// SQLite's database file, locked so that one process sends; `None` on PostgreSQL.
+    pub sqlite_path: Option<std::path::PathBuf>,
+    /// Rows claimed at once.
+    pub batch_size: usize,
+    /// How long a claim is this node's before another may take it.
+    pub lease: Duration,
+    pub retry_base: Duration,
+    pub retry_max_age: Duration,
+    /// The relays; none: messages go to the outbox table.
+    pub relays: Vec<crate::mail::smtp::SmtpServerConfig>,
+    /// The name said in EHLO.
+    pub hello: String,
+    /// Messages per second over all relays.
+    pub send_rate: Option<u32>,
+    /// Messages per second to one recipient domain over all relays.
+    pub domain_limits: Vec<crate::mail::smtp::DomainLimit>,
+}
+
 impl Engine {
     /// Starts the engine's tasks.
     ///
@@ -128,13 +149,13 @@ impl Engine {
     /// When the leases of a previous run cannot be returned.
     pub async fn start(
         db: Db,
-        settings: &Settings,
+        settings: &EngineSettings,
         kit: Arc<MailKit>,
         kick: Kick,
     ) -> anyhow::Result<Engine> {
         // SQLite has one sending node: any lease left is this node's own, from before a crash.
-        let sender_lock = match settings.sqlite_path() {
-            Some(path) if db.backend() == Backend::Sqlite => Some(take_sender_lock(&path)?),
+        let sender_lock = match &settings.sqlite_path {
+            Some(path) if db.backend() == Backend::Sqlite => Some(take_sender_lock(path)?),
             _ => None,
         };
         if db.backend() == Backend::Sqlite {
@@ -146,22 +167,22 @@ impl Engine {
                 );
             }
         }
-        let transport = Transport::from_settings(settings, &db);
+        let transport = Transport::new(&settings.relays, &settings.hello, &db);
         let (stop, stopped) = watch::channel(false);
         let shared = Arc::new(Shared {
             db,
             kit,
             node: format!("{}-{}", hostname(), uuid::Uuid::new_v4().simple()),
-            batch_size: i64::try_from(settings.send_batch_size.max(1)).unwrap_or(200),
-            lease: Duration::from_secs(settings.send_lease_secs.max(1)),
-            retry_base: Duration::from_secs(settings.retry_base_secs),
-            retry_max_age: Duration::from_secs(settings.retry_max_age_secs),
+            batch_size: i64::try_from(settings.batch_size.max(1)).unwrap_or(200),
+            lease: settings.lease.max(Duration::from_secs(1)),
+            retry_base: settings.retry_base,
+            retry_max_age: settings.retry_max_age,
             running: RwLock::new(Arc::new(HashSet::new())),
             kick,
             stopping: stopped.clone(),
         });
         let connections = transport.connections();
-        let (jobs_tx, jobs_rx) = mpsc::channel::<Outgoing>(settings.send_batch_size.max(1) * 2);
+        let (jobs_tx, jobs_rx) = mpsc::channel::<Outgoing>(settings.batch_size.max(1) * 2);
         let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel::<(i64, Option<i64>, Outcome)>();
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(supervise(shared.clone(), stopped.clone())));

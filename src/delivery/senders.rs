@@ -8,8 +8,8 @@ use std::sync::Arc;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Mutex, mpsc};
 
+use super::EngineSettings;
 use super::Shared;
-use crate::config::Settings;
 use crate::db::Db;
 use crate::db::deliveries::Outcome;
 use crate::db::outbox::{self, NewOutboxMessage};
@@ -32,13 +32,14 @@ pub enum Transport {
 const OUTBOX_SENDERS: usize = 4;
 
 impl Transport {
-    pub fn from_settings(settings: &Settings, db: &Db) -> Self {
-        let servers = settings.smtp_servers();
-        if servers.is_empty() {
+    pub fn new(relays: &[SmtpServerConfig], hello: &str, db: &Db) -> Self {
+        if relays.is_empty() {
             return Transport::Outbox(db.clone());
         }
-        let hello = settings.public_host().unwrap_or_else(|| "localhost".into());
-        Transport::Smtp { servers, hello }
+        Transport::Smtp {
+            servers: relays.to_vec(),
+            hello: hello.to_owned(),
+        }
     }
 
     /// Which relay each sender uses (`None`: the outbox).
@@ -76,7 +77,7 @@ fn domain_limiters(limits: &[crate::mail::smtp::DomainLimit]) -> DomainLimiters 
 }
 
 impl Limits {
-    fn new(settings: &Settings, transport: &Transport) -> Self {
+    fn new(settings: &EngineSettings, transport: &Transport) -> Self {
         let per_relay_domain = match transport {
             Transport::Smtp { servers, .. } => servers
                 .iter()
@@ -86,7 +87,7 @@ impl Limits {
         };
         Self {
             global: settings.send_rate.and_then(limiter),
-            per_domain: domain_limiters(&settings.domain_limit),
+            per_domain: domain_limiters(&settings.domain_limits),
             per_relay_domain,
         }
     }
@@ -114,7 +115,7 @@ impl Limits {
 pub(super) fn spawn(
     shared: Arc<Shared>,
     transport: Transport,
-    settings: &Settings,
+    settings: &EngineSettings,
     jobs: mpsc::Receiver<Outgoing>,
     outcomes: mpsc::UnboundedSender<(i64, Option<i64>, Outcome)>,
     connections: Vec<Option<usize>>,

@@ -7,18 +7,22 @@
 mod campaigns;
 mod email;
 pub mod filter;
+mod imports;
 mod lang;
 mod lists;
+mod secret;
 mod subscribers;
 mod time;
 
 pub use campaigns::{CampaignStatus, CampaignType, ContentType, DeliveryStatus, TemplateType};
 pub use email::{EmailAddress, EmailError};
+pub use imports::{ImportMode, ImportRunStatus};
 pub use lang::Lang;
 pub use lists::{List, ListName, ListStatus, ListType, OptinKind, Tags};
+pub use secret::Secret;
 pub use subscribers::{
-    Attribs, Subscriber, SubscriberName, SubscriberStatus, Subscription, SubscriptionStatus,
-    has_control_characters,
+    Attribs, ListAction, Subscriber, SubscriberName, SubscriberOrder, SubscriberQuery,
+    SubscriberStatus, Subscription, SubscriptionStatus, has_control_characters,
 };
 pub use time::Timestamp;
 

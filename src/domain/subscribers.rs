@@ -278,3 +278,52 @@ pub struct Subscription {
     pub created_at: super::Timestamp,
     pub updated_at: super::Timestamp,
 }
+
+/// The order subscriber searches return.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SubscriberOrder {
+    #[default]
+    Id,
+    Email,
+    Name,
+    Status,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SubscriberOrder {
+    /// listmonk's `order_by` values, with or without the `subscribers.` prefix.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim_start_matches("subscribers.") {
+            "id" => Some(Self::Id),
+            "email" => Some(Self::Email),
+            "name" => Some(Self::Name),
+            "status" => Some(Self::Status),
+            "created_at" => Some(Self::CreatedAt),
+            "updated_at" => Some(Self::UpdatedAt),
+            _ => None,
+        }
+    }
+}
+
+/// A subscriber search: which readers, in which order, which page. `db` compiles the
+/// filter for the connected backend.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriberQuery {
+    pub filter: Option<super::filter::Filter>,
+    pub list_id: Option<i64>,
+    pub subscription_status: Option<SubscriptionStatus>,
+    pub order_by: SubscriberOrder,
+    pub descending: bool,
+    pub limit: Option<i64>,
+    pub offset: i64,
+}
+
+/// What to do to subscribers' memberships of some lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListAction {
+    /// Subscribe, in the given status (existing subscriptions take it too).
+    Add(SubscriptionStatus),
+    Remove,
+    Unsubscribe,
+}

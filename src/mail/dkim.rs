@@ -12,7 +12,7 @@ use mail_auth::dkim::{DkimSigner, Done};
 use rustls::pki_types::PrivateKeyDer;
 use serde::Deserialize;
 
-use crate::config::Secret;
+use crate::domain::Secret;
 
 /// The headers signed. From and the List-* headers appear once more than they occur, so a
 /// copy added on the way invalidates the signature (oversigning).

@@ -13,7 +13,7 @@ use smtp_proto::{EXT_PIPELINING, EXT_SMTP_UTF8, EXT_START_TLS};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::config::Secret;
+use crate::domain::Secret;
 
 /// How the connection is protected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -3,10 +3,13 @@
 
 use std::sync::Arc;
 
-use crate::db::campaigns::{self, Campaign, CampaignFields, CampaignList};
+use crate::db::campaigns;
+pub use crate::db::campaigns::{Campaign, CampaignFields, CampaignList, CampaignQuery};
 use crate::db::deliveries::{self, NewTx, Recipient};
 use crate::db::{self as store, Db};
-use crate::domain::{CampaignStatus, EmailAddress, Invalid, TemplateType};
+use crate::domain::{
+    CampaignStatus, CampaignType, ContentType, EmailAddress, Invalid, Tags, TemplateType, Timestamp,
+};
 use crate::ops::compose::{self, CampaignComposer, MailKit};
 use crate::ops::{OpsError, OpsResult};
 
@@ -59,16 +62,171 @@ pub async fn resolve_lists(db: &Db, ids: &[i64]) -> OpsResult<Vec<(i64, String)>
     Ok(lists.into_iter().map(|l| (l.id, l.name)).collect())
 }
 
-pub async fn create(db: &Db, kit: &Arc<MailKit>, fields: &CampaignFields) -> OpsResult<Campaign> {
-    check(db, kit, fields).await?;
-    Ok(campaigns::insert(db, fields).await?)
+/// A campaign as a caller describes it. On create, absent fields take their defaults; on
+/// update they keep the saved values. Previews and test sends apply a draft to the saved
+/// campaign without saving it.
+#[derive(Debug, Clone, Default)]
+pub struct CampaignDraft {
+    pub name: Option<String>,
+    pub subject: Option<String>,
+    pub lists: Option<Vec<i64>>,
+    pub from_email: Option<String>,
+    pub campaign_type: Option<CampaignType>,
+    pub content_type: Option<ContentType>,
+    pub body: Option<String>,
+    /// `Some("")` removes the alternative plain text.
+    pub altbody: Option<String>,
+    /// `Some(None)` clears the schedule.
+    pub send_at: Option<Option<Timestamp>>,
+    pub messenger: Option<String>,
+    /// `Some(None)`: the default template.
+    pub template_id: Option<Option<i64>>,
+    pub tags: Option<Vec<String>>,
+    pub headers: Option<serde_json::Value>,
+    pub attribs: Option<serde_json::Value>,
 }
 
+impl CampaignDraft {
+    /// The saved campaign with this draft's changes to what it looks like, for previews
+    /// and test sends.
+    fn applied_to(&self, mut campaign: Campaign) -> Campaign {
+        if let Some(text) = &self.body {
+            campaign.body = text.clone();
+        }
+        if let Some(content_type) = self.content_type {
+            campaign.content_type = content_type;
+        }
+        if let Some(subject) = self.subject.as_ref().filter(|s| !s.trim().is_empty()) {
+            campaign.subject = subject.clone();
+        }
+        if let Some(from) = self.from_email.as_ref().filter(|s| !s.trim().is_empty()) {
+            campaign.from_email = from.clone();
+        }
+        if let Some(template) = self.template_id {
+            campaign.template_id = template;
+        }
+        if let Some(alt) = &self.altbody {
+            campaign.altbody = (!alt.trim().is_empty()).then(|| alt.clone());
+        }
+        campaign
+    }
+
+    /// The columns to store: the draft over `current` (or the defaults), checked.
+    async fn fields(
+        self,
+        db: &Db,
+        default_from: &str,
+        current: Option<&Campaign>,
+    ) -> OpsResult<CampaignFields> {
+        let list_ids = match (&self.lists, current) {
+            (Some(ids), _) => ids.clone(),
+            (None, Some(c)) => lists_of(db, &[c.id])
+                .await?
+                .iter()
+                .filter_map(|l| l.id)
+                .collect(),
+            (None, None) => Vec::new(),
+        };
+        if list_ids.is_empty() {
+            return Err(OpsError::Invalid(
+                "choose at least one list in lists".into(),
+            ));
+        }
+        let lists = resolve_lists(db, &list_ids).await?;
+        let messenger = self
+            .messenger
+            .or_else(|| current.map(|c| c.messenger.clone()))
+            .unwrap_or_else(|| "email".into());
+        if messenger != "email" {
+            return Err(OpsError::Invalid(format!(
+                "unknown messenger '{messenger}': only email is available"
+            )));
+        }
+        let tags = self
+            .tags
+            .or_else(|| current.map(|c| c.tags.0.clone()))
+            .unwrap_or_default();
+        let tags = Tags::parse(&tags)?.as_slice().to_vec();
+        Ok(CampaignFields {
+            name: self
+                .name
+                .or_else(|| current.map(|c| c.name.clone()))
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            subject: self
+                .subject
+                .or_else(|| current.map(|c| c.subject.clone()))
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            from_email: self
+                .from_email
+                .filter(|f| !f.trim().is_empty())
+                .or_else(|| current.map(|c| c.from_email.clone()))
+                .unwrap_or_else(|| default_from.to_owned()),
+            body: self
+                .body
+                .or_else(|| current.map(|c| c.body.clone()))
+                .unwrap_or_default(),
+            altbody: match self.altbody {
+                Some(text) if text.trim().is_empty() => None,
+                Some(text) => Some(text),
+                None => current.and_then(|c| c.altbody.clone()),
+            },
+            content_type: self
+                .content_type
+                .or_else(|| current.map(|c| c.content_type))
+                .unwrap_or(ContentType::Richtext),
+            campaign_type: self
+                .campaign_type
+                .or_else(|| current.map(|c| c.campaign_type))
+                .unwrap_or(CampaignType::Regular),
+            tags,
+            template_id: self
+                .template_id
+                .unwrap_or_else(|| current.and_then(|c| c.template_id)),
+            headers: self
+                .headers
+                .or_else(|| current.map(|c| c.headers.0.clone()))
+                .unwrap_or(serde_json::Value::Array(Vec::new())),
+            attribs: self
+                .attribs
+                .or_else(|| current.map(|c| c.attribs.0.clone()))
+                .unwrap_or(serde_json::Value::Object(Default::default())),
+            messenger,
+            send_at: self
+                .send_at
+                .unwrap_or_else(|| current.and_then(|c| c.send_at)),
+            lists,
+        })
+    }
+}
+
+/// Creates a draft campaign; `default_from` is the sender when the draft names none.
+///
+/// # Errors
+/// `Invalid` for missing fields, unknown lists, a template that does not compile.
+pub async fn create(
+    db: &Db,
+    kit: &Arc<MailKit>,
+    default_from: &str,
+    draft: CampaignDraft,
+) -> OpsResult<Campaign> {
+    let fields = draft.fields(db, default_from, None).await?;
+    check(db, kit, &fields).await?;
+    Ok(campaigns::insert(db, &fields).await?)
+}
+
+/// Changes a campaign that is still editable; absent fields keep their values.
+///
+/// # Errors
+/// As [`create`], and `Invalid` once the campaign is sending or sent.
 pub async fn update(
     db: &Db,
     kit: &Arc<MailKit>,
     id: i64,
-    fields: &CampaignFields,
+    draft: CampaignDraft,
 ) -> OpsResult<Campaign> {
     let current = get(db, id).await?;
     if !current.status.is_editable() {
@@ -77,10 +235,34 @@ pub async fn update(
             current.status
         )));
     }
-    check(db, kit, fields).await?;
-    campaigns::update(db, id, fields)
+    let fields = draft
+        .fields(db, &current.from_email, Some(&current))
+        .await?;
+    check(db, kit, &fields).await?;
+    campaigns::update(db, id, &fields)
         .await?
         .ok_or_else(|| OpsError::Conflict("the campaign changed status meanwhile".into()))
+}
+
+/// A page of campaigns matching `query`, and how many match in all.
+pub async fn search(db: &Db, query: &CampaignQuery) -> OpsResult<(Vec<Campaign>, i64)> {
+    Ok(campaigns::query(db, query).await?)
+}
+
+/// The running campaigns.
+pub async fn running(db: &Db) -> OpsResult<Vec<Campaign>> {
+    let query = CampaignQuery {
+        statuses: vec![CampaignStatus::Running],
+        ..CampaignQuery::default()
+    };
+    Ok(campaigns::query(db, &query).await?.0)
+}
+
+/// The template a campaign without one uses (listmonk shows its ID), 0 if none.
+pub async fn default_template_id(db: &Db) -> OpsResult<i64> {
+    Ok(store::templates::default_of(db, TemplateType::Campaign)
+        .await?
+        .map_or(0, |t| t.id))
 }
 
 pub async fn get(db: &Db, id: i64) -> OpsResult<Campaign> {
@@ -150,7 +332,18 @@ pub async fn change_status(db: &Db, id: i64, to: CampaignStatus) -> OpsResult<Ca
 
 /// The campaign as its first reader would see it (as listmonk previews), or as a sample
 /// reader when its lists have none yet.
-pub async fn preview(db: &Db, kit: &Arc<MailKit>, campaign: &Campaign) -> OpsResult<String> {
+/// The campaign's HTML with `draft`'s unsaved changes, for its first reader (a sample
+/// reader when it has none yet).
+///
+/// # Errors
+/// `NotFound`; `Invalid` with the line and reason when the template fails.
+pub async fn preview(
+    db: &Db,
+    kit: &Arc<MailKit>,
+    id: i64,
+    draft: &CampaignDraft,
+) -> OpsResult<String> {
+    let campaign = &draft.applied_to(get(db, id).await?);
     let lists = campaigns::lists_of(db, &[campaign.id]).await?;
     let layout = compose::layout_for(db, campaign.template_id, TemplateType::Campaign).await?;
     let composer = CampaignComposer::new(campaign, &lists, layout.as_deref(), kit.clone())?;
@@ -161,14 +354,16 @@ pub async fn preview(db: &Db, kit: &Arc<MailKit>, campaign: &Campaign) -> OpsRes
     Ok(composer.preview_html(&reader)?)
 }
 
-/// Sends the campaign, as it stands, to these addresses through the transactional queue.
-/// Known subscribers see their own values; others a sample reader's.
+/// Sends the campaign, with `draft`'s unsaved changes, to these addresses through the
+/// transactional queue. Known subscribers see their own values; others a sample reader's.
 pub async fn send_test(
     db: &Db,
     kit: &Arc<MailKit>,
-    campaign: &Campaign,
+    id: i64,
+    draft: &CampaignDraft,
     addresses: &[String],
 ) -> OpsResult<usize> {
+    let campaign = &draft.applied_to(get(db, id).await?);
     if addresses.is_empty() {
         return Err(OpsError::Invalid(
             "name at least one address in subscribers".into(),

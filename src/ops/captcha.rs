@@ -140,7 +140,7 @@ impl Provider {
 #[derive(Debug, Clone)]
 pub struct External {
     pub provider: Provider,
-    pub secret: String,
+    pub secret: crate::domain::Secret,
     pub verify_url: String,
     pub min_score: f64,
 }
@@ -171,7 +171,7 @@ pub async fn verify_external(
         return Err(ExternalRefused::Rejected);
     };
     let ip = remote_ip.map(|ip| ip.to_string());
-    let mut form = vec![("secret", external.secret.as_str()), ("response", token)];
+    let mut form = vec![("secret", external.secret.expose()), ("response", token)];
     if let Some(ip) = &ip {
         form.push(("remoteip", ip.as_str()));
     }

@@ -2,7 +2,8 @@
 
 use super::{OpsError, OpsResult};
 use crate::db::Db;
-use crate::db::lists::{self, ListFields, ListQuery, ListWithCounts};
+use crate::db::lists;
+pub use crate::db::lists::{ListFields, ListOrder, ListQuery, ListWithCounts};
 use crate::domain::List;
 
 pub async fn search(db: &Db, query: &ListQuery) -> OpsResult<(Vec<ListWithCounts>, i64)> {

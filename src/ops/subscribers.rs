@@ -4,11 +4,13 @@ use tokio::sync::mpsc;
 
 use super::{OpsError, OpsResult, lists::require_all};
 use crate::db::Db;
-use crate::db::subscribers::{
-    self, ListAction, NewSubscription, SubscriberFields, SubscriberQuery,
-};
+use crate::db::signup;
+pub use crate::db::signup::{ConsentQuery, ConsentRecord, MailRecord};
+pub use crate::db::subscribers::SubscriberFields;
+use crate::db::subscribers::{self, NewSubscription};
 use crate::domain::{
-    Attribs, EmailAddress, Subscriber, SubscriberName, SubscriberStatus, Subscription,
+    Attribs, EmailAddress, ListAction, ListType, Subscriber, SubscriberName, SubscriberQuery,
+    SubscriberStatus, Subscription, SubscriptionStatus, Timestamp,
 };
 
 /// A subscriber with its subscriptions, as the API shows it.
@@ -255,4 +257,100 @@ pub async fn unsubscribe(db: &Db, target: &UnsubscribeTarget) -> OpsResult<()> {
     )
     .await?;
     Ok(())
+}
+
+/// Everything stored about a reader, as one file: the profile, the subscriptions, the
+/// consent records and the mail the ledger sent them. The same export serves the reader's
+/// own download from the preference centre and `GET /api/subscribers/{id}/export`, in
+/// listmonk's shape (`profile`, `subscriptions`, `campaign_views`, `link_clicks`) with
+/// bulten's `consents` and `messages` added.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReaderData {
+    /// One entry, as listmonk exports it.
+    pub profile: Vec<Profile>,
+    pub subscriptions: Vec<SubscriptionData>,
+    /// bulten does not record views; empty, for listmonk's clients.
+    pub campaign_views: Vec<serde_json::Value>,
+    /// Clicks are not recorded per reader; empty, for listmonk's clients.
+    pub link_clicks: Vec<serde_json::Value>,
+    pub consents: Vec<ConsentRecord>,
+    pub messages: Vec<MailRecord>,
+}
+
+/// A reader's own fields, in an export.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Profile {
+    pub id: i64,
+    pub uuid: uuid::Uuid,
+    pub email: String,
+    pub name: String,
+    pub attribs: serde_json::Map<String, serde_json::Value>,
+    pub status: SubscriberStatus,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One subscription, in an export.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SubscriptionData {
+    pub list_id: i64,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub list_type: ListType,
+    pub subscription_status: SubscriptionStatus,
+    pub meta: serde_json::Map<String, serde_json::Value>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Everything stored about subscriber `id`; see [`ReaderData`].
+///
+/// # Errors
+/// `NotFound` for an unknown subscriber.
+pub async fn export(db: &Db, id: i64) -> OpsResult<ReaderData> {
+    let found = get(db, id).await?;
+    let (consents, _) = signup::consents(
+        db,
+        &ConsentQuery {
+            subscriber_id: Some(id),
+            ..ConsentQuery::default()
+        },
+    )
+    .await?;
+    let messages = signup::mail_of(db, id).await?;
+    let sub = found.subscriber;
+    Ok(ReaderData {
+        profile: vec![Profile {
+            id: sub.id,
+            uuid: sub.uuid,
+            email: sub.email.as_str().to_owned(),
+            name: sub.name.as_str().to_owned(),
+            attribs: sub.attribs.into_map(),
+            status: sub.status,
+            created_at: sub.created_at,
+            updated_at: sub.updated_at,
+        }],
+        subscriptions: found
+            .subscriptions
+            .into_iter()
+            .map(|s| SubscriptionData {
+                list_id: s.list.id,
+                name: s.list.name,
+                list_type: s.list.list_type,
+                subscription_status: s.status,
+                meta: s.meta,
+                created_at: s.created_at,
+                updated_at: s.updated_at,
+            })
+            .collect(),
+        campaign_views: Vec::new(),
+        link_clicks: Vec::new(),
+        consents,
+        messages,
+    })
+}
+
+/// Consent records as proof (GDPR, KVKK), oldest first, and how many match.
+pub async fn consents(db: &Db, query: &ConsentQuery) -> OpsResult<(Vec<ConsentRecord>, i64)> {
+    Ok(signup::consents(db, query).await?)
 }

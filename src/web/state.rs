@@ -2,13 +2,11 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Mutex;
-
 use crate::config::Settings;
 use crate::db::Db;
 use crate::delivery::Kick;
 use crate::ops::compose::MailKit;
-use crate::ops::signup::Signups;
+use crate::ops::reader::Readers;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -18,9 +16,9 @@ pub struct AppState {
     /// Wakes the delivery engine after a change it should act on at once.
     pub kick: Kick,
     /// The reader's side: signups, confirmations, preferences, with their limits.
-    pub signups: Arc<Signups>,
+    pub readers: Arc<Readers>,
     /// The import this process is running, if any; one at a time, as in listmonk.
-    pub import_task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
+    pub imports: crate::ops::imports::Background,
     /// Whole-list answers (`per_page=all`) being written now: each holds a database
     /// connection for as long as its client reads, so only a few may run at once.
     pub whole_lists: Arc<tokio::sync::Semaphore>,
@@ -35,15 +33,15 @@ impl AppState {
         settings: Settings,
         kit: Arc<MailKit>,
         kick: Kick,
-        signups: Arc<Signups>,
+        readers: Arc<Readers>,
     ) -> Self {
         Self {
             db,
             settings: Arc::new(settings),
             kit,
             kick,
-            signups,
-            import_task: Arc::new(Mutex::new(None)),
+            readers,
+            imports: Default::default(),
             whole_lists: Arc::new(tokio::sync::Semaphore::new(WHOLE_LISTS_AT_ONCE)),
         }
     }

@@ -177,7 +177,7 @@ fn consented(s: &mut bulten::config::Settings) {
     s.terms_version = "2026-03".into();
     s.privacy_url = Some("https://haber.example/gizlilik".into());
     s.privacy_version = "2026-05".into();
-    s.consent_ip = bulten::ops::signup::IpRecord::Store;
+    s.consent_ip = bulten::ops::reader::IpRecord::Store;
     s.confirmation_resend_secs = 0;
 }
 
@@ -378,7 +378,7 @@ on_both_backends! {
 }
 
 on_both_backends! {
-    with |s| { s.altcha_cost = 20; s.consent_ip = bulten::ops::signup::IpRecord::Drop; };
+    with |s| { s.altcha_cost = 20; s.consent_ip = bulten::ops::reader::IpRecord::Drop; };
     async fn the_reader_s_ip_can_be_left_out_of_consent_records(app) {
         let list = app.create_list("Dünya", "single").await;
         let uuid = app.list_uuid(list).await;
@@ -629,8 +629,8 @@ on_both_backends! {
         assert_eq!(response.status().as_u16(), 200);
         assert!(response.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
         let data: Value = response.json().await.unwrap();
-        assert_eq!(data["email"], "gone@example.com");
-        assert_eq!(data["subscriptions"][0]["list"], "Dünya");
+        assert_eq!(data["profile"][0]["email"], "gone@example.com", "the same export as the admin's");
+        assert_eq!(data["subscriptions"][0]["name"], "Dünya");
         assert_eq!(data["consents"][0]["terms_version"], "1");
         assert!(data["messages"].as_array().unwrap().len() >= 2, "the mail it was sent: {data}");
 

@@ -209,7 +209,7 @@ on_both_backends! {
 
 // 6. The client does not choose its own address.
 on_both_backends! {
-    with |s| { s.altcha_cost = 20; s.client_ip_header = Some("X-Forwarded-For".into()); s.consent_ip = bulten::ops::signup::IpRecord::Store; };
+    with |s| { s.altcha_cost = 20; s.client_ip_header = Some("X-Forwarded-For".into()); s.consent_ip = bulten::ops::reader::IpRecord::Store; };
     async fn a_forged_forwarded_for_entry_is_not_taken_for_the_readers_address(app) {
         let list = app.create_list("News", "single").await;
         let uuid = app.list_uuid(list).await;

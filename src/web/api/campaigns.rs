@@ -8,9 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Data, PageParams, PageResults, data};
-use crate::db::campaigns::{Campaign, CampaignFields, CampaignList, CampaignQuery};
 use crate::domain::{CampaignStatus, CampaignType, ContentType, Timestamp};
-use crate::ops::campaigns as ops;
+use crate::ops::campaigns::{self as ops, Campaign, CampaignDraft, CampaignList, CampaignQuery};
 use crate::web::error::ApiError;
 use crate::web::extract::{Json as Body, Path, Query};
 use crate::web::state::AppState;
@@ -128,11 +127,7 @@ impl CampaignView {
 }
 
 async fn default_template_id(state: &AppState) -> Result<i64, ApiError> {
-    Ok(
-        crate::db::templates::default_of(&state.db, crate::domain::TemplateType::Campaign)
-            .await?
-            .map_or(0, |t| t.id),
-    )
+    Ok(ops::default_template_id(&state.db).await?)
 }
 
 async fn view(state: &AppState, campaign: Campaign) -> Result<CampaignView, ApiError> {
@@ -174,7 +169,7 @@ pub async fn search(
         limit: page.limit,
         offset: page.offset(),
     };
-    let (found, total) = crate::db::campaigns::query(&state.db, &query).await?;
+    let (found, total) = ops::search(&state.db, &query).await?;
     let ids: Vec<i64> = found.iter().map(|c| c.id).collect();
     let lists = ops::lists_of(&state.db, &ids).await?;
     let default_template = default_template_id(&state).await?;
@@ -223,99 +218,29 @@ pub struct CampaignBody {
 }
 
 impl CampaignBody {
-    async fn fields(
-        self,
-        state: &AppState,
-        current: Option<&Campaign>,
-    ) -> Result<CampaignFields, ApiError> {
-        let list_ids = match (&self.lists, current) {
-            (Some(ids), _) => ids.clone(),
-            (None, Some(c)) => ops::lists_of(&state.db, &[c.id])
-                .await?
-                .iter()
-                .filter_map(|l| l.id)
-                .collect(),
-            (None, None) => Vec::new(),
-        };
-        if list_ids.is_empty() {
-            return Err(ApiError::bad_request("choose at least one list in lists"));
-        }
-        let lists = ops::resolve_lists(&state.db, &list_ids).await?;
+    /// The body as a draft; only `send_at` needs parsing here.
+    fn draft(&self) -> Result<CampaignDraft, ApiError> {
         let send_at = match self.send_at.as_deref().map(str::trim) {
-            Some("") | None => match (&self.send_at, current) {
-                (None, Some(c)) => c.send_at,
-                _ => None,
-            },
-            Some(text) => Some(Timestamp::parse(text)?),
+            None => None,
+            Some("") => Some(None),
+            Some(text) => Some(Some(Timestamp::parse(text)?)),
         };
-        let messenger = self
-            .messenger
-            .or_else(|| current.map(|c| c.messenger.clone()))
-            .unwrap_or_else(|| "email".into());
-        if messenger != "email" {
-            return Err(ApiError::bad_request(format!(
-                "unknown messenger '{messenger}': only email is available"
-            )));
-        }
-        // listmonk sends 0 for "the default template".
-        let template_id = match self.template_id {
-            Some(0) => None,
-            Some(id) => Some(id),
-            None => current.and_then(|c| c.template_id),
-        };
-        let tags = self
-            .tags
-            .or_else(|| current.map(|c| c.tags.0.clone()))
-            .unwrap_or_default();
-        let tags = crate::domain::Tags::parse(&tags)?.as_slice().to_vec();
-        Ok(CampaignFields {
-            name: self
-                .name
-                .or_else(|| current.map(|c| c.name.clone()))
-                .unwrap_or_default()
-                .trim()
-                .to_owned(),
-            subject: self
-                .subject
-                .or_else(|| current.map(|c| c.subject.clone()))
-                .unwrap_or_default()
-                .trim()
-                .to_owned(),
-            from_email: self
-                .from_email
-                .filter(|f| !f.trim().is_empty())
-                .or_else(|| current.map(|c| c.from_email.clone()))
-                .unwrap_or_else(|| state.settings.from_email()),
-            body: self
-                .body
-                .or_else(|| current.map(|c| c.body.clone()))
-                .unwrap_or_default(),
-            altbody: match self.altbody {
-                Some(text) if text.trim().is_empty() => None,
-                Some(text) => Some(text),
-                None => current.and_then(|c| c.altbody.clone()),
-            },
-            content_type: self
-                .content_type
-                .or_else(|| current.map(|c| c.content_type))
-                .unwrap_or(ContentType::Richtext),
-            campaign_type: self
-                .campaign_type
-                .or_else(|| current.map(|c| c.campaign_type))
-                .unwrap_or(CampaignType::Regular),
-            tags,
-            template_id,
-            headers: self
-                .headers
-                .or_else(|| current.map(|c| c.headers.0.clone()))
-                .unwrap_or(Value::Array(Vec::new())),
-            attribs: self
-                .attribs
-                .or_else(|| current.map(|c| c.attribs.0.clone()))
-                .unwrap_or(Value::Object(Default::default())),
-            messenger,
+        Ok(CampaignDraft {
+            name: self.name.clone(),
+            subject: self.subject.clone(),
+            lists: self.lists.clone(),
+            from_email: self.from_email.clone(),
+            campaign_type: self.campaign_type,
+            content_type: self.content_type,
+            body: self.body.clone(),
+            altbody: self.altbody.clone(),
             send_at,
-            lists,
+            messenger: self.messenger.clone(),
+            // listmonk sends 0 for "the default template".
+            template_id: self.template_id.map(|id| (id != 0).then_some(id)),
+            tags: self.tags.clone(),
+            headers: self.headers.clone(),
+            attribs: self.attribs.clone(),
         })
     }
 }
@@ -325,8 +250,8 @@ pub async fn create(
     State(state): State<AppState>,
     Body(body): Body<CampaignBody>,
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
-    let fields = body.fields(&state, None).await?;
-    let campaign = ops::create(&state.db, &state.kit, &fields).await?;
+    let from = state.settings.from_email();
+    let campaign = ops::create(&state.db, &state.kit, &from, body.draft()?).await?;
     Ok(data(view(&state, campaign).await?))
 }
 
@@ -336,9 +261,7 @@ pub async fn update(
     Path(id): Path<i64>,
     Body(body): Body<CampaignBody>,
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
-    let current = ops::get(&state.db, id).await?;
-    let fields = body.fields(&state, Some(&current)).await?;
-    let campaign = ops::update(&state.db, &state.kit, id, &fields).await?;
+    let campaign = ops::update(&state.db, &state.kit, id, body.draft()?).await?;
     state.kick.kick();
     Ok(data(view(&state, campaign).await?))
 }
@@ -373,33 +296,8 @@ pub async fn preview(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Html<String>, ApiError> {
-    let campaign = ops::get(&state.db, id).await?;
-    Ok(Html(ops::preview(&state.db, &state.kit, &campaign).await?))
-}
-
-/// The saved campaign with the unsaved changes of `body` applied (preview, test).
-fn with_changes(mut campaign: Campaign, body: &CampaignBody) -> Campaign {
-    if let Some(text) = &body.body {
-        campaign.body = text.clone();
-    }
-    if let Some(content_type) = body.content_type {
-        campaign.content_type = content_type;
-    }
-    if let Some(subject) = body.subject.as_ref().filter(|s| !s.trim().is_empty()) {
-        campaign.subject = subject.clone();
-    }
-    if let Some(from) = body.from_email.as_ref().filter(|s| !s.trim().is_empty()) {
-        campaign.from_email = from.clone();
-    }
-    match body.template_id {
-        Some(0) => campaign.template_id = None,
-        Some(id) => campaign.template_id = Some(id),
-        None => {}
-    }
-    if let Some(alt) = &body.altbody {
-        campaign.altbody = (!alt.trim().is_empty()).then(|| alt.clone());
-    }
-    campaign
+    let draft = CampaignDraft::default();
+    Ok(Html(ops::preview(&state.db, &state.kit, id, &draft).await?))
 }
 
 /// `POST /api/campaigns/{id}/preview`: unsaved content, as it would look.
@@ -408,8 +306,8 @@ pub async fn preview_unsaved(
     Path(id): Path<i64>,
     Body(body): Body<CampaignBody>,
 ) -> Result<Html<String>, ApiError> {
-    let campaign = with_changes(ops::get(&state.db, id).await?, &body);
-    Ok(Html(ops::preview(&state.db, &state.kit, &campaign).await?))
+    let draft = body.draft()?;
+    Ok(Html(ops::preview(&state.db, &state.kit, id, &draft).await?))
 }
 
 /// `POST /api/campaigns/{id}/test`: the campaign (with unsaved changes) to a few addresses.
@@ -418,8 +316,8 @@ pub async fn send_test(
     Path(id): Path<i64>,
     Body(body): Body<CampaignBody>,
 ) -> Result<Json<Data<bool>>, ApiError> {
-    let campaign = with_changes(ops::get(&state.db, id).await?, &body);
-    ops::send_test(&state.db, &state.kit, &campaign, &body.subscribers).await?;
+    let draft = body.draft()?;
+    ops::send_test(&state.db, &state.kit, id, &draft, &body.subscribers).await?;
     state.kick.kick();
     Ok(data(true))
 }
@@ -443,11 +341,7 @@ pub struct RunningStats {
 pub async fn running_stats(
     State(state): State<AppState>,
 ) -> Result<Json<Data<Vec<RunningStats>>>, ApiError> {
-    let query = CampaignQuery {
-        statuses: vec![CampaignStatus::Running],
-        ..CampaignQuery::default()
-    };
-    let (found, _) = crate::db::campaigns::query(&state.db, &query).await?;
+    let found = ops::running(&state.db).await?;
     Ok(data(
         found
             .into_iter()

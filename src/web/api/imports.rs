@@ -3,17 +3,14 @@
 //! The upload is streamed to a file in the data directory, then imported in the background;
 //! clients poll the status and read the log of refused rows.
 
-use std::path::PathBuf;
-
 use axum::Json;
 use axum::extract::{Multipart, State};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt as _;
 
 use super::{Data, data};
-use crate::db::imports::{self, ImportMode, ImportRun};
 use crate::domain::SubscriptionStatus;
-use crate::ops::imports::{ImportOptions, NoProgress, import_into_run, plan};
+use crate::ops::imports::{self as ops, ImportMode, ImportOptions, ImportRun, Upload};
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
@@ -35,7 +32,7 @@ impl From<Option<ImportRun>> for ImportStatus {
             Some(r) => Self {
                 id: Some(r.id),
                 name: r.name,
-                status: r.status,
+                status: r.status.as_str().to_owned(),
                 total: r.total,
                 imported: r.imported,
                 failed: r.failed,
@@ -75,15 +72,12 @@ fn default_mode() -> ImportMode {
 
 /// `GET /api/import/subscribers`
 pub async fn status(State(state): State<AppState>) -> Result<Json<Data<ImportStatus>>, ApiError> {
-    Ok(data(imports::latest_run(&state.db).await?.into()))
+    Ok(data(ops::latest(&state.db).await?.into()))
 }
 
 /// `GET /api/import/subscribers/logs`: one line per refused row.
 pub async fn logs(State(state): State<AppState>) -> Result<Json<Data<String>>, ApiError> {
-    let Some(run) = imports::latest_run(&state.db).await? else {
-        return Ok(data(String::new()));
-    };
-    let lines: Vec<String> = imports::logs(&state.db, run.id)
+    let lines: Vec<String> = ops::latest_refusals(&state.db)
         .await?
         .into_iter()
         .map(|e| format!("line {}: {}", e.line, e.reason))
@@ -95,14 +89,7 @@ pub async fn logs(State(state): State<AppState>) -> Result<Json<Data<String>>, A
 pub async fn stop_or_clear(
     State(state): State<AppState>,
 ) -> Result<Json<Data<ImportStatus>>, ApiError> {
-    match imports::latest_run(&state.db).await? {
-        Some(run) if run.status == "importing" => {
-            imports::request_stop(&state.db, run.id).await?;
-        }
-        Some(run) if run.status == "stopping" => {}
-        _ => imports::clear_finished_runs(&state.db).await?,
-    }
-    Ok(data(imports::latest_run(&state.db).await?.into()))
+    Ok(data(ops::stop_or_clear(&state.db).await?.into()))
 }
 
 /// `POST /api/import/subscribers`: multipart `params` (JSON) and `file` (CSV).
@@ -123,13 +110,12 @@ pub async fn start(
             }
             Some("file") => {
                 let name = field.file_name().unwrap_or("upload.csv").to_owned();
-                let dir = state.settings.data_dir.join(UPLOAD_DIR);
+                let dir = state.settings.data_dir.join(ops::UPLOAD_DIR);
                 crate::app::private_dir(&state.settings.data_dir)
                     .and_then(|()| crate::app::private_dir(&dir))
                     .map_err(|e| e.context("cannot create the upload folder"))?;
                 // Owned by the guard from here: whatever goes wrong below removes the file.
-                let file = Upload(dir.join(format!("import-{}.csv", uuid::Uuid::new_v4())));
-                let mut out = private_file(&file.0)
+                let (file, mut out) = Upload::create(&dir)
                     .await
                     .map_err(|e| anyhow::Error::new(e).context("cannot store the upload"))?;
                 while let Some(chunk) = field.chunk().await? {
@@ -148,36 +134,13 @@ pub async fn start(
     begin(&state, params, file, name).await
 }
 
-/// Where uploads wait for their import, under the data directory.
-pub const UPLOAD_DIR: &str = "uploads";
-
-/// An uploaded file, removed when dropped: by the request that refuses it, or by the import
-/// task when the import ends. (A killed server's are swept at the next start.)
-#[derive(Debug)]
-struct Upload(PathBuf);
-
-impl Drop for Upload {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Creates `path` readable and writable by this user only.
-async fn private_file(path: &std::path::Path) -> std::io::Result<tokio::fs::File> {
-    let mut options = tokio::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    options.open(path).await
-}
-
 async fn begin(
     state: &AppState,
     params: ImportParams,
     file: Upload,
     name: String,
 ) -> Result<Json<Data<ImportStatus>>, ApiError> {
-    let delimiter = crate::ops::imports::parse_delimiter(params.delim.as_deref().unwrap_or(""))?;
+    let delimiter = ops::parse_delimiter(params.delim.as_deref().unwrap_or(""))?;
     let options = ImportOptions {
         mode: params.mode,
         list_ids: params.lists,
@@ -186,43 +149,6 @@ async fn begin(
         subscription_status: params.subscription_status,
         batch_size: state.settings.import_batch_size,
     };
-    // Refuse bad lists now, while the client is still listening.
-    let plan = plan(&state.db, &options).await?;
-
-    let mut task = state.import_task.lock().await;
-    let busy = imports::latest_run(&state.db)
-        .await?
-        .is_some_and(|r| r.status == "importing" || r.status == "stopping");
-    if busy {
-        return Err(ApiError::Conflict("an import is already running".into()));
-    }
-    // A run the database shows as ended may still be removing its upload; a client that
-    // saw it end must be able to start the next one, so that wait is this request's.
-    if let Some(previous) = task.take() {
-        let _ = previous.await;
-    }
-    let run = imports::start_run(
-        &state.db,
-        &name,
-        options.mode,
-        options.overwrite,
-        &options.list_ids,
-    )
-    .await?;
-    let db = state.db.clone();
-    let run_id = run.id;
-    *task = Some(tokio::spawn(async move {
-        match import_into_run(&db, run_id, &file.0, &options, plan, &NoProgress).await {
-            Ok(summary) => tracing::info!(
-                run_id,
-                imported = summary.imported,
-                failed = summary.failed,
-                status = summary.status,
-                "import ended"
-            ),
-            Err(err) => tracing::warn!(run_id, error = format!("{err:#}"), "import failed"),
-        }
-        drop(file);
-    }));
+    let run = ops::start_in_background(&state.db, &state.imports, &name, file, options).await?;
     Ok(data(Some(run).into()))
 }

@@ -6,9 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Data, PageParams, PageResults, data, descending};
-use crate::db::lists::{ListFields, ListOrder, ListQuery, ListWithCounts};
 use crate::domain::{Lang, ListName, ListStatus, ListType, OptinKind, Tags, Timestamp};
-use crate::ops::lists as ops;
+use crate::ops::lists::{self as ops, ListFields, ListOrder, ListQuery, ListWithCounts};
 use crate::web::error::ApiError;
 use crate::web::extract::{Json as Body, Path, Query};
 use crate::web::state::AppState;

@@ -6,8 +6,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use super::{Data, PageParams, PageResults, data};
-use crate::db::outbox::{self, OutboxSummary};
 use crate::domain::Timestamp;
+use crate::ops::outbox::{self, OutboxSummary};
 use crate::web::error::ApiError;
 use crate::web::extract::{Path, Query};
 use crate::web::state::AppState;
@@ -55,7 +55,7 @@ pub async fn search(
 ) -> Result<Json<Data<PageResults<OutboxView>>>, ApiError> {
     let page = params.page.resolve()?;
     let to = params.to.filter(|t| !t.trim().is_empty());
-    let (rows, total) = outbox::page(&state.db, to.as_deref(), page.limit, page.offset()).await?;
+    let (rows, total) = outbox::search(&state.db, to.as_deref(), page.limit, page.offset()).await?;
     let results = rows.into_iter().map(|r| OutboxView::new(r, None)).collect();
     Ok(data(PageResults::new(
         results,
@@ -70,9 +70,7 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<OutboxView>>, ApiError> {
-    let message = outbox::get(&state.db, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("message not found".into()))?;
+    let message = outbox::get(&state.db, id).await?;
     let raw = String::from_utf8_lossy(&message.message).into_owned();
     Ok(data(OutboxView::new(message.summary, Some(raw))))
 }

@@ -9,16 +9,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Data, PageParams, PageResults, data, descending};
-use crate::db::filter::compile;
-use crate::db::signup::{ConsentQuery, ConsentRecord};
-use crate::db::subscribers::{ListAction, SubscriberFields, SubscriberOrder, SubscriberQuery};
 use crate::domain::filter;
 use crate::domain::{
-    Attribs, EmailAddress, SubscriberName, SubscriberStatus, Subscription, SubscriptionStatus,
-    Timestamp,
+    Attribs, EmailAddress, ListAction, SubscriberName, SubscriberOrder, SubscriberQuery,
+    SubscriberStatus, Subscription, SubscriptionStatus, Timestamp,
 };
-use crate::ops::signup::Resent;
-use crate::ops::subscribers::{self as ops, NewSubscriber, SubscriberChanges, SubscriberWithLists};
+use crate::ops::reader::Resent;
+use crate::ops::subscribers::{
+    self as ops, ConsentQuery, ConsentRecord, NewSubscriber, SubscriberChanges, SubscriberFields,
+    SubscriberWithLists,
+};
 use crate::web::error::ApiError;
 use crate::web::extract::{Json as Body, Path, Query};
 use crate::web::state::AppState;
@@ -133,7 +133,7 @@ pub async fn search(
         (Some(q), Some(s)) => Some(filter::Filter::And(Box::new(q), Box::new(s))),
         (q, s) => q.or(s),
     };
-    let filter = parsed.map(|f| compile(&f, state.db.backend(), 1));
+    let filter = parsed;
     let list_id = match params.list_id.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(text) => Some(parse_id(text, "list_id")?),
@@ -425,48 +425,7 @@ pub async fn export_data(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let found = ops::get(&state.db, id).await?;
-    let subscriptions: Vec<Value> = found
-        .subscriptions
-        .iter()
-        .map(|s| {
-            serde_json::json!({
-                "list_id": s.list.id,
-                "name": s.list.name,
-                "type": s.list.list_type,
-                "subscription_status": s.status,
-                "meta": s.meta,
-                "created_at": s.created_at,
-                "updated_at": s.updated_at,
-            })
-        })
-        .collect();
-    let sub = &found.subscriber;
-    let (consents, _) = crate::db::signup::consents(
-        &state.db,
-        &crate::db::signup::ConsentQuery {
-            subscriber_id: Some(id),
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(crate::ops::OpsError::from)?;
-    let body = serde_json::json!({
-        "profile": [{
-            "id": sub.id,
-            "uuid": sub.uuid,
-            "email": sub.email.as_str(),
-            "name": sub.name.as_str(),
-            "attribs": sub.attribs.as_map(),
-            "status": sub.status,
-            "created_at": sub.created_at,
-            "updated_at": sub.updated_at,
-        }],
-        "subscriptions": subscriptions,
-        "consents": consents,
-        "campaign_views": [],
-        "link_clicks": [],
-    });
+    let body = ops::export(&state.db, id).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/json".to_owned()),
@@ -485,7 +444,7 @@ pub async fn send_optin(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
-    match state.signups.resend_confirmation(id).await? {
+    match state.readers.resend_confirmation(id).await? {
         Resent::Sent => {
             state.kick.kick();
             Ok(data(true))
@@ -516,17 +475,13 @@ pub async fn consents(
     Query(params): Query<ConsentParams>,
 ) -> Result<Json<Data<PageResults<ConsentRecord>>>, ApiError> {
     let page = params.page.resolve()?;
-    let (records, total) = crate::db::signup::consents(
-        &state.db,
-        &ConsentQuery {
-            subscriber_id: params.subscriber_id,
-            list_id: params.list_id,
-            limit: page.limit,
-            offset: page.offset(),
-        },
-    )
-    .await
-    .map_err(crate::ops::OpsError::from)?;
+    let query = ConsentQuery {
+        subscriber_id: params.subscriber_id,
+        list_id: params.list_id,
+        limit: page.limit,
+        offset: page.offset(),
+    };
+    let (records, total) = ops::consents(&state.db, &query).await?;
     Ok(data(PageResults::new(records, total, page, String::new())))
 }
 
@@ -556,6 +511,6 @@ pub async fn confirm_optin(
                 .map_err(|_| ApiError::bad_request(format!("'{value}' is not a list UUID")))?,
         );
     }
-    state.signups.confirm_as_admin(uuid, &lists).await?;
+    state.readers.confirm_as_admin(uuid, &lists).await?;
     Ok(data(true))
 }

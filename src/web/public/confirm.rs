@@ -11,13 +11,13 @@ use serde_json::json;
 use super::reader::{Reader, invalid_link, message, unavailable};
 use crate::domain::Lang;
 use crate::i18n;
-use crate::ops::signup::{ChangeState, ConfirmState};
+use crate::ops::reader::{ChangeState, ConfirmState};
 use crate::render::views::fill;
 use crate::web::extract::Path;
 use crate::web::state::AppState;
 
 fn lang(state: &AppState, reader: &Reader) -> Lang {
-    state.signups.language(reader.lang, &[])
+    state.readers.language(reader.lang, &[])
 }
 
 fn confirm_page(
@@ -83,7 +83,7 @@ pub async fn show(
     Path(token): Path<String>,
 ) -> Response {
     let lang = lang(&state, &reader);
-    match state.signups.confirm(&token, false).await {
+    match state.readers.confirm(&token, false).await {
         Ok(found) => confirm_page(&state, &reader, &token, found, lang),
         Err(err) => unavailable(&state, &reader, lang, &err),
     }
@@ -96,7 +96,7 @@ pub async fn confirm(
     Path(token): Path<String>,
 ) -> Response {
     let lang = lang(&state, &reader);
-    match state.signups.confirm(&token, true).await {
+    match state.readers.confirm(&token, true).await {
         Ok(done) => confirm_page(&state, &reader, &token, done, lang),
         Err(err) => unavailable(&state, &reader, lang, &err),
     }
@@ -109,7 +109,7 @@ pub async fn resend(
     Path(token): Path<String>,
 ) -> Response {
     let lang = lang(&state, &reader);
-    match state.signups.resend_from_link(&token, reader.ip).await {
+    match state.readers.resend_from_link(&token, reader.ip).await {
         Ok(()) => {
             state.kick.kick();
             message(
@@ -181,7 +181,7 @@ pub async fn show_change(
     Path(token): Path<String>,
 ) -> Response {
     let lang = lang(&state, &reader);
-    match state.signups.change_address(&token, false).await {
+    match state.readers.change_address(&token, false).await {
         Ok(found) => change_page(&state, &reader, &token, found, lang),
         Err(err) => unavailable(&state, &reader, lang, &err),
     }
@@ -194,7 +194,7 @@ pub async fn change(
     Path(token): Path<String>,
 ) -> Response {
     let lang = lang(&state, &reader);
-    match state.signups.change_address(&token, true).await {
+    match state.readers.change_address(&token, true).await {
         Ok(done) => change_page(&state, &reader, &token, done, lang),
         Err(err) => unavailable(&state, &reader, lang, &err),
     }

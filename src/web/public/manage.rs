@@ -15,7 +15,7 @@ use super::reader::{
 };
 use crate::domain::{Lang, Subscriber};
 use crate::i18n;
-use crate::ops::signup::{Preferences, Proofs, Refusal, Request, Source};
+use crate::ops::reader::{Preferences, Proofs, Refusal, Request, Source};
 use crate::web::extract::Path;
 use crate::web::state::AppState;
 
@@ -25,14 +25,14 @@ async fn target(
     reader: &Reader,
     token: &str,
 ) -> Result<(Preferences, Lang), Response> {
-    let fallback = state.signups.language(reader.lang, &[]);
-    let subscriber = match state.signups.manage_target(token).await {
+    let fallback = state.readers.language(reader.lang, &[]);
+    let subscriber = match state.readers.manage_target(token).await {
         Ok(Some(s)) => s,
         Ok(None) => return Err(invalid_link(state, reader, fallback)),
         Err(err) => return Err(unavailable(state, reader, fallback, &err)),
     };
     let prefs = state
-        .signups
+        .readers
         .preferences(subscriber)
         .await
         .map_err(|err| unavailable(state, reader, fallback, &err))?;
@@ -140,7 +140,7 @@ pub async fn act(
                 ..Request::default()
             };
             match state
-                .signups
+                .readers
                 .save_topics(&subscriber, &fields_named(&fields, "l"), &request, lang)
                 .await
             {
@@ -151,7 +151,7 @@ pub async fn act(
                 Err(err) => Err(err),
             }
         }
-        Some("unsubscribe_all") => match state.signups.unsubscribe_all(&subscriber).await {
+        Some("unsubscribe_all") => match state.readers.unsubscribe_all(&subscriber).await {
             Ok(()) => {
                 state.kick.kick();
                 Ok(message(
@@ -171,14 +171,14 @@ pub async fn act(
             let proofs = Proofs {
                 altcha: field(&fields, "altcha"),
                 captcha: state
-                    .signups
+                    .readers
                     .external_captcha()
                     .and_then(|p| field(&fields, p.response_field())),
                 honeypot: field(&fields, "nonce"),
                 ip: reader.ip,
             };
             match state
-                .signups
+                .readers
                 .request_change(&subscriber, &new, &proofs, lang)
                 .await
             {
@@ -205,7 +205,7 @@ pub async fn act(
                 Err(err) => Err(err),
             }
         }
-        Some("export") => match state.signups.reader_data(&subscriber).await {
+        Some("export") => match state.readers.reader_data(&subscriber).await {
             Ok(data) => Ok(with_page_headers(
                 (
                     [
@@ -230,7 +230,7 @@ pub async fn act(
                 )
                 .await)
             } else {
-                match state.signups.erase(&subscriber).await {
+                match state.readers.erase(&subscriber).await {
                     Ok(()) => Ok(message(
                         &state,
                         &reader,
@@ -294,7 +294,7 @@ fn sendlink_page(
 
 /// `GET /subscription/manage`: "send me my link".
 pub async fn link_form(State(state): State<AppState>, reader: Reader) -> Response {
-    let lang = state.signups.language(reader.lang, &[]);
+    let lang = state.readers.language(reader.lang, &[]);
     sendlink_page(&state, &reader, lang, StatusCode::OK, "", &[])
 }
 
@@ -305,15 +305,18 @@ pub async fn send_link(State(state): State<AppState>, reader: Reader, body: Byte
     if let Some(lang) = field(&fields, "lang").and_then(|l| l.parse().ok()) {
         choice.explicit = Some(lang);
     }
-    let lang = state.signups.language(choice, &[]);
+    let lang = state.readers.language(choice, &[]);
     let email = field(&fields, "email").unwrap_or_default();
     let sent = state
-        .signups
+        .readers
         .send_link(
             &email,
-            field(&fields, "altcha").as_deref(),
-            field(&fields, "nonce").as_deref(),
-            reader.ip,
+            &Proofs {
+                altcha: field(&fields, "altcha"),
+                captcha: None,
+                honeypot: field(&fields, "nonce"),
+                ip: reader.ip,
+            },
             lang,
         )
         .await;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::domain::Lang;
 use crate::i18n;
-use crate::ops::signup::LangChoice;
+use crate::ops::reader::LangChoice;
 use crate::web::state::AppState;
 
 /// What the request tells about the reader.
@@ -162,7 +162,7 @@ pub fn page(
     if let (Some(full), Value::Object(extra)) = (full.as_object_mut(), ctx) {
         full.extend(extra);
     }
-    match state.signups.views().render(template, lang, &full) {
+    match state.readers.views().render(template, lang, &full) {
         Ok(html) => with_page_headers((status, Html(html)).into_response()),
         Err(err) => {
             tracing::error!(error = %crate::telemetry::chain(&err), template, "a reader page failed to render");

@@ -1,4 +1,4 @@
-//! The three ways in, one set of checks ([`crate::ops::signup::Signups::sign_up`]): the
+//! The three ways in, one set of checks ([`crate::ops::reader::Readers::sign_up`]): the
 //! JSON endpoint (`POST /api/public/subscription`, listmonk's shape, JSON or form), the
 //! hosted page (`GET/POST /subscription/form`, works without JavaScript apart from the
 //! proof-of-work widget), and the snippet a publisher embeds (`GET /subscription/embed`
@@ -18,7 +18,7 @@ use super::reader::{
 use crate::domain::{Lang, List};
 use crate::i18n;
 use crate::ops::captcha::{self, Provider};
-use crate::ops::signup::{Accepted, Refusal, Rejection, Request, Source};
+use crate::ops::reader::{Accepted, Refusal, Rejection, Request, Source};
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
@@ -33,7 +33,7 @@ pub struct PublicList {
 
 /// `GET /api/public/lists`
 pub async fn lists(State(state): State<AppState>) -> Result<Json<Vec<PublicList>>, ApiError> {
-    let lists = state.signups.public_lists().await?;
+    let lists = state.readers.public_lists().await?;
     Ok(Json(
         lists
             .into_iter()
@@ -47,7 +47,7 @@ pub async fn lists(State(state): State<AppState>) -> Result<Json<Vec<PublicList>
 
 /// `GET /api/public/captcha/altcha`: a fresh challenge, never cached.
 pub async fn altcha_challenge(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let challenge = captcha::challenge(&state.kit.signer, state.signups.difficulty())?;
+    let challenge = captcha::challenge(&state.kit.signer, state.readers.difficulty())?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(challenge)).into_response())
 }
 
@@ -128,7 +128,7 @@ pub async fn subscribe_json(
         request
     };
     request.source = Some(Source::Api);
-    match state.signups.sign_up(request).await {
+    match state.readers.sign_up(request).await {
         Ok(Ok(accepted)) => {
             state.kick.kick();
             Json(json!({"data": {"has_optin": accepted.has_optin}})).into_response()
@@ -181,7 +181,7 @@ fn request_from_form(
     request.altcha = field(fields, "altcha");
     request.honeypot = field(fields, "nonce");
     request.captcha = state
-        .signups
+        .readers
         .external_captcha()
         .and_then(|p| field(fields, p.response_field()));
     if let Some(lang) = field(fields, "lang").and_then(|l| l.parse().ok()) {
@@ -195,7 +195,7 @@ fn request_from_form(
 
 /// The configured third-party captcha's widget for a page: its class, script and site key.
 pub(super) fn captcha_widget(state: &AppState) -> Option<Value> {
-    state.signups.external_captcha().map(|p| {
+    state.readers.external_captcha().map(|p| {
         let (class, script) = match p {
             Provider::Recaptcha => ("g-recaptcha", "https://www.google.com/recaptcha/api.js"),
             Provider::Hcaptcha => ("h-captcha", "https://js.hcaptcha.com/1/api.js"),
@@ -269,8 +269,8 @@ fn form_context(state: &AppState, view: &FormView<'_>, refusals: &[Refusal], lan
 
 /// The topics a form offers: the `l` of its URL when they name public lists, else all.
 async fn offered(state: &AppState, reader: &Reader) -> Result<(Vec<List>, bool), Response> {
-    let all = state.signups.public_lists().await.map_err(|e| {
-        let lang = state.signups.language(reader.lang, &[]);
+    let all = state.readers.public_lists().await.map_err(|e| {
+        let lang = state.readers.language(reader.lang, &[]);
         unavailable(state, reader, lang, &e)
     })?;
     let wanted: Vec<uuid::Uuid> =
@@ -297,7 +297,7 @@ pub async fn form(State(state): State<AppState>, reader: Reader) -> Response {
         Err(response) => return response,
     };
     let lang = state
-        .signups
+        .readers
         .language(reader.lang, if fixed { &lists } else { &[] });
     let view = FormView {
         lists: &lists,
@@ -334,8 +334,8 @@ pub async fn submit_form(State(state): State<AppState>, reader: Reader, body: By
         request.name.clone(),
         request.page.clone(),
     );
-    let fallback_lang = state.signups.language(request.lang, &[]);
-    match state.signups.sign_up(request).await {
+    let fallback_lang = state.readers.language(request.lang, &[]);
+    match state.readers.sign_up(request).await {
         Ok(Ok(Accepted { has_optin, lang })) => {
             state.kick.kick();
             let (title, text) = if has_optin {
@@ -354,7 +354,7 @@ pub async fn submit_form(State(state): State<AppState>, reader: Reader, body: By
             )
         }
         Ok(Err(Rejection { refusals, lang })) => {
-            let all = match state.signups.public_lists().await {
+            let all = match state.readers.public_lists().await {
                 Ok(all) => all,
                 Err(err) => return unavailable(&state, &reader, lang, &err),
             };
@@ -396,7 +396,7 @@ pub async fn embed(State(state): State<AppState>, reader: Reader) -> Response {
         Ok(found) => found,
         Err(response) => return response,
     };
-    let lang = state.signups.language(reader.lang, &lists);
+    let lang = state.readers.language(reader.lang, &lists);
     let view = FormView {
         lists: &lists,
         fixed,
@@ -407,7 +407,7 @@ pub async fn embed(State(state): State<AppState>, reader: Reader) -> Response {
         page: "",
     };
     let mut ctx = form_context(&state, &view, &[], lang);
-    let snippet = match state.signups.views().render("form-fields.html", lang, &ctx) {
+    let snippet = match state.readers.views().render("form-fields.html", lang, &ctx) {
         Ok(html) => html,
         Err(err) => return unavailable(&state, &reader, lang, &err),
     };

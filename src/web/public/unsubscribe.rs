@@ -22,7 +22,7 @@ pub async fn show(
     reader: Reader,
     Path(token): Path<String>,
 ) -> Response {
-    let lang = state.signups.language(reader.lang, &[]);
+    let lang = state.readers.language(reader.lang, &[]);
     let target = match target(&state, &reader, &token, lang).await {
         Ok(target) => target,
         Err(response) => return response,
@@ -77,7 +77,7 @@ pub async fn unsubscribe(
     reader: Reader,
     Path(token): Path<String>,
 ) -> Response {
-    let lang = state.signups.language(reader.lang, &[]);
+    let lang = state.readers.language(reader.lang, &[]);
     let target = match target(&state, &reader, &token, lang).await {
         Ok(target) => target,
         Err(response) => return response,

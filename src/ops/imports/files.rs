@@ -1,251 +1,19 @@
-//! CSV import and export of subscribers.
-//!
-//! An import streams the file: a reader thread parses and checks rows and hands batches
-//! through a small bounded channel to the loader, which commits each batch in one
-//! transaction (`db::imports::load_batch`). Memory holds two batches and one 8-byte hash per
-//! address seen (to report duplicates within the file), whatever the file's size.
-//!
-//! Accepted files: listmonk's `email,name,attributes` (attributes as a JSON object), with or
-//! without a header row; Mailchimp's export (`Email Address`, `First Name`, `Last Name`, other
-//! columns become attributes); bulten's own export. A UTF-8 byte-order mark is skipped, and
-//! the delimiter (`,`, `;` or tab) is detected unless given.
+//! CSV in and out: reading a file into checked batches (the header, the delimiter, each
+//! row's checks) and writing the export that reads back the same.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
-use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
-use futures_util::StreamExt as _;
-use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
-use super::{OpsError, OpsResult, lists::require_all};
-use crate::db::imports::{self, BatchPlan, ImportMode, ImportRow, RowError};
-use crate::db::{Backend, Db};
-use crate::domain::{Attribs, EmailAddress, SubscriberName, SubscriptionStatus};
-
-/// Rows per transaction. Large enough to amortise a commit, small enough that a stop request
-/// or a kill loses little work.
-pub const DEFAULT_BATCH_SIZE: usize = 10_000;
-
-/// How to import.
-#[derive(Debug, Clone)]
-pub struct ImportOptions {
-    pub mode: ImportMode,
-    pub list_ids: Vec<i64>,
-    pub overwrite: bool,
-    /// The field delimiter; detected from the first line when `None`.
-    pub delimiter: Option<u8>,
-    /// The status of new subscriptions; by default each list's own (confirmed on single
-    /// opt-in lists, unconfirmed on double opt-in ones).
-    pub subscription_status: Option<SubscriptionStatus>,
-    pub batch_size: usize,
-}
-
-impl Default for ImportOptions {
-    fn default() -> Self {
-        Self {
-            mode: ImportMode::Subscribe,
-            list_ids: Vec::new(),
-            overwrite: false,
-            delimiter: None,
-            subscription_status: None,
-            batch_size: DEFAULT_BATCH_SIZE,
-        }
-    }
-}
-
-/// Told after each committed batch; the CLI draws a progress bar from it.
-pub trait Progress: Send + Sync {
-    /// `bytes` of `total_bytes` read, `rows` imported and `failed` refused so far.
-    fn advance(&self, bytes: u64, total_bytes: u64, rows: u64, failed: u64);
-}
-
-/// A progress sink that ignores everything.
-#[derive(Debug, Default)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn advance(&self, _: u64, _: u64, _: u64, _: u64) {}
-}
-
-/// How an import ended.
-#[derive(Debug, Clone)]
-pub struct ImportSummary {
-    pub run_id: i64,
-    pub status: String,
-    pub imported: u64,
-    pub failed: u64,
-    pub elapsed: Duration,
-}
+use super::*;
 
 /// A parsed, checked batch from the reader thread.
-struct Batch {
-    rows: Vec<ImportRow>,
-    errors: Vec<RowError>,
-    bytes_read: u64,
-}
-
-/// Starts a run record and imports `path` into it. See the module docs for the formats.
-///
-/// # Errors
-/// When a list does not exist, the file cannot be read or has no email column, or the
-/// database fails. Bad rows are not errors: they are logged with their line and skipped.
-pub async fn import_file(
-    db: &Db,
-    path: &Path,
-    name: &str,
-    options: &ImportOptions,
-    progress: &dyn Progress,
-) -> OpsResult<ImportSummary> {
-    let plan = plan(db, options).await?;
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let run =
-        imports::start_run(db, name, options.mode, options.overwrite, &options.list_ids).await?;
-    run_import(db, run.id, file, options, plan, progress).await
-}
-
-/// Imports into an already started run with a plan made when it started (the API starts
-/// the run and checks the lists before the upload is imported).
-pub async fn import_into_run(
-    db: &Db,
-    run_id: i64,
-    path: &Path,
-    options: &ImportOptions,
-    plan: BatchPlan,
-    progress: &dyn Progress,
-) -> OpsResult<ImportSummary> {
-    match File::open(path).with_context(|| format!("cannot open {}", path.display())) {
-        Ok(file) => run_import(db, run_id, file, options, plan, progress).await,
-        Err(err) => {
-            imports::finish_run(db, run_id, "failed", 0, Some(&format!("{err:#}"))).await?;
-            Err(err.into())
-        }
-    }
-}
-
-/// Checks the lists and decides the status of new subscriptions on each.
-pub async fn plan(db: &Db, options: &ImportOptions) -> OpsResult<BatchPlan> {
-    if options.mode == ImportMode::Subscribe && options.list_ids.is_empty() {
-        return Err(OpsError::Invalid(
-            "choose at least one list to import into".into(),
-        ));
-    }
-    let lists = require_all(db, &options.list_ids).await?;
-    let subscriptions = lists
-        .iter()
-        .map(|l| {
-            (
-                l.id,
-                options
-                    .subscription_status
-                    .unwrap_or(l.initial_subscription_status(false)),
-            )
-        })
-        .collect();
-    Ok(BatchPlan::new(
-        options.mode,
-        options.overwrite,
-        subscriptions,
-    ))
-}
-
-async fn run_import(
-    db: &Db,
-    run_id: i64,
-    file: File,
-    options: &ImportOptions,
-    plan: BatchPlan,
-    progress: &dyn Progress,
-) -> OpsResult<ImportSummary> {
-    let started = Instant::now();
-    let total_bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let (tx, mut rx) = mpsc::channel::<Batch>(2);
-    let delimiter = options.delimiter;
-    let batch_size = options.batch_size.max(1);
-    let reader =
-        tokio::task::spawn_blocking(move || read_batches(file, delimiter, batch_size, &tx));
-
-    // PostgreSQL loads two batches at once, one server process each; SQLite has one writer.
-    let concurrency = match db.backend() {
-        Backend::Postgres => 2,
-        Backend::Sqlite => 1,
-    };
-    let load = |batch: Batch| {
-        let plan = &plan;
-        async move {
-            let result = imports::load_batch(db, run_id, &batch.rows, &batch.errors, plan).await;
-            (
-                batch.rows.len() as u64,
-                batch.errors.len() as u64,
-                batch.bytes_read,
-                result,
-            )
-        }
-    };
-    let mut in_flight = FuturesUnordered::new();
-    let (mut imported, mut failed, mut bytes) = (0u64, 0u64, 0u64);
-    let (mut stopping, mut done_reading) = (false, false);
-    let mut load_error = None;
-    loop {
-        let can_take =
-            !done_reading && !stopping && load_error.is_none() && in_flight.len() < concurrency;
-        tokio::select! {
-            batch = rx.recv(), if can_take => match batch {
-                Some(batch) => in_flight.push(load(batch)),
-                None => done_reading = true,
-            },
-            Some((rows, refused, read, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                match result {
-                    Ok(status) => {
-                        stopping |= status == "stopping";
-                        imported += rows;
-                        failed += refused;
-                        bytes = bytes.max(read);
-                        progress.advance(bytes, total_bytes, imported, failed);
-                    }
-                    Err(err) => load_error = load_error.or(Some(OpsError::from(err))),
-                }
-            },
-            else => break,
-        }
-    }
-    // Dropping the receiver ends the reader at its next send.
-    drop(rx);
-    let read = reader.await.map_err(|e| OpsError::Internal(e.into()))?;
-    let total = (imported + failed) as i64;
-    let (final_status, error) = match (&load_error, read, stopping) {
-        (Some(err), _, _) => ("failed", Some(err.to_string())),
-        (None, _, true) => ("stopped", None),
-        (None, Err(err), false) => ("failed", Some(format!("{err:#}"))),
-        (None, Ok(()), false) => ("finished", None),
-    };
-    imports::finish_loading(db).await?;
-    // Statistics before the run shows as ended: a client that sees it ended may query the
-    // new rows, or start the next import, at once.
-    let statistics = if imported > 0 {
-        crate::db::refresh_statistics(db, &["subscribers", "subscriber_lists"]).await
-    } else {
-        Ok(())
-    };
-    imports::finish_run(db, run_id, final_status, total, error.as_deref()).await?;
-    statistics?;
-    if let Some(err) = load_error {
-        return Err(err);
-    }
-    if let Some(message) = error {
-        return Err(OpsError::Invalid(message));
-    }
-    Ok(ImportSummary {
-        run_id,
-        status: final_status.to_owned(),
-        imported,
-        failed,
-        elapsed: started.elapsed(),
-    })
+pub(super) struct Batch {
+    pub(super) rows: Vec<ImportRow>,
+    pub(super) errors: Vec<RowError>,
+    pub(super) bytes_read: u64,
 }
 
 /// Which columns hold what.
@@ -369,7 +137,7 @@ fn detect_delimiter(first_line: &[u8]) -> u8 {
 }
 
 /// The reader thread: parse, check, batch, send. Stops early when the receiver is gone.
-fn read_batches(
+pub(super) fn read_batches(
     file: File,
     delimiter: Option<u8>,
     batch_size: usize,
