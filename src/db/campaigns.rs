@@ -4,7 +4,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 
 use super::{BeginWrite as _, Db, DbError, DbResult, on_pool, placeholders};
-use crate::domain::{CampaignStatus, CampaignType, ContentType, Timestamp};
+use crate::domain::{CampaignStatus, CampaignType, ContentType, Messenger, Timestamp};
 
 const COLUMNS: &str = "id, uuid, name, subject, from_email, body, altbody, content_type, type, \
      status, tags, template_id, headers, attribs, messenger, send_at, started_at, finished_at, \
@@ -29,7 +29,8 @@ pub struct Campaign {
     pub template_id: Option<i64>,
     pub headers: Json<Value>,
     pub attribs: Json<Value>,
-    pub messenger: String,
+    #[sqlx(try_from = "String")]
+    pub messenger: Messenger,
     pub send_at: Option<Timestamp>,
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
@@ -68,7 +69,7 @@ pub struct CampaignFields {
     pub template_id: Option<i64>,
     pub headers: Value,
     pub attribs: Value,
-    pub messenger: String,
+    pub messenger: Messenger,
     pub send_at: Option<Timestamp>,
     /// Target lists: ID and name (the name is kept for when the list is gone).
     pub lists: Vec<(i64, String)>,
@@ -166,7 +167,7 @@ macro_rules! bind_fields {
             .bind($fields.template_id)
             .bind(Json(&$fields.headers))
             .bind(Json(&$fields.attribs))
-            .bind(&$fields.messenger)
+            .bind($fields.messenger.as_str())
             .bind($fields.send_at)
     };
 }

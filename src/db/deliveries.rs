@@ -3,12 +3,18 @@
 //!
 //! Claims use `FOR UPDATE SKIP LOCKED` on PostgreSQL, so nodes claiming at the same moment
 //! take different rows; SQLite has one writer and one sending node.
+//!
+//! The statuses the queue is found by (`queued`, `sending`) are written into the SQL as
+//! literals, not bound: the queue's partial indexes (`WHERE status = 'queued'`) serve only
+//! a query whose predicate is the same literal, on both backends. Each literal is a
+//! [`DeliveryStatus`]'s text, which a test below checks; statuses written as outcomes are
+//! bound.
 
 use serde_json::Value;
 use sqlx::types::Json;
 
 use super::{Backend, BeginWrite as _, Db, DbError, DbResult, on_pool, placeholders};
-use crate::domain::Timestamp;
+use crate::domain::{DeliveryStatus, Timestamp};
 
 /// A claimed ledger row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -55,6 +61,34 @@ pub enum Outcome {
     },
     /// Not attempted (pause, shutdown): back to the queue as it was.
     Released,
+}
+
+/// An outcome on its way to the ledger: the row, its campaign (for the counters), what
+/// happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub delivery_id: i64,
+    pub campaign_id: Option<i64>,
+    pub outcome: Outcome,
+}
+
+impl Recorded {
+    pub fn new(delivery_id: i64, campaign_id: Option<i64>, outcome: Outcome) -> Self {
+        Self {
+            delivery_id,
+            campaign_id,
+            outcome,
+        }
+    }
+}
+
+/// What one flush of outcomes changed on one campaign's counters.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    sent: i64,
+    failed: i64,
+    bounced: i64,
+    skipped: i64,
 }
 
 /// Claims up to `limit` due rows of one campaign (or of transactional mail, `campaign_id`
@@ -209,29 +243,25 @@ pub async fn suppress(db: &Db, email_hash: &str, reason: &str) -> DbResult<()> {
 /// marking it keeps it from going out again), and counted once. Every other outcome applies
 /// only while `owner` still holds the lease: once another node has the row, its outcome
 /// counts.
-pub async fn record(
-    db: &Db,
-    owner: &str,
-    outcomes: &[(i64, Option<i64>, Outcome)],
-) -> DbResult<()> {
+pub async fn record(db: &Db, owner: &str, outcomes: &[Recorded]) -> DbResult<()> {
     if outcomes.is_empty() {
         return Ok(());
     }
     let now = Timestamp::now();
     let sent: Vec<i64> = outcomes
         .iter()
-        .filter(|(_, _, o)| *o == Outcome::Sent)
-        .map(|(id, _, _)| *id)
+        .filter(|r| r.outcome == Outcome::Sent)
+        .map(|r| r.delivery_id)
         .collect();
     let released: Vec<i64> = outcomes
         .iter()
-        .filter(|(_, _, o)| *o == Outcome::Released)
-        .map(|(id, _, _)| *id)
+        .filter(|r| r.outcome == Outcome::Released)
+        .map(|r| r.delivery_id)
         .collect();
     on_pool!(db, pool => {
         let mut tx = pool.begin_write().await?;
-        // Campaign ID → (sent, failed, bounced, skipped) actually changed.
-        let mut counters: std::collections::BTreeMap<i64, [i64; 4]> = Default::default();
+        // What actually changed, per campaign.
+        let mut counters: std::collections::BTreeMap<i64, Tally> = Default::default();
         for chunk in sent.chunks(500) {
             let sql = format!(
                 "UPDATE deliveries SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
@@ -244,7 +274,7 @@ pub async fn record(
                 q = q.bind(*id);
             }
             for campaign in q.fetch_all(&mut *tx).await?.into_iter().flatten() {
-                counters.entry(campaign).or_default()[0] += 1;
+                counters.entry(campaign).or_default().sent += 1;
             }
         }
         for chunk in released.chunks(500) {
@@ -260,40 +290,46 @@ pub async fn record(
             }
             q.execute(&mut *tx).await?;
         }
-        for (id, _, outcome) in outcomes {
-            let (status, error, next, slot) = match outcome {
+        for recorded in outcomes {
+            let (status, error, next) = match &recorded.outcome {
                 Outcome::Sent | Outcome::Released => continue,
-                Outcome::Skipped(e) => ("skipped", e, None, Some(3)),
-                Outcome::Bounced(e) => ("bounced", e, None, Some(2)),
-                Outcome::Failed(e) => ("failed", e, None, Some(1)),
-                Outcome::Retry { at, error } => ("queued", error, Some(*at), None),
+                Outcome::Skipped(e) => (DeliveryStatus::Skipped, e, None),
+                Outcome::Bounced(e) => (DeliveryStatus::Bounced, e, None),
+                Outcome::Failed(e) => (DeliveryStatus::Failed, e, None),
+                Outcome::Retry { at, error } => (DeliveryStatus::Queued, error, Some(*at)),
             };
             let campaign = sqlx::query_scalar::<_, Option<i64>>(
                 "UPDATE deliveries SET status = $1, last_error = $2, next_attempt_at = $3, \
                  lease_owner = NULL, lease_until = NULL, updated_at = $4 \
                  WHERE id = $5 AND status = 'sending' AND lease_owner = $6 RETURNING campaign_id",
             )
-            .bind(status)
+            .bind(status.as_str())
             .bind(truncate(error))
             .bind(next)
             .bind(now)
-            .bind(*id)
+            .bind(recorded.delivery_id)
             .bind(owner)
             .fetch_optional(&mut *tx)
             .await?;
-            if let (Some(Some(campaign)), Some(slot)) = (campaign, slot) {
-                counters.entry(campaign).or_default()[slot] += 1;
+            if let Some(Some(campaign)) = campaign {
+                let tally = counters.entry(campaign).or_default();
+                match status {
+                    DeliveryStatus::Skipped => tally.skipped += 1,
+                    DeliveryStatus::Bounced => tally.bounced += 1,
+                    DeliveryStatus::Failed => tally.failed += 1,
+                    _ => {}
+                }
             }
         }
-        for (campaign, [sent, failed, bounced, skipped]) in counters {
+        for (campaign, tally) in counters {
             sqlx::query(
                 "UPDATE campaigns SET sent = sent + $1, failed = failed + $2, \
                  bounced = bounced + $3, skipped = skipped + $4, updated_at = $5 WHERE id = $6",
             )
-            .bind(sent)
-            .bind(failed)
-            .bind(bounced)
-            .bind(skipped)
+            .bind(tally.sent)
+            .bind(tally.failed)
+            .bind(tally.bounced)
+            .bind(tally.skipped)
             .bind(now)
             .bind(campaign)
             .execute(&mut *tx)
@@ -356,4 +392,33 @@ pub async fn insert_tx(db: &Db, messages: &[NewTx]) -> DbResult<()> {
         tx.commit().await?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::DeliveryStatus;
+
+    #[test]
+    fn every_status_written_into_the_ledger_s_sql_is_a_delivery_status() {
+        let source = include_str!("deliveries.rs");
+        let code = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
+        let mut seen = 0;
+        for line in code.lines().filter(|l| l.contains("status")) {
+            // Every quoted word on such a line: `status = 'x'`, `status IN ('x', 'y')`.
+            for (i, word) in line.split('\'').enumerate() {
+                if i % 2 == 1 && !word.is_empty() {
+                    assert!(
+                        word.parse::<DeliveryStatus>().is_ok(),
+                        "'{word}' in `{}` is not a delivery status",
+                        line.trim()
+                    );
+                    seen += 1;
+                }
+            }
+        }
+        assert!(
+            seen >= 6,
+            "the ledger's status literals were found ({seen})"
+        );
+    }
 }

@@ -3,7 +3,9 @@
 //! signups nobody confirmed.
 
 use super::{BeginWrite as _, Db, DbError, DbResult, on_pool};
-use crate::domain::{EmailAddress, List, OptinKind, SubscriberName, Timestamp};
+use crate::domain::{
+    DeliveryStatus, EmailAddress, List, SubscriberName, SubscriptionStatus, Timestamp,
+};
 
 /// What a reader was shown and where, recorded with each subscription a signup makes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -103,21 +105,23 @@ pub async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Sto
             .bind(list.id)
             .fetch_optional(&mut *tx)
             .await?;
-            if previous.as_deref() == Some("confirmed") {
+            let previous = previous.map(|p| p.parse::<SubscriptionStatus>()).transpose()?;
+            if previous == Some(SubscriptionStatus::Confirmed) {
                 continue;
             }
             // A reader's own opt-out (or erasure) outranks a stranger's form: the subscription
             // stays unsubscribed, mailing nothing, until the reader confirms from the mailbox,
             // whatever the list's opt-in. `pending_lists` finds it by its newer consent.
-            let opted_out = !verified && (previous.as_deref() == Some("unsubscribed") || suppressed > 0);
-            let needs_confirmation = opted_out || (list.optin == OptinKind::Double && !verified);
+            let opted_out = !verified
+                && (previous == Some(SubscriptionStatus::Unsubscribed) || suppressed > 0);
+            // Otherwise the list's own rule, with the mailbox's proof (`verified`, the
+            // preference centre's link) standing in for a confirmation.
             let wanted = if opted_out {
-                "unsubscribed"
-            } else if needs_confirmation {
-                "unconfirmed"
+                SubscriptionStatus::Unsubscribed
             } else {
-                "confirmed"
+                list.initial_subscription_status(verified)
             };
+            let needs_confirmation = wanted != SubscriptionStatus::Confirmed;
             sqlx::query(
                 "INSERT INTO subscriber_lists (subscriber_id, list_id, status, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $4) ON CONFLICT (subscriber_id, list_id) \
@@ -125,7 +129,7 @@ pub async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Sto
             )
             .bind(subscriber_id)
             .bind(list.id)
-            .bind(wanted)
+            .bind(wanted.as_str())
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -443,7 +447,8 @@ pub async fn consents(db: &Db, query: &ConsentQuery) -> DbResult<(Vec<ConsentRec
 pub struct MailRecord {
     pub campaign_id: Option<i64>,
     pub campaign_name: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: DeliveryStatus,
     pub created_at: Timestamp,
     pub updated_at: Option<Timestamp>,
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::db::deliveries::{self, Claimed, Outcome};
+use crate::db::deliveries::{self, Claimed, Outcome, Recorded};
 use crate::db::{self, Backend, Db};
 use crate::domain::Timestamp;
 use crate::mail::Outgoing;
@@ -183,7 +183,7 @@ impl Engine {
         });
         let connections = transport.connections();
         let (jobs_tx, jobs_rx) = mpsc::channel::<Outgoing>(settings.batch_size.max(1) * 2);
-        let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel::<(i64, Option<i64>, Outcome)>();
+        let (outcomes_tx, outcomes_rx) = mpsc::unbounded_channel::<Recorded>();
         let mut tasks = Vec::new();
         tasks.push(tokio::spawn(supervise(shared.clone(), stopped.clone())));
         tasks.push(tokio::spawn(record(shared.clone(), outcomes_rx)));
@@ -296,7 +296,7 @@ async fn dispatch(
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
     jobs: mpsc::Sender<Outgoing>,
-    outcomes: mpsc::UnboundedSender<(i64, Option<i64>, Outcome)>,
+    outcomes: mpsc::UnboundedSender<Recorded>,
 ) {
     let mut composers: HashMap<i64, Arc<CampaignComposer>> = HashMap::new();
     let mut positions = Positions::default();
@@ -342,7 +342,7 @@ async fn dispatch_once(
     positions: &mut Positions,
     turn: &mut usize,
     jobs: &mpsc::Sender<Outgoing>,
-    outcomes: &mpsc::UnboundedSender<(i64, Option<i64>, Outcome)>,
+    outcomes: &mpsc::UnboundedSender<Recorded>,
 ) -> anyhow::Result<bool> {
     // Wait for room before claiming, so claimed rows do not sit in memory under a lease.
     let permit = jobs.reserve().await?;
@@ -353,7 +353,7 @@ async fn dispatch_once(
         for row in tx_rows {
             match transactional(row) {
                 Ok(message) => jobs.send(message).await?,
-                Err((id, outcome)) => outcomes.send((id, None, outcome))?,
+                Err((id, outcome)) => outcomes.send(Recorded::new(id, None, outcome))?,
             }
         }
         return Ok(true);
@@ -386,7 +386,9 @@ async fn dispatch_once(
                 for item in composed {
                     match item {
                         Ok(message) => jobs.send(message).await?,
-                        Err((id, outcome)) => outcomes.send((id, Some(campaign), outcome))?,
+                        Err((id, outcome)) => {
+                            outcomes.send(Recorded::new(id, Some(campaign), outcome))?
+                        }
                     }
                 }
             }
@@ -397,7 +399,7 @@ async fn dispatch_once(
                 // mended and resumed it meanwhile must not see it paused by the old version.
                 tracing::error!(campaign, reason, "campaign cannot be composed; pausing it");
                 for row in &rows {
-                    outcomes.send((row.id, Some(campaign), Outcome::Released))?;
+                    outcomes.send(Recorded::new(row.id, Some(campaign), Outcome::Released))?;
                 }
                 db::campaigns::pause_for(&shared.db, campaign, &reason, composed_from).await?;
             }
@@ -597,11 +599,8 @@ fn transactional(row: Claimed) -> Composed {
 /// Writes outcomes until every sender and the dispatcher are gone. Each write takes what
 /// arrived during the previous one, so batches grow with the load while an outcome waits
 /// no longer than one write: what was sent but not yet recorded is what a crash resends.
-async fn record(
-    shared: Arc<Shared>,
-    mut outcomes: mpsc::UnboundedReceiver<(i64, Option<i64>, Outcome)>,
-) {
-    let mut pending: Vec<(i64, Option<i64>, Outcome)> = Vec::new();
+async fn record(shared: Arc<Shared>, mut outcomes: mpsc::UnboundedReceiver<Recorded>) {
+    let mut pending: Vec<Recorded> = Vec::new();
     while outcomes.recv_many(&mut pending, RECORD_BATCH).await > 0 {
         let mut delay = Duration::from_millis(100);
         while let Err(err) = deliveries::record(&shared.db, &shared.node, &pending).await {

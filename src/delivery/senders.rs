@@ -11,7 +11,7 @@ use tokio::sync::{Mutex, mpsc};
 use super::EngineSettings;
 use super::Shared;
 use crate::db::Db;
-use crate::db::deliveries::Outcome;
+use crate::db::deliveries::{Outcome, Recorded};
 use crate::db::outbox::{self, NewOutboxMessage};
 use crate::mail::Outgoing;
 use crate::mail::smtp::{Connection, SendError, SmtpServerConfig};
@@ -117,7 +117,7 @@ pub(super) fn spawn(
     transport: Transport,
     settings: &EngineSettings,
     jobs: mpsc::Receiver<Outgoing>,
-    outcomes: mpsc::UnboundedSender<(i64, Option<i64>, Outcome)>,
+    outcomes: mpsc::UnboundedSender<Recorded>,
     connections: Vec<Option<usize>>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let jobs = Arc::new(Mutex::new(jobs));
@@ -150,14 +150,18 @@ impl Sender {
     async fn run(
         mut self,
         jobs: Arc<Mutex<mpsc::Receiver<Outgoing>>>,
-        outcomes: mpsc::UnboundedSender<(i64, Option<i64>, Outcome)>,
+        outcomes: mpsc::UnboundedSender<Recorded>,
     ) {
         loop {
             let job = jobs.lock().await.recv().await;
             let Some(message) = job else { break };
             let outcome = self.deliver(&message).await;
             if outcomes
-                .send((message.delivery_id, message.campaign_id, outcome))
+                .send(Recorded::new(
+                    message.delivery_id,
+                    message.campaign_id,
+                    outcome,
+                ))
                 .is_err()
             {
                 break;

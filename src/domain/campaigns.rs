@@ -20,16 +20,13 @@ status_enum!(
     }
 );
 
-impl ContentType {
-    pub fn body_format(self) -> crate::render::BodyFormat {
-        use crate::render::BodyFormat;
-        match self {
-            Self::Richtext | Self::Html => BodyFormat::Html,
-            Self::Markdown => BodyFormat::Markdown,
-            Self::Plain => BodyFormat::Plain,
-        }
+status_enum!(
+    /// How a campaign reaches its readers. listmonk names others (SMS, webhooks); bulten
+    /// sends e-mail.
+    Messenger, "messenger" {
+        Email => "email",
     }
-}
+);
 
 status_enum!(
     /// `optin` campaigns ask unconfirmed subscribers to confirm.

@@ -10,15 +10,19 @@ pub mod filter;
 mod imports;
 mod lang;
 mod lists;
+mod reader;
 mod secret;
 mod subscribers;
 mod time;
 
-pub use campaigns::{CampaignStatus, CampaignType, ContentType, DeliveryStatus, TemplateType};
+pub use campaigns::{
+    CampaignStatus, CampaignType, ContentType, DeliveryStatus, Messenger, TemplateType,
+};
 pub use email::{EmailAddress, EmailError};
 pub use imports::{ImportMode, ImportRunStatus};
 pub use lang::Lang;
 pub use lists::{List, ListName, ListStatus, ListType, OptinKind, Tags};
+pub use reader::{PreferenceAction, SignupSource, TokenPurpose};
 pub use secret::Secret;
 pub use subscribers::{
     Attribs, ListAction, Subscriber, SubscriberName, SubscriberOrder, SubscriberQuery,

@@ -327,3 +327,21 @@ pub enum ListAction {
     Remove,
     Unsubscribe,
 }
+
+impl ListAction {
+    /// listmonk's `action` of `PUT /api/subscribers/lists`; `add` takes `status`
+    /// (confirmed when absent).
+    ///
+    /// # Errors
+    /// For any other action.
+    pub fn parse(action: &str, status: Option<SubscriptionStatus>) -> Result<Self, Invalid> {
+        match action {
+            "add" => Ok(Self::Add(status.unwrap_or(SubscriptionStatus::Confirmed))),
+            "remove" => Ok(Self::Remove),
+            "unsubscribe" => Ok(Self::Unsubscribe),
+            other => Err(Invalid(format!(
+                "invalid action '{other}': use add, remove or unsubscribe"
+            ))),
+        }
+    }
+}

@@ -8,7 +8,8 @@ pub use crate::db::campaigns::{Campaign, CampaignFields, CampaignList, CampaignQ
 use crate::db::deliveries::{self, NewTx, Recipient};
 use crate::db::{self as store, Db};
 use crate::domain::{
-    CampaignStatus, CampaignType, ContentType, EmailAddress, Invalid, Tags, TemplateType, Timestamp,
+    CampaignStatus, CampaignType, ContentType, EmailAddress, Invalid, Messenger, Tags,
+    TemplateType, Timestamp,
 };
 use crate::ops::compose::{self, CampaignComposer, MailKit};
 use crate::ops::{OpsError, OpsResult};
@@ -39,7 +40,7 @@ async fn check(db: &Db, kit: &Arc<MailKit>, fields: &CampaignFields) -> OpsResul
         template_id: fields.template_id,
         headers: sqlx::types::Json(fields.headers.clone()),
         attribs: sqlx::types::Json(fields.attribs.clone()),
-        messenger: fields.messenger.clone(),
+        messenger: fields.messenger,
         send_at: fields.send_at,
         started_at: None,
         finished_at: None,
@@ -133,15 +134,10 @@ impl CampaignDraft {
             ));
         }
         let lists = resolve_lists(db, &list_ids).await?;
-        let messenger = self
-            .messenger
-            .or_else(|| current.map(|c| c.messenger.clone()))
-            .unwrap_or_else(|| "email".into());
-        if messenger != "email" {
-            return Err(OpsError::Invalid(format!(
-                "unknown messenger '{messenger}': only email is available"
-            )));
-        }
+        let messenger = match self.messenger {
+            Some(text) => text.parse::<Messenger>()?,
+            None => current.map_or(Messenger::Email, |c| c.messenger),
+        };
         let tags = self
             .tags
             .or_else(|| current.map(|c| c.tags.0.clone()))

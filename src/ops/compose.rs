@@ -179,7 +179,7 @@ impl CampaignComposer {
         let compiled = Compiled::new(&Source {
             subject: &campaign.subject,
             body: &campaign.body,
-            format: campaign.content_type.body_format(),
+            format: campaign.content_type.into(),
             layout,
             altbody: campaign.altbody.as_deref(),
         })?;
@@ -417,7 +417,7 @@ mod tests {
             template_id: None,
             headers: sqlx::types::Json(serde_json::json!([{"X-Edition": "sabah"}])),
             attribs: sqlx::types::Json(serde_json::json!({})),
-            messenger: "email".into(),
+            messenger: crate::domain::Messenger::Email,
             send_at: None,
             started_at: Some(at),
             finished_at: None,

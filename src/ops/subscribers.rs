@@ -201,8 +201,17 @@ pub async fn change_lists(
 pub struct UnsubscribeTarget {
     pub subscriber: crate::domain::Subscriber,
     /// The lists left by unsubscribing: the campaign's, or every list when the link came
-    /// from no campaign. (ID, name, currently subscribed.)
-    pub lists: Vec<(i64, String, bool)>,
+    /// from no campaign.
+    pub lists: Vec<ListLeft>,
+}
+
+/// A list an unsubscribe link leaves.
+#[derive(Debug, Clone)]
+pub struct ListLeft {
+    pub id: i64,
+    pub name: String,
+    /// Whether the reader is on it now (not already unsubscribed).
+    pub subscribed: bool,
 }
 
 /// Resolves a signed unsubscribe token. `None` for a token naming no subscriber (erased).
@@ -234,9 +243,10 @@ pub async fn unsubscribe_target(
                 .as_ref()
                 .is_none_or(|ids| ids.contains(&s.list.id))
         })
-        .map(|s| {
-            let subscribed = s.status != crate::domain::SubscriptionStatus::Unsubscribed;
-            (s.list.id, s.list.name, subscribed)
+        .map(|s| ListLeft {
+            subscribed: s.status != SubscriptionStatus::Unsubscribed,
+            id: s.list.id,
+            name: s.list.name,
         })
         .collect();
     Ok(Some(UnsubscribeTarget { subscriber, lists }))
@@ -248,7 +258,7 @@ pub async fn unsubscribe_target(
 /// # Errors
 /// When the database fails.
 pub async fn unsubscribe(db: &Db, target: &UnsubscribeTarget) -> OpsResult<()> {
-    let list_ids: Vec<i64> = target.lists.iter().map(|(id, _, _)| *id).collect();
+    let list_ids: Vec<i64> = target.lists.iter().map(|l| l.id).collect();
     crate::db::subscribers::change_lists(
         db,
         &[target.subscriber.id],

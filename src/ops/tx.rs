@@ -84,7 +84,7 @@ pub async fn send(
     let compiled = Compiled::new(&Source {
         subject: &subject,
         body: &template.body,
-        format: request.content_type.body_format(),
+        format: request.content_type.into(),
         layout: None,
         altbody: request.altbody.as_deref(),
     })?;

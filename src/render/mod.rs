@@ -30,6 +30,18 @@ pub enum BodyFormat {
     Plain,
 }
 
+impl From<crate::domain::ContentType> for BodyFormat {
+    /// `richtext` is HTML from a rich-text editor.
+    fn from(content_type: crate::domain::ContentType) -> Self {
+        use crate::domain::ContentType;
+        match content_type {
+            ContentType::Richtext | ContentType::Html => BodyFormat::Html,
+            ContentType::Markdown => BodyFormat::Markdown,
+            ContentType::Plain => BodyFormat::Plain,
+        }
+    }
+}
+
 /// The instructions one render may run; ample for any real mail, fatal to an endless loop.
 const FUEL_PER_RENDER: u64 = 200_000;
 const RECURSION_LIMIT: usize = 32;

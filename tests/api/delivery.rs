@@ -175,7 +175,7 @@ on_both_backends! { backend pause_stops_sending_within_a_second_and_resume_finis
 /// A node whose lease ran out must not undo the work of the node that took the rows over:
 /// only the lease holder's outcomes count, except "sent", which is true whoever says it.
 async fn a_stale_node_cannot_touch_rows_another_node_holds(backend: Backend) {
-    use bulten::db::deliveries::{self, Outcome};
+    use bulten::db::deliveries::{self, Outcome, Recorded};
     use bulten::domain::Timestamp;
     let app = spawn_app_with(backend, |s| s.sending = false).await;
     let list = audience(&app, 2).await;
@@ -209,8 +209,8 @@ async fn a_stale_node_cannot_touch_rows_another_node_holds(backend: Backend) {
         &db,
         "node-a",
         &[
-            (first, Some(id), Outcome::Released),
-            (second, Some(id), Outcome::Sent),
+            Recorded::new(first, Some(id), Outcome::Released),
+            Recorded::new(second, Some(id), Outcome::Sent),
         ],
     )
     .await
@@ -226,8 +226,8 @@ async fn a_stale_node_cannot_touch_rows_another_node_holds(backend: Backend) {
         &db,
         "node-b",
         &[
-            (first, Some(id), Outcome::Sent),
-            (second, Some(id), Outcome::Sent),
+            Recorded::new(first, Some(id), Outcome::Sent),
+            Recorded::new(second, Some(id), Outcome::Sent),
         ],
     )
     .await

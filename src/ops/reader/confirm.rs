@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::{Readers, StrangerMail};
 use crate::db;
 use crate::db::signup as store;
-use crate::domain::{EmailAddress, Lang, Subscriber, SubscriberStatus, Timestamp};
+use crate::domain::{EmailAddress, Lang, Subscriber, SubscriberStatus, Timestamp, TokenPurpose};
 use crate::mail::tokens::ExpiringToken;
 use crate::ops::{OpsError, OpsResult};
 
@@ -137,7 +137,7 @@ impl Readers {
     async fn token_subscriber(
         &self,
         token: &ExpiringToken,
-        purpose: &str,
+        purpose: TokenPurpose,
         now: Timestamp,
     ) -> OpsResult<Result<Subscriber, ConfirmState>> {
         let Some(subscriber) = db::subscribers::get_by_uuid(&self.db, token.subscriber).await?
@@ -147,7 +147,7 @@ impl Readers {
         if token.expires <= now.unix() {
             return Ok(Err(ConfirmState::Expired));
         }
-        if db::spent::is_spent(&self.db, &token.use_key(purpose)).await? {
+        if db::spent::is_spent(&self.db, &token.use_key(purpose.as_str())).await? {
             return Ok(Err(ConfirmState::Used));
         }
         Ok(Ok(subscriber))
@@ -163,7 +163,10 @@ impl Readers {
         let Some(parsed) = self.kit.signer.parse_confirm(token) else {
             return Ok(ConfirmState::Invalid);
         };
-        let subscriber = match self.token_subscriber(&parsed, "confirm", now).await? {
+        let subscriber = match self
+            .token_subscriber(&parsed, TokenPurpose::Confirm, now)
+            .await?
+        {
             Ok(s) => s,
             Err(state) => return Ok(state),
         };
@@ -178,7 +181,13 @@ impl Readers {
             });
         }
         let expires = Timestamp::from_unix(parsed.expires)?;
-        if !db::spent::spend(&self.db, &parsed.use_key("confirm"), expires).await? {
+        if !db::spent::spend(
+            &self.db,
+            &parsed.use_key(TokenPurpose::Confirm.as_str()),
+            expires,
+        )
+        .await?
+        {
             return Ok(ConfirmState::Used);
         }
         let hash = self.kit.signer.address_hash(subscriber.email.as_str());
@@ -217,7 +226,10 @@ impl Readers {
         let Some((parsed, new_email)) = self.kit.signer.parse_change_address(token) else {
             return Ok(ChangeState::Invalid);
         };
-        let subscriber = match self.token_subscriber(&parsed, "change", now).await? {
+        let subscriber = match self
+            .token_subscriber(&parsed, TokenPurpose::Change, now)
+            .await?
+        {
             Ok(s) => s,
             Err(ConfirmState::Expired) => return Ok(ChangeState::Expired),
             Err(ConfirmState::Used) => return Ok(ChangeState::Used),
@@ -238,7 +250,13 @@ impl Readers {
             return Ok(ChangeState::Taken);
         }
         let expires = Timestamp::from_unix(parsed.expires)?;
-        if !db::spent::spend(&self.db, &parsed.use_key("change"), expires).await? {
+        if !db::spent::spend(
+            &self.db,
+            &parsed.use_key(TokenPurpose::Change.as_str()),
+            expires,
+        )
+        .await?
+        {
             return Ok(ChangeState::Used);
         }
         if store::change_address(&self.db, subscriber.id, &new, now).await? {

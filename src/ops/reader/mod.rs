@@ -24,7 +24,7 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 
 pub use confirm::{ChangeState, ConfirmState, Resent};
 pub use manage::{Preferences, Topic};
-pub use signup::{Accepted, Request, Source};
+pub use signup::{Accepted, Request};
 
 use crate::db::Db;
 use crate::db::signup::{self as store, Event};

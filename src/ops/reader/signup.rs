@@ -8,26 +8,8 @@ use super::{
 };
 use crate::db;
 use crate::db::signup::{self as store, Consent, Event};
-use crate::domain::{Lang, List, SubscriberName, Timestamp};
+use crate::domain::{Lang, List, SignupSource, SubscriberName, Timestamp};
 use crate::ops::{OpsError, OpsResult};
-
-/// Where a signup came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    Form,
-    Embed,
-    Api,
-}
-
-impl Source {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Source::Form => "form",
-            Source::Embed => "embed",
-            Source::Api => "api",
-        }
-    }
-}
 
 /// A signup as it arrives, unchecked.
 #[derive(Debug, Clone, Default)]
@@ -42,7 +24,7 @@ pub struct Request {
     pub captcha: Option<String>,
     /// The honeypot field: people leave it empty.
     pub honeypot: Option<String>,
-    pub source: Option<Source>,
+    pub source: Option<SignupSource>,
     /// The page or embed the signup came from.
     pub page: String,
     pub ip: Option<IpAddr>,
@@ -175,7 +157,7 @@ impl Readers {
     /// The consent record of a request: what the reader was shown, where and from where.
     pub(super) fn consent(&self, request: &Request, lang: Lang) -> Consent {
         Consent {
-            source: request.source.unwrap_or(Source::Api).as_str(),
+            source: request.source.unwrap_or(SignupSource::Api).as_str(),
             page: truncate(&request.page, 2000),
             consent_text: self.consent_text(lang),
             terms_version: self.policy.terms.version.clone(),

@@ -37,7 +37,7 @@ pub struct CampaignView {
     tags: Vec<String>,
     /// Always a number (listmonk clients require it): the default template's when unset.
     template_id: i64,
-    messenger: String,
+    messenger: crate::domain::Messenger,
     headers: Value,
     attribs: Value,
     lists: Vec<ListRef>,

@@ -406,16 +406,7 @@ pub async fn change_lists(
     State(state): State<AppState>,
     Body(body): Body<ListsBody>,
 ) -> Result<Json<Data<bool>>, ApiError> {
-    let action = match body.action.as_str() {
-        "add" => ListAction::Add(body.status.unwrap_or(SubscriptionStatus::Confirmed)),
-        "remove" => ListAction::Remove,
-        "unsubscribe" => ListAction::Unsubscribe,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "invalid action '{other}': use add, remove or unsubscribe"
-            )));
-        }
-    };
+    let action = ListAction::parse(&body.action, body.status)?;
     ops::change_lists(&state.db, &body.ids, &body.target_list_ids, action).await?;
     Ok(data(true))
 }

@@ -13,9 +13,9 @@ use super::reader::{
     Reader, field, fields_named, form_errors, form_fields, invalid_link, message, page,
     unavailable, with_page_headers,
 };
-use crate::domain::{Lang, Subscriber};
+use crate::domain::{Lang, PreferenceAction, SignupSource, Subscriber};
 use crate::i18n;
-use crate::ops::reader::{Preferences, Proofs, Refusal, Request, Source};
+use crate::ops::reader::{Preferences, Proofs, Refusal, Request};
 use crate::web::extract::Path;
 use crate::web::state::AppState;
 
@@ -130,10 +130,11 @@ pub async fn act(
                 }
             }
         };
-    let outcome = match field(&fields, "action").as_deref() {
-        Some("save") => {
+    let action = field(&fields, "action").and_then(|a| a.parse::<PreferenceAction>().ok());
+    let outcome = match action {
+        Some(PreferenceAction::Save) => {
             let request = Request {
-                source: Some(Source::Form),
+                source: Some(SignupSource::Form),
                 page: format!("{}/m", state.kit.links.root()),
                 ip: reader.ip,
                 user_agent: reader.user_agent.clone(),
@@ -151,22 +152,24 @@ pub async fn act(
                 Err(err) => Err(err),
             }
         }
-        Some("unsubscribe_all") => match state.readers.unsubscribe_all(&subscriber).await {
-            Ok(()) => {
-                state.kick.kick();
-                Ok(message(
-                    &state,
-                    &reader,
-                    StatusCode::OK,
-                    lang,
-                    "unsub.done_title",
-                    &[i18n::text(lang, "manage.unsubscribed_all")],
-                    json!({}),
-                ))
+        Some(PreferenceAction::UnsubscribeAll) => {
+            match state.readers.unsubscribe_all(&subscriber).await {
+                Ok(()) => {
+                    state.kick.kick();
+                    Ok(message(
+                        &state,
+                        &reader,
+                        StatusCode::OK,
+                        lang,
+                        "unsub.done_title",
+                        &[i18n::text(lang, "manage.unsubscribed_all")],
+                        json!({}),
+                    ))
+                }
+                Err(err) => Err(err),
             }
-            Err(err) => Err(err),
-        },
-        Some("change_email") => {
+        }
+        Some(PreferenceAction::ChangeEmail) => {
             let new = field(&fields, "new_email").unwrap_or_default();
             let proofs = Proofs {
                 altcha: field(&fields, "altcha"),
@@ -205,7 +208,7 @@ pub async fn act(
                 Err(err) => Err(err),
             }
         }
-        Some("export") => match state.readers.reader_data(&subscriber).await {
+        Some(PreferenceAction::Export) => match state.readers.reader_data(&subscriber).await {
             Ok(data) => Ok(with_page_headers(
                 (
                     [
@@ -221,7 +224,7 @@ pub async fn act(
             )),
             Err(err) => Err(err),
         },
-        Some("erase") => {
+        Some(PreferenceAction::Erase) => {
             if field(&fields, "confirm").as_deref() != Some("yes") {
                 Ok(reload(
                     None,

@@ -15,10 +15,10 @@ use serde_json::{Value, json};
 use super::reader::{
     Reader, field, fields_named, form_errors, form_fields, message, page, unavailable,
 };
-use crate::domain::{Lang, List};
+use crate::domain::{Lang, List, SignupSource};
 use crate::i18n;
 use crate::ops::captcha::{self, Provider};
-use crate::ops::reader::{Accepted, Refusal, Rejection, Request, Source};
+use crate::ops::reader::{Accepted, Refusal, Rejection, Request};
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
@@ -98,7 +98,7 @@ pub async fn subscribe_json(
     let mut request = if is_json {
         match serde_json::from_slice::<JsonSignup>(&body) {
             Ok(body) => {
-                let mut request = base_request(&reader, Source::Api);
+                let mut request = base_request(&reader, SignupSource::Api);
                 request.email = body.email;
                 request.name = body.name;
                 request.lists = body.list_uuids;
@@ -121,13 +121,13 @@ pub async fn subscribe_json(
         }
     } else {
         let fields = form_fields(&body);
-        let mut request = request_from_form(&state, &reader, &fields, Source::Api);
+        let mut request = request_from_form(&state, &reader, &fields, SignupSource::Api);
         if let Some(list_uuids) = field(&fields, "list_uuids") {
             request.lists.push(list_uuids);
         }
         request
     };
-    request.source = Some(Source::Api);
+    request.source = Some(SignupSource::Api);
     match state.readers.sign_up(request).await {
         Ok(Ok(accepted)) => {
             state.kick.kick();
@@ -155,7 +155,7 @@ fn status_of(refusal: Refusal) -> StatusCode {
     }
 }
 
-fn base_request(reader: &Reader, source: Source) -> Request {
+fn base_request(reader: &Reader, source: SignupSource) -> Request {
     Request {
         source: Some(source),
         page: reader.referer.clone(),
@@ -172,7 +172,7 @@ fn request_from_form(
     state: &AppState,
     reader: &Reader,
     fields: &[(String, String)],
-    source: Source,
+    source: SignupSource,
 ) -> Request {
     let mut request = base_request(reader, source);
     request.email = field(fields, "email").unwrap_or_default();
@@ -220,7 +220,7 @@ struct FormView<'a> {
     chosen: &'a [String],
     email: &'a str,
     name: &'a str,
-    source: Source,
+    source: SignupSource,
     page: &'a str,
 }
 
@@ -251,7 +251,7 @@ fn form_context(state: &AppState, view: &FormView<'_>, refusals: &[Refusal], lan
         // Absolute: the snippet works on the publisher's pages, on another origin.
         "root": state.kit.links.root(),
         "action": format!("{}/subscription/form", state.kit.links.root()),
-        "source": match view.source { Source::Embed => "embed", _ => "form" },
+        "source": match view.source { SignupSource::Embed => "embed", _ => "form" },
         "page": view.page,
         "values": {"email": view.email, "name": view.name},
         "name_max": crate::domain::SubscriberName::MAX_CHARS,
@@ -305,7 +305,7 @@ pub async fn form(State(state): State<AppState>, reader: Reader) -> Response {
         chosen: &[],
         email: "",
         name: "",
-        source: Source::Form,
+        source: SignupSource::Form,
         page: "",
     };
     let ctx = form_context(&state, &view, &[], lang);
@@ -324,8 +324,8 @@ pub async fn form(State(state): State<AppState>, reader: Reader) -> Response {
 pub async fn submit_form(State(state): State<AppState>, reader: Reader, body: Bytes) -> Response {
     let fields = form_fields(&body);
     let source = match field(&fields, "source").as_deref() {
-        Some("embed") => Source::Embed,
-        _ => Source::Form,
+        Some("embed") => SignupSource::Embed,
+        _ => SignupSource::Form,
     };
     let request = request_from_form(&state, &reader, &fields, source);
     let chosen = request.lists.clone();
@@ -403,7 +403,7 @@ pub async fn embed(State(state): State<AppState>, reader: Reader) -> Response {
         chosen: &[],
         email: "",
         name: "",
-        source: Source::Embed,
+        source: SignupSource::Embed,
         page: "",
     };
     let mut ctx = form_context(&state, &view, &[], lang);

@@ -30,8 +30,8 @@ pub async fn show(
     let lists: Vec<&str> = target
         .lists
         .iter()
-        .filter(|(_, _, subscribed)| *subscribed)
-        .map(|(_, name, _)| name.as_str())
+        .filter(|l| l.subscribed)
+        .map(|l| l.name.as_str())
         .collect();
     // Not the reader's preference link: this token travels in `List-Unsubscribe`, which
     // mailbox providers see and forwards keep, so it may only unsubscribe. The page that
