@@ -7,11 +7,12 @@ use crate::domain::Lang;
 
 macro_rules! catalog {
     ($($key:literal => ($en:literal, $tr:literal)),+ $(,)?) => {
-        /// Every key, for the test that templates ask for no missing text.
-        pub const KEYS: &[&str] = &[$($key),+];
+        /// Every key, for the test that code and templates ask for no missing text.
+        #[cfg(test)]
+        const KEYS: &[&str] = &[$($key),+];
 
         /// The text for `key`, or `None` for an unknown key.
-        pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
+        pub(crate) fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
             match (key, lang) {
                 $(($key, Lang::En) => Some($en), ($key, Lang::Tr) => Some($tr),)+
                 _ => None,
@@ -231,12 +232,12 @@ catalog! {
 
 /// The text for `key` in `lang`; the key itself when it is unknown, so a missing text shows
 /// as its key rather than as nothing (a test keeps every key used in a template known).
-pub fn text(lang: Lang, key: &str) -> &str {
+pub(crate) fn text(lang: Lang, key: &str) -> &str {
     lookup(lang, key).unwrap_or(key)
 }
 
 /// The other language, for the switch on every page.
-pub fn other(lang: Lang) -> Lang {
+pub(crate) fn other(lang: Lang) -> Lang {
     match lang {
         Lang::En => Lang::Tr,
         Lang::Tr => Lang::En,
@@ -262,5 +263,62 @@ mod tests {
         assert_eq!(text(Lang::Tr, "lang.name"), "Türkçe");
         assert!(text(Lang::Tr, "form.title").contains('ü'));
         assert_eq!(text(Lang::En, "no.such.key"), "no.such.key");
+    }
+
+    /// Every string in the code and the templates that looks like a key of the catalog
+    /// (a known first part, dots, lowercase words) must be one: a typo would show the
+    /// reader a raw key.
+    #[test]
+    fn every_key_the_code_and_templates_ask_for_exists() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let prefixes: std::collections::HashSet<&str> =
+            KEYS.iter().filter_map(|k| k.split('.').next()).collect();
+        let mut files = Vec::new();
+        let mut dirs = vec![root.join("src"), root.join("templates")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path
+                    .extension()
+                    .is_some_and(|e| e == "rs" || e == "html" || e == "txt")
+                {
+                    files.push(path);
+                }
+            }
+        }
+        let mut checked = 0;
+        let mut missing = Vec::new();
+        for path in files.iter().filter(|p| !p.ends_with("i18n.rs")) {
+            let source = std::fs::read_to_string(path).unwrap();
+            for (i, candidate) in source.split('"').enumerate() {
+                let looks_like_key = i % 2 == 1
+                    && candidate.contains('.')
+                    && candidate.split('.').all(|part| {
+                        !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    })
+                    && candidate
+                        .split('.')
+                        .next()
+                        .is_some_and(|p| prefixes.contains(p))
+                    && !candidate.ends_with(".html")
+                    && !candidate.ends_with(".txt");
+                if looks_like_key {
+                    checked += 1;
+                    if !KEYS.contains(&candidate) {
+                        missing.push(format!("{}: {candidate}", path.display()));
+                    }
+                }
+            }
+        }
+        assert!(
+            checked > 50,
+            "keys were found in the code and templates ({checked})"
+        );
+        assert!(
+            missing.is_empty(),
+            "keys missing from the catalog: {missing:#?}"
+        );
     }
 }

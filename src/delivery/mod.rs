@@ -30,7 +30,7 @@ use crate::domain::Timestamp;
 use crate::mail::Outgoing;
 use crate::ops::compose::{CampaignComposer, ComposeError, MailKit};
 
-pub use senders::Transport;
+pub(crate) use senders::Transport;
 
 /// How often the supervisor looks at the campaigns when nothing wakes it.
 const SUPERVISE_EVERY: Duration = Duration::from_millis(500);
@@ -39,10 +39,10 @@ const RECORD_BATCH: usize = 1000;
 
 /// Wakes the delivery engine: a campaign changed state, or transactional mail was queued.
 #[derive(Debug, Clone, Default)]
-pub struct Kick(Arc<Notify>);
+pub(crate) struct Kick(Arc<Notify>);
 
 impl Kick {
-    pub fn kick(&self) {
+    pub(crate) fn kick(&self) {
         self.0.notify_waiters();
         self.0.notify_one();
     }
@@ -112,7 +112,7 @@ fn retry_delay(base: Duration, attempts: i64) -> Duration {
 
 /// A running delivery engine; [`Engine::stop`] ends it gracefully.
 #[derive(Debug)]
-pub struct Engine {
+pub(crate) struct Engine {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// On SQLite, the lock that makes this the one sending node; released on drop (and by
@@ -123,23 +123,23 @@ pub struct Engine {
 /// What the engine is told: the relays, the pace, the retry schedule. Built from the
 /// settings by `app`.
 #[derive(Debug, Clone)]
-pub struct EngineSettings {
+pub(crate) struct EngineSettings {
     /// SQLite's database file, locked so that one process sends; `None` on PostgreSQL.
-    pub sqlite_path: Option<std::path::PathBuf>,
+    pub(crate) sqlite_path: Option<std::path::PathBuf>,
     /// Rows claimed at once.
-    pub batch_size: usize,
+    pub(crate) batch_size: usize,
     /// How long a claim is this node's before another may take it.
-    pub lease: Duration,
-    pub retry_base: Duration,
-    pub retry_max_age: Duration,
+    pub(crate) lease: Duration,
+    pub(crate) retry_base: Duration,
+    pub(crate) retry_max_age: Duration,
     /// The relays; none: messages go to the outbox table.
-    pub relays: Vec<crate::mail::smtp::SmtpServerConfig>,
+    pub(crate) relays: Vec<crate::mail::smtp::SmtpServerConfig>,
     /// The name said in EHLO.
-    pub hello: String,
+    pub(crate) hello: String,
     /// Messages per second over all relays.
-    pub send_rate: Option<u32>,
+    pub(crate) send_rate: Option<u32>,
     /// Messages per second to one recipient domain over all relays.
-    pub domain_limits: Vec<crate::mail::smtp::DomainLimit>,
+    pub(crate) domain_limits: Vec<crate::mail::smtp::DomainLimit>,
 }
 
 impl Engine {
@@ -147,7 +147,7 @@ impl Engine {
     ///
     /// # Errors
     /// When the leases of a previous run cannot be returned.
-    pub async fn start(
+    pub(crate) async fn start(
         db: Db,
         settings: &EngineSettings,
         kit: Arc<MailKit>,
@@ -211,7 +211,7 @@ impl Engine {
 
     /// Stops claiming, lets the senders finish the messages they hold, puts unsent claimed
     /// messages back in the queue and writes every outcome.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;

@@ -18,7 +18,7 @@ use crate::mail::smtp::{Connection, SendError, SmtpServerConfig};
 
 /// Where messages go.
 #[derive(Debug, Clone)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// The configured relays, with the name said in EHLO.
     Smtp {
         servers: Vec<SmtpServerConfig>,
@@ -32,7 +32,7 @@ pub enum Transport {
 const OUTBOX_SENDERS: usize = 4;
 
 impl Transport {
-    pub fn new(relays: &[SmtpServerConfig], hello: &str, db: &Db) -> Self {
+    pub(crate) fn new(relays: &[SmtpServerConfig], hello: &str, db: &Db) -> Self {
         if relays.is_empty() {
             return Transport::Outbox(db.clone());
         }

@@ -91,7 +91,7 @@ impl<'a> From<&'a Recipient> for Reader<'a> {
 ///
 /// # Errors
 /// When the template fails for this reader.
-pub fn render_for(
+pub(crate) fn render_for(
     compiled: &Compiled,
     links: &Links,
     reader: Reader<'_>,

@@ -12,7 +12,7 @@
 
 mod nesting;
 mod protect;
-pub mod views;
+pub(crate) mod views;
 
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ use crate::domain::Invalid;
 
 /// How a body is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyFormat {
+pub(crate) enum BodyFormat {
     Html,
     Markdown,
     Plain,
@@ -52,60 +52,60 @@ const TEXT_WIDTH: usize = 78;
 
 /// What a message is made of before it is personalised.
 #[derive(Debug, Clone)]
-pub struct Source<'a> {
-    pub subject: &'a str,
-    pub body: &'a str,
-    pub format: BodyFormat,
+pub(crate) struct Source<'a> {
+    pub(crate) subject: &'a str,
+    pub(crate) body: &'a str,
+    pub(crate) format: BodyFormat,
     /// The campaign template (with `{{ content }}`), or `None` for the body alone.
-    pub layout: Option<&'a str>,
+    pub(crate) layout: Option<&'a str>,
     /// A hand-written plain-text part, used instead of the converted HTML.
-    pub altbody: Option<&'a str>,
+    pub(crate) altbody: Option<&'a str>,
 }
 
 /// The per-recipient values a template sees.
 #[derive(Debug, Clone, Serialize)]
-pub struct Recipient<'a> {
-    pub subscriber: SubscriberVars<'a>,
-    pub campaign: CampaignVars<'a>,
+pub(crate) struct Recipient<'a> {
+    pub(crate) subscriber: SubscriberVars<'a>,
+    pub(crate) campaign: CampaignVars<'a>,
     /// Arbitrary data (a transactional message's `data`).
-    pub data: &'a serde_json::Value,
+    pub(crate) data: &'a serde_json::Value,
     #[serde(rename = "__links")]
-    pub links: Links<'a>,
+    pub(crate) links: Links<'a>,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct SubscriberVars<'a> {
-    pub uuid: String,
-    pub email: &'a str,
-    pub name: &'a str,
-    pub attribs: &'a serde_json::Value,
+pub(crate) struct SubscriberVars<'a> {
+    pub(crate) uuid: String,
+    pub(crate) email: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) attribs: &'a serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct CampaignVars<'a> {
-    pub uuid: String,
-    pub name: &'a str,
-    pub subject: &'a str,
+pub(crate) struct CampaignVars<'a> {
+    pub(crate) uuid: String,
+    pub(crate) name: &'a str,
+    pub(crate) subject: &'a str,
 }
 
 /// The recipient's own links, reached in templates through functions.
 #[derive(Debug, Clone, Serialize)]
-pub struct Links<'a> {
-    pub unsubscribe: &'a str,
-    pub manage: &'a str,
+pub(crate) struct Links<'a> {
+    pub(crate) unsubscribe: &'a str,
+    pub(crate) manage: &'a str,
 }
 
 /// One recipient's message texts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    pub subject: String,
-    pub html: String,
-    pub text: String,
+pub(crate) struct Rendered {
+    pub(crate) subject: String,
+    pub(crate) html: String,
+    pub(crate) text: String,
 }
 
 /// A template compiled once, rendered once per recipient.
 #[derive(Clone)]
-pub struct Compiled {
+pub(crate) struct Compiled {
     env: Arc<Environment<'static>>,
     /// CSS could not be inlined into the template itself: inline each rendered message.
     inline_per_message: bool,
@@ -125,7 +125,7 @@ impl std::fmt::Debug for Compiled {
 impl Compiled {
     /// # Errors
     /// When a template does not compile; the message names the template and the line.
-    pub fn new(source: &Source<'_>) -> Result<Self, Invalid> {
+    pub(crate) fn new(source: &Source<'_>) -> Result<Self, Invalid> {
         let body = listmonk_compat(source.body);
         let body_html = match source.format {
             BodyFormat::Html => body,
@@ -194,7 +194,7 @@ impl Compiled {
     /// # Errors
     /// When evaluating a template fails for this recipient (an undefined value, a bad
     /// argument, too much work).
-    pub fn render(&self, recipient: &Recipient<'_>) -> Result<Rendered, Invalid> {
+    pub(crate) fn render(&self, recipient: &Recipient<'_>) -> Result<Rendered, Invalid> {
         let render = |name: &str, ctx: &Value| {
             self.env
                 .get_template(name)
@@ -235,7 +235,7 @@ impl Compiled {
 ///
 /// # Errors
 /// When `html` nests elements deeper than the limit.
-pub fn refuse_deep_nesting(html: &str, what: &str) -> Result<(), Invalid> {
+pub(crate) fn refuse_deep_nesting(html: &str, what: &str) -> Result<(), Invalid> {
     if nesting::too_deep(html) {
         return Err(Invalid(format!(
             "{what} nests HTML elements more than {} levels deep, or makes more than {} of them",
@@ -344,7 +344,7 @@ fn markdown_to_html(markdown: &str) -> String {
 }
 
 /// Text made safe inside HTML, in element content and in quoted attributes.
-pub fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -386,9 +386,10 @@ fn single_line(text: &str) -> String {
 }
 
 /// The template shipped with bulten for campaigns.
-pub const DEFAULT_CAMPAIGN_TEMPLATE: &str = include_str!("../../templates/campaign-default.html");
+pub(crate) const DEFAULT_CAMPAIGN_TEMPLATE: &str =
+    include_str!("../../templates/campaign-default.html");
 /// The template shipped for transactional mail.
-pub const DEFAULT_TX_TEMPLATE: &str = include_str!("../../templates/tx-default.html");
+pub(crate) const DEFAULT_TX_TEMPLATE: &str = include_str!("../../templates/tx-default.html");
 
 #[cfg(test)]
 mod tests;

@@ -15,17 +15,17 @@ use crate::i18n;
 
 /// The publisher, as pages and system mail show it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Brand {
-    pub name: String,
-    pub logo_url: Option<String>,
+pub(crate) struct Brand {
+    pub(crate) name: String,
+    pub(crate) logo_url: Option<String>,
     /// A checked `#rgb` / `#rrggbb` colour: it goes into a style sheet.
-    pub color: String,
+    pub(crate) color: String,
 }
 
 impl Brand {
     /// # Errors
     /// When the colour is not `#rgb` or `#rrggbb`.
-    pub fn new(name: &str, logo_url: Option<&str>, color: &str) -> Result<Self, Invalid> {
+    pub(crate) fn new(name: &str, logo_url: Option<&str>, color: &str) -> Result<Self, Invalid> {
         let hex = color.strip_prefix('#').unwrap_or_default();
         if !matches!(hex.len(), 3 | 6) || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(Invalid(format!(
@@ -99,7 +99,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 /// The compiled pages and mails.
 #[derive(Debug)]
-pub struct Views {
+pub(crate) struct Views {
     env: Environment<'static>,
     brand: Brand,
 }
@@ -107,7 +107,7 @@ pub struct Views {
 impl Views {
     /// # Panics
     /// When a built-in template does not compile (a test compiles them all).
-    pub fn new(brand: Brand) -> Self {
+    pub(crate) fn new(brand: Brand) -> Self {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|name| {
             if name.ends_with(".html") {
@@ -138,7 +138,7 @@ impl Views {
         Self { env, brand }
     }
 
-    pub fn brand(&self) -> &Brand {
+    pub(crate) fn brand(&self) -> &Brand {
         &self.brand
     }
 
@@ -146,7 +146,12 @@ impl Views {
     ///
     /// # Errors
     /// When a template refers to something `ctx` lacks (a bug, caught by the tests).
-    pub fn render(&self, name: &str, lang: Lang, ctx: impl Serialize) -> Result<String, Invalid> {
+    pub(crate) fn render(
+        &self,
+        name: &str,
+        lang: Lang,
+        ctx: impl Serialize,
+    ) -> Result<String, Invalid> {
         let template = self
             .env
             .get_template(name)
@@ -217,7 +222,7 @@ fn upper(state: &State, text: &str) -> String {
 
 /// Fills `{name}` placeholders of a catalog text with plain values, for text that is not
 /// in a template (consent records, JSON messages).
-pub fn fill(lang: Lang, key: &str, values: &[(&str, &str)]) -> String {
+pub(crate) fn fill(lang: Lang, key: &str, values: &[(&str, &str)]) -> String {
     let mut text = i18n::text(lang, key).to_owned();
     for (name, value) in values {
         text = text.replace(&format!("{{{name}}}"), value);

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use crate::ops::OpsError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     #[error("authentication required")]
@@ -28,7 +28,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         ApiError::BadRequest(message.into())
     }
 

@@ -14,7 +14,7 @@ use crate::ops::users;
 /// `axum::Json`, rejecting with [`ApiError`], and refusing text with a NUL character, which
 /// PostgreSQL cannot store (it would fail the query with a 500) and SQLite would cut short.
 #[derive(Debug)]
-pub struct Json<T>(pub T);
+pub(crate) struct Json<T>(pub T);
 
 impl<T, S> FromRequest<S> for Json<T>
 where
@@ -68,7 +68,7 @@ fn no_nul() -> ApiError {
 /// `axum::extract::Query`, rejecting with [`ApiError`], and refusing NUL characters as
 /// [`Json`] does.
 #[derive(Debug)]
-pub struct Query<T>(pub T);
+pub(crate) struct Query<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for Query<T>
 where
@@ -93,7 +93,7 @@ where
 /// `axum::extract::Path`, rejecting with [`ApiError`].
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct Path<T>(pub T);
+pub(crate) struct Path<T>(pub T);
 
 /// The credentials in an `Authorization` header: `token USER:TOKEN` or Basic `USER:TOKEN`.
 fn credentials(header: &str) -> Option<(String, String)> {
@@ -113,7 +113,7 @@ fn credentials(header: &str) -> Option<(String, String)> {
 }
 
 /// Middleware for every protected `/api` route: a valid API user or 401.
-pub async fn require_api_user(
+pub(crate) async fn require_api_user(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
@@ -171,7 +171,7 @@ fn cross_site_change(request: &Request, root_url: &str) -> bool {
 }
 
 /// Route layer: the authenticated caller's role must grant `permission`, or 403 naming it.
-pub async fn require_permission(
+pub(crate) async fn require_permission(
     permission: Permission,
     request: Request,
     next: Next,

@@ -6,12 +6,12 @@
 //! middleware for protected `/api` routes → a handler in `api/` that parses its input into
 //! domain types → one `ops` function → `db`. Errors come back as [`error::ApiError`].
 
-pub mod api;
-pub mod error;
-pub mod extract;
-pub mod public;
-pub mod serve;
-pub mod state;
+pub(crate) mod api;
+pub(crate) mod error;
+pub(crate) mod extract;
+pub(crate) mod public;
+pub(crate) mod serve;
+pub(crate) mod state;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -252,7 +252,7 @@ fn add(router: Router<AppState>, routes: Vec<Route>) -> Router<AppState> {
 }
 
 /// The whole application router.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let protected = add(
         Router::new(),
         guarded(protected_api_routes(state.settings.max_upload_bytes)),

@@ -33,17 +33,17 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What one server allows its clients.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Connections served at once.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// From a connection's start (or the end of its previous request) to the end of the
     /// next request's header.
-    pub header_timeout: Duration,
+    pub(crate) header_timeout: Duration,
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets the requests in
 /// flight finish (for up to 30 seconds).
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,

@@ -9,26 +9,26 @@ use crate::ops::compose::MailKit;
 use crate::ops::reader::Readers;
 
 #[derive(Debug, Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub settings: Arc<Settings>,
-    pub kit: Arc<MailKit>,
+pub(crate) struct AppState {
+    pub(crate) db: Db,
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) kit: Arc<MailKit>,
     /// Wakes the delivery engine after a change it should act on at once.
-    pub kick: Kick,
+    pub(crate) kick: Kick,
     /// The reader's side: signups, confirmations, preferences, with their limits.
-    pub readers: Arc<Readers>,
+    pub(crate) readers: Arc<Readers>,
     /// The import this process is running, if any; one at a time, as in listmonk.
-    pub imports: crate::ops::imports::Background,
+    pub(crate) imports: crate::ops::imports::Background,
     /// Whole-list answers (`per_page=all`) being written now: each holds a database
     /// connection for as long as its client reads, so only a few may run at once.
-    pub whole_lists: Arc<tokio::sync::Semaphore>,
+    pub(crate) whole_lists: Arc<tokio::sync::Semaphore>,
 }
 
 /// Whole-list answers written at once; more are asked to come back shortly.
 const WHOLE_LISTS_AT_ONCE: usize = 2;
 
 impl AppState {
-    pub fn new(
+    pub(crate) fn new(
         db: Db,
         settings: Settings,
         kit: Arc<MailKit>,

@@ -207,7 +207,7 @@ fn per_hour(n: u32) -> Quota {
 impl Readers {
     /// # Errors
     /// When the HTTP client for the captcha provider cannot be built.
-    pub fn new(
+    pub(crate) fn new(
         db: Db,
         kit: Arc<MailKit>,
         views: Arc<Views>,
@@ -231,7 +231,7 @@ impl Readers {
         })
     }
 
-    pub fn views(&self) -> &Views {
+    pub(crate) fn views(&self) -> &Views {
         &self.views
     }
 

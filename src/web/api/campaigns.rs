@@ -15,13 +15,13 @@ use crate::web::extract::{Json as Body, Path, Query};
 use crate::web::state::AppState;
 
 #[derive(Debug, Serialize)]
-pub struct ListRef {
+pub(crate) struct ListRef {
     id: Option<i64>,
     name: String,
 }
 
 #[derive(Debug, Serialize)]
-pub struct CampaignView {
+pub(crate) struct CampaignView {
     id: i64,
     uuid: uuid::Uuid,
     name: String,
@@ -140,7 +140,7 @@ async fn view(state: &AppState, campaign: Campaign) -> Result<CampaignView, ApiE
 }
 
 #[derive(Debug, Deserialize)]
-pub struct SearchParams {
+pub(crate) struct SearchParams {
     query: Option<String>,
     /// One status, or several separated by commas.
     status: Option<String>,
@@ -149,7 +149,7 @@ pub struct SearchParams {
 }
 
 /// `GET /api/campaigns`
-pub async fn search(
+pub(crate) async fn search(
     State(state): State<AppState>,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<Data<PageResults<CampaignView>>>, ApiError> {
@@ -186,7 +186,7 @@ pub async fn search(
 }
 
 /// `GET /api/campaigns/{id}`
-pub async fn get_one(
+pub(crate) async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
@@ -196,7 +196,7 @@ pub async fn get_one(
 
 /// A campaign as clients send it; on update, absent fields keep their values.
 #[derive(Debug, Default, Deserialize)]
-pub struct CampaignBody {
+pub(crate) struct CampaignBody {
     name: Option<String>,
     subject: Option<String>,
     lists: Option<Vec<i64>>,
@@ -246,7 +246,7 @@ impl CampaignBody {
 }
 
 /// `POST /api/campaigns`
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     Body(body): Body<CampaignBody>,
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
@@ -256,7 +256,7 @@ pub async fn create(
 }
 
 /// `PUT /api/campaigns/{id}`
-pub async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Body(body): Body<CampaignBody>,
@@ -267,7 +267,7 @@ pub async fn update(
 }
 
 /// `DELETE /api/campaigns/{id}`
-pub async fn delete_one(
+pub(crate) async fn delete_one(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
@@ -276,12 +276,12 @@ pub async fn delete_one(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct StatusBody {
+pub(crate) struct StatusBody {
     status: CampaignStatus,
 }
 
 /// `PUT /api/campaigns/{id}/status`
-pub async fn change_status(
+pub(crate) async fn change_status(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Body(body): Body<StatusBody>,
@@ -292,7 +292,7 @@ pub async fn change_status(
 }
 
 /// `GET /api/campaigns/{id}/preview`
-pub async fn preview(
+pub(crate) async fn preview(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Html<String>, ApiError> {
@@ -301,7 +301,7 @@ pub async fn preview(
 }
 
 /// `POST /api/campaigns/{id}/preview`: unsaved content, as it would look.
-pub async fn preview_unsaved(
+pub(crate) async fn preview_unsaved(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Body(body): Body<CampaignBody>,
@@ -311,7 +311,7 @@ pub async fn preview_unsaved(
 }
 
 /// `POST /api/campaigns/{id}/test`: the campaign (with unsaved changes) to a few addresses.
-pub async fn send_test(
+pub(crate) async fn send_test(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Body(body): Body<CampaignBody>,
@@ -323,7 +323,7 @@ pub async fn send_test(
 }
 
 #[derive(Debug, Serialize)]
-pub struct RunningStats {
+pub(crate) struct RunningStats {
     id: i64,
     status: CampaignStatus,
     to_send: i64,
@@ -338,7 +338,7 @@ pub struct RunningStats {
 }
 
 /// `GET /api/campaigns/running/stats`
-pub async fn running_stats(
+pub(crate) async fn running_stats(
     State(state): State<AppState>,
 ) -> Result<Json<Data<Vec<RunningStats>>>, ApiError> {
     let found = ops::running(&state.db).await?;

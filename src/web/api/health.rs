@@ -7,7 +7,7 @@ use super::{Data, data};
 use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
-pub async fn health(State(state): State<AppState>) -> Result<Json<Data<bool>>, ApiError> {
+pub(crate) async fn health(State(state): State<AppState>) -> Result<Json<Data<bool>>, ApiError> {
     state.db.ping().await?;
     Ok(data(true))
 }

@@ -16,7 +16,7 @@ use crate::web::state::AppState;
 
 /// The import status, in listmonk's shape plus bulten's counters.
 #[derive(Debug, Serialize)]
-pub struct ImportStatus {
+pub(crate) struct ImportStatus {
     id: Option<i64>,
     name: String,
     status: String,
@@ -71,12 +71,14 @@ fn default_mode() -> ImportMode {
 }
 
 /// `GET /api/import/subscribers`
-pub async fn status(State(state): State<AppState>) -> Result<Json<Data<ImportStatus>>, ApiError> {
+pub(crate) async fn status(
+    State(state): State<AppState>,
+) -> Result<Json<Data<ImportStatus>>, ApiError> {
     Ok(data(ops::latest(&state.db).await?.into()))
 }
 
 /// `GET /api/import/subscribers/logs`: one line per refused row.
-pub async fn logs(State(state): State<AppState>) -> Result<Json<Data<String>>, ApiError> {
+pub(crate) async fn logs(State(state): State<AppState>) -> Result<Json<Data<String>>, ApiError> {
     let lines: Vec<String> = ops::latest_refusals(&state.db)
         .await?
         .into_iter()
@@ -86,14 +88,14 @@ pub async fn logs(State(state): State<AppState>) -> Result<Json<Data<String>>, A
 }
 
 /// `DELETE /api/import/subscribers`: stops a running import, or clears finished ones.
-pub async fn stop_or_clear(
+pub(crate) async fn stop_or_clear(
     State(state): State<AppState>,
 ) -> Result<Json<Data<ImportStatus>>, ApiError> {
     Ok(data(ops::stop_or_clear(&state.db).await?.into()))
 }
 
 /// `POST /api/import/subscribers`: multipart `params` (JSON) and `file` (CSV).
-pub async fn start(
+pub(crate) async fn start(
     State(state): State<AppState>,
     mut multipart: Multipart,
 ) -> Result<Json<Data<ImportStatus>>, ApiError> {

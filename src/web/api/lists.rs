@@ -13,7 +13,7 @@ use crate::web::extract::{Json as Body, Path, Query};
 use crate::web::state::AppState;
 
 #[derive(Debug, Serialize)]
-pub struct ListView {
+pub(crate) struct ListView {
     id: i64,
     uuid: uuid::Uuid,
     name: String,
@@ -55,7 +55,7 @@ impl ListView {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct SearchParams {
+pub(crate) struct SearchParams {
     query: Option<String>,
     tag: Option<String>,
     status: Option<String>,
@@ -67,7 +67,7 @@ pub struct SearchParams {
 }
 
 /// `GET /api/lists`
-pub async fn search(
+pub(crate) async fn search(
     State(state): State<AppState>,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<Data<PageResults<ListView>>>, ApiError> {
@@ -110,7 +110,7 @@ pub async fn search(
 }
 
 /// `GET /api/lists/{id}`
-pub async fn get_one(
+pub(crate) async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<ListView>>, ApiError> {
@@ -118,7 +118,7 @@ pub async fn get_one(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ListBody {
+pub(crate) struct ListBody {
     name: Option<String>,
     #[serde(rename = "type")]
     list_type: Option<ListType>,
@@ -185,7 +185,7 @@ impl ListBody {
 }
 
 /// `POST /api/lists`
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     Body(body): Body<ListBody>,
 ) -> Result<Json<Data<ListView>>, ApiError> {
@@ -197,7 +197,7 @@ pub async fn create(
 }
 
 /// `PUT /api/lists/{id}`: changes the fields given, keeps the rest.
-pub async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Body(body): Body<ListBody>,
@@ -211,7 +211,7 @@ pub async fn update(
 }
 
 /// `DELETE /api/lists/{id}`
-pub async fn delete_one(
+pub(crate) async fn delete_one(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {

@@ -1,14 +1,14 @@
 //! The JSON API, shaped like listmonk's: `{"data": …}` on success, `{"message": …}` on error,
 //! paginated results as `{"results", "query", "search", "total", "per_page", "page"}`.
 
-pub mod campaigns;
-pub mod health;
-pub mod imports;
-pub mod lists;
-pub mod outbox;
-pub mod subscribers;
-pub mod templates;
-pub mod tx;
+pub(crate) mod campaigns;
+pub(crate) mod health;
+pub(crate) mod imports;
+pub(crate) mod lists;
+pub(crate) mod outbox;
+pub(crate) mod subscribers;
+pub(crate) mod templates;
+pub(crate) mod tx;
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -19,26 +19,26 @@ use super::error::ApiError;
 
 /// The success envelope.
 #[derive(Debug, Serialize)]
-pub struct Data<T> {
-    pub data: T,
+pub(crate) struct Data<T> {
+    pub(crate) data: T,
 }
 
-pub fn data<T: Serialize>(value: T) -> Json<Data<T>> {
+pub(crate) fn data<T: Serialize>(value: T) -> Json<Data<T>> {
     Json(Data { data: value })
 }
 
 /// `page` and `per_page` as clients send them; `per_page` may be `all`.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct PageParams {
-    pub page: Option<String>,
-    pub per_page: Option<String>,
+pub(crate) struct PageParams {
+    pub(crate) page: Option<String>,
+    pub(crate) per_page: Option<String>,
 }
 
 /// A resolved page: `limit` is `None` for all rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    pub page: i64,
-    pub limit: Option<i64>,
+pub(crate) struct Page {
+    pub(crate) page: i64,
+    pub(crate) limit: Option<i64>,
 }
 
 /// listmonk's default page size.
@@ -47,7 +47,7 @@ const DEFAULT_PER_PAGE: i64 = 20;
 impl PageParams {
     /// # Errors
     /// When `page` or `per_page` is not a positive number (or `all`).
-    pub fn resolve(&self) -> Result<Page, ApiError> {
+    pub(crate) fn resolve(&self) -> Result<Page, ApiError> {
         let page = match self.page.as_deref().map(str::trim) {
             None | Some("") => 1,
             Some(text) => text
@@ -71,24 +71,24 @@ impl PageParams {
 }
 
 impl Page {
-    pub fn offset(&self) -> i64 {
+    pub(crate) fn offset(&self) -> i64 {
         self.limit.map_or(0, |l| l.saturating_mul(self.page - 1))
     }
 }
 
 /// A page of results, as listmonk shapes it.
 #[derive(Debug, Serialize)]
-pub struct PageResults<T> {
-    pub results: Vec<T>,
-    pub query: String,
-    pub search: String,
-    pub total: i64,
-    pub per_page: i64,
-    pub page: i64,
+pub(crate) struct PageResults<T> {
+    pub(crate) results: Vec<T>,
+    pub(crate) query: String,
+    pub(crate) search: String,
+    pub(crate) total: i64,
+    pub(crate) per_page: i64,
+    pub(crate) page: i64,
 }
 
 impl<T> PageResults<T> {
-    pub fn new(results: Vec<T>, total: i64, page: Page, query: String) -> Self {
+    pub(crate) fn new(results: Vec<T>, total: i64, page: Page, query: String) -> Self {
         Self {
             results,
             query,
@@ -101,7 +101,7 @@ impl<T> PageResults<T> {
 }
 
 /// `asc`/`desc` (any case); defaults to ascending.
-pub fn descending(order: Option<&str>) -> Result<bool, ApiError> {
+pub(crate) fn descending(order: Option<&str>) -> Result<bool, ApiError> {
     match order.map(str::to_ascii_lowercase).as_deref() {
         None | Some("") | Some("asc") => Ok(false),
         Some("desc") => Ok(true),
@@ -111,12 +111,12 @@ pub fn descending(order: Option<&str>) -> Result<bool, ApiError> {
     }
 }
 
-pub async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())
 }
 
 /// A handler panicked: answer like any internal error and keep serving.
-pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     (
         StatusCode::INTERNAL_SERVER_ERROR,

@@ -13,7 +13,7 @@ use crate::web::extract::{Path, Query};
 use crate::web::state::AppState;
 
 #[derive(Debug, Serialize)]
-pub struct OutboxView {
+pub(crate) struct OutboxView {
     id: i64,
     delivery_id: Option<i64>,
     campaign_id: Option<i64>,
@@ -41,7 +41,7 @@ impl OutboxView {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct SearchParams {
+pub(crate) struct SearchParams {
     /// Only messages to this envelope recipient.
     to: Option<String>,
     #[serde(flatten)]
@@ -49,7 +49,7 @@ pub struct SearchParams {
 }
 
 /// `GET /api/outbox`
-pub async fn search(
+pub(crate) async fn search(
     State(state): State<AppState>,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<Data<PageResults<OutboxView>>>, ApiError> {
@@ -66,7 +66,7 @@ pub async fn search(
 }
 
 /// `GET /api/outbox/{id}`: with `raw`, the whole message as sent.
-pub async fn get_one(
+pub(crate) async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<OutboxView>>, ApiError> {

@@ -25,7 +25,7 @@ use crate::web::state::AppState;
 
 /// A subscriber as the API shows it.
 #[derive(Debug, Serialize)]
-pub struct SubscriberView {
+pub(crate) struct SubscriberView {
     id: i64,
     uuid: uuid::Uuid,
     email: String,
@@ -97,7 +97,7 @@ impl From<SubscriberWithLists> for SubscriberView {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct SearchParams {
+pub(crate) struct SearchParams {
     query: Option<String>,
     /// listmonk's free-text search over name and address.
     search: Option<String>,
@@ -118,7 +118,7 @@ fn parse_id(text: &str, what: &str) -> Result<i64, ApiError> {
 }
 
 /// `GET /api/subscribers`
-pub async fn search(
+pub(crate) async fn search(
     State(state): State<AppState>,
     Query(params): Query<SearchParams>,
 ) -> Result<Response, ApiError> {
@@ -237,7 +237,7 @@ async fn stream_all(
 }
 
 /// `GET /api/subscribers/{id}`
-pub async fn get_one(
+pub(crate) async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<SubscriberView>>, ApiError> {
@@ -246,7 +246,7 @@ pub async fn get_one(
 
 /// The body of `POST`, `PUT` and `PATCH`.
 #[derive(Debug, Default, Deserialize)]
-pub struct SubscriberBody {
+pub(crate) struct SubscriberBody {
     email: Option<String>,
     name: Option<String>,
     status: Option<SubscriberStatus>,
@@ -271,7 +271,7 @@ impl SubscriberBody {
 }
 
 /// `POST /api/subscribers`
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     Body(body): Body<SubscriberBody>,
 ) -> Result<Json<Data<SubscriberView>>, ApiError> {
@@ -294,7 +294,7 @@ pub async fn create(
 
 /// `PUT /api/subscribers/{id}`: replaces the subscriber; as in listmonk, omitting `lists`
 /// removes every subscription.
-pub async fn replace(
+pub(crate) async fn replace(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Body(body): Body<SubscriberBody>,
@@ -318,7 +318,7 @@ pub async fn replace(
 }
 
 /// `PATCH /api/subscribers/{id}`: changes only what is given; attributes are merged.
-pub async fn patch(
+pub(crate) async fn patch(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Body(body): Body<SubscriberBody>,
@@ -340,7 +340,7 @@ pub async fn patch(
 }
 
 /// `DELETE /api/subscribers/{id}`
-pub async fn delete_one(
+pub(crate) async fn delete_one(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
@@ -359,7 +359,7 @@ fn ids_from_query(raw: Option<&str>) -> Result<Vec<i64>, ApiError> {
 }
 
 /// `DELETE /api/subscribers?id=1&id=2`
-pub async fn delete_many(
+pub(crate) async fn delete_many(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Data<bool>>, ApiError> {
@@ -369,7 +369,7 @@ pub async fn delete_many(
 }
 
 /// `PUT /api/subscribers/{id}/blocklist`
-pub async fn blocklist_one(
+pub(crate) async fn blocklist_one(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
@@ -380,12 +380,12 @@ pub async fn blocklist_one(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct IdsBody {
+pub(crate) struct IdsBody {
     ids: Vec<i64>,
 }
 
 /// `PUT /api/subscribers/blocklist` with `{"ids": […]}`
-pub async fn blocklist_many(
+pub(crate) async fn blocklist_many(
     State(state): State<AppState>,
     Body(body): Body<IdsBody>,
 ) -> Result<Json<Data<bool>>, ApiError> {
@@ -394,7 +394,7 @@ pub async fn blocklist_many(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ListsBody {
+pub(crate) struct ListsBody {
     ids: Vec<i64>,
     action: String,
     target_list_ids: Vec<i64>,
@@ -402,7 +402,7 @@ pub struct ListsBody {
 }
 
 /// `PUT /api/subscribers/lists`: add to, remove from or unsubscribe from lists.
-pub async fn change_lists(
+pub(crate) async fn change_lists(
     State(state): State<AppState>,
     Body(body): Body<ListsBody>,
 ) -> Result<Json<Data<bool>>, ApiError> {
@@ -412,7 +412,7 @@ pub async fn change_lists(
 }
 
 /// `GET /api/subscribers/{id}/export`: everything stored about one subscriber, as a file.
-pub async fn export_data(
+pub(crate) async fn export_data(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -431,7 +431,7 @@ pub async fn export_data(
 
 /// `POST /api/subscribers/{id}/optin`: mails the confirmation again, within the
 /// per-address limits every confirmation mail obeys.
-pub async fn send_optin(
+pub(crate) async fn send_optin(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
@@ -452,7 +452,7 @@ pub async fn send_optin(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct ConsentParams {
+pub(crate) struct ConsentParams {
     subscriber_id: Option<i64>,
     list_id: Option<i64>,
     #[serde(flatten)]
@@ -461,7 +461,7 @@ pub struct ConsentParams {
 
 /// `GET /api/consents`: consent records as proof (GDPR, KVKK), oldest first, filtered by
 /// subscriber or list; `per_page=all` for everything.
-pub async fn consents(
+pub(crate) async fn consents(
     State(state): State<AppState>,
     Query(params): Query<ConsentParams>,
 ) -> Result<Json<Data<PageResults<ConsentRecord>>>, ApiError> {
@@ -478,7 +478,7 @@ pub async fn consents(
 
 /// `POST /subscription/optin/{uuid}` with API credentials, as listmonk's clients confirm a
 /// subscriber: `l` names lists (all waiting ones when absent), `confirm=true` is required.
-pub async fn confirm_optin(
+pub(crate) async fn confirm_optin(
     State(state): State<AppState>,
     Path(uuid): Path<String>,
     RawQuery(query): RawQuery,

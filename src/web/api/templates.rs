@@ -14,7 +14,7 @@ use crate::web::extract::{Json as Body, Path};
 use crate::web::state::AppState;
 
 #[derive(Debug, Serialize)]
-pub struct TemplateView {
+pub(crate) struct TemplateView {
     id: i64,
     name: String,
     #[serde(rename = "type")]
@@ -44,7 +44,9 @@ impl From<Template> for TemplateView {
 }
 
 /// `GET /api/templates`
-pub async fn all(State(state): State<AppState>) -> Result<Json<Data<Vec<TemplateView>>>, ApiError> {
+pub(crate) async fn all(
+    State(state): State<AppState>,
+) -> Result<Json<Data<Vec<TemplateView>>>, ApiError> {
     let templates = ops::all(&state.db).await?;
     Ok(data(
         templates.into_iter().map(TemplateView::from).collect(),
@@ -52,7 +54,7 @@ pub async fn all(State(state): State<AppState>) -> Result<Json<Data<Vec<Template
 }
 
 /// `GET /api/templates/{id}`
-pub async fn get_one(
+pub(crate) async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<TemplateView>>, ApiError> {
@@ -60,7 +62,7 @@ pub async fn get_one(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct TemplateBody {
+pub(crate) struct TemplateBody {
     name: Option<String>,
     #[serde(rename = "type", alias = "template_type")]
     template_type: Option<TemplateType>,
@@ -94,7 +96,7 @@ impl TemplateBody {
 }
 
 /// `POST /api/templates`
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     Body(body): Body<TemplateBody>,
 ) -> Result<Json<Data<TemplateView>>, ApiError> {
@@ -103,7 +105,7 @@ pub async fn create(
 }
 
 /// `PUT /api/templates/{id}`
-pub async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Body(body): Body<TemplateBody>,
@@ -114,7 +116,7 @@ pub async fn update(
 }
 
 /// `DELETE /api/templates/{id}`
-pub async fn delete_one(
+pub(crate) async fn delete_one(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
@@ -123,7 +125,7 @@ pub async fn delete_one(
 }
 
 /// `PUT /api/templates/{id}/default`
-pub async fn set_default(
+pub(crate) async fn set_default(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
@@ -132,7 +134,7 @@ pub async fn set_default(
 }
 
 /// `GET /api/templates/{id}/preview`: the template around sample content, as HTML.
-pub async fn preview_one(
+pub(crate) async fn preview_one(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Html<String>, ApiError> {
@@ -146,7 +148,7 @@ pub async fn preview_one(
 }
 
 /// `POST /api/templates/preview`: an unsaved template, as HTML.
-pub async fn preview_unsaved(
+pub(crate) async fn preview_unsaved(
     State(state): State<AppState>,
     Body(body): Body<TemplateBody>,
 ) -> Result<Html<String>, ApiError> {

@@ -15,7 +15,7 @@ use crate::web::extract::Json as Body;
 use crate::web::state::AppState;
 
 #[derive(Debug, Deserialize)]
-pub struct TxBody {
+pub(crate) struct TxBody {
     subscriber_email: Option<String>,
     subscriber_id: Option<i64>,
     #[serde(default)]
@@ -39,7 +39,7 @@ pub struct TxBody {
 const MAX_ATTACHMENTS: usize = 20;
 
 /// `POST /api/tx`
-pub async fn send(
+pub(crate) async fn send(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Json<Data<bool>>, ApiError> {

@@ -77,7 +77,7 @@ fn confirm_page(
 }
 
 /// `GET /subscription/confirm/{token}`
-pub async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     reader: Reader,
     Path(token): Path<String>,
@@ -90,7 +90,7 @@ pub async fn show(
 }
 
 /// `POST /subscription/confirm/{token}`
-pub async fn confirm(
+pub(crate) async fn confirm(
     State(state): State<AppState>,
     reader: Reader,
     Path(token): Path<String>,
@@ -103,7 +103,7 @@ pub async fn confirm(
 }
 
 /// `POST /subscription/confirm/{token}/resend`: the same answer whatever happened.
-pub async fn resend(
+pub(crate) async fn resend(
     State(state): State<AppState>,
     reader: Reader,
     Path(token): Path<String>,
@@ -175,7 +175,7 @@ fn change_page(
 }
 
 /// `GET /subscription/change/{token}`
-pub async fn show_change(
+pub(crate) async fn show_change(
     State(state): State<AppState>,
     reader: Reader,
     Path(token): Path<String>,
@@ -188,7 +188,7 @@ pub async fn show_change(
 }
 
 /// `POST /subscription/change/{token}`
-pub async fn change(
+pub(crate) async fn change(
     State(state): State<AppState>,
     reader: Reader,
     Path(token): Path<String>,

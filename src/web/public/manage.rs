@@ -78,7 +78,7 @@ fn manage_page(
 }
 
 /// `GET /m/{token}`
-pub async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     reader: Reader,
     Path(token): Path<String>,
@@ -99,7 +99,7 @@ pub async fn show(
 }
 
 /// `POST /m/{token}`: one of the page's forms, named by its `action` field.
-pub async fn act(
+pub(crate) async fn act(
     State(state): State<AppState>,
     reader: Reader,
     Path(token): Path<String>,
@@ -296,13 +296,17 @@ fn sendlink_page(
 }
 
 /// `GET /subscription/manage`: "send me my link".
-pub async fn link_form(State(state): State<AppState>, reader: Reader) -> Response {
+pub(crate) async fn link_form(State(state): State<AppState>, reader: Reader) -> Response {
     let lang = state.readers.language(reader.lang, &[]);
     sendlink_page(&state, &reader, lang, StatusCode::OK, "", &[])
 }
 
 /// `POST /subscription/manage`: the same answer whether or not the address is known.
-pub async fn send_link(State(state): State<AppState>, reader: Reader, body: Bytes) -> Response {
+pub(crate) async fn send_link(
+    State(state): State<AppState>,
+    reader: Reader,
+    body: Bytes,
+) -> Response {
     let fields = form_fields(&body);
     let mut choice = reader.lang;
     if let Some(lang) = field(&fields, "lang").and_then(|l| l.parse().ok()) {

@@ -2,8 +2,8 @@
 //! centre. No login and no cookies; links carry signed tokens. A GET only shows; every
 //! change is a POST. Every text is in the reader's language ([`crate::i18n`]).
 
-pub mod confirm;
-pub mod manage;
-pub mod reader;
-pub mod signup;
-pub mod unsubscribe;
+pub(crate) mod confirm;
+pub(crate) mod manage;
+pub(crate) mod reader;
+pub(crate) mod signup;
+pub(crate) mod unsubscribe;

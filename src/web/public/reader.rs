@@ -17,12 +17,12 @@ use crate::web::state::AppState;
 
 /// What the request tells about the reader.
 #[derive(Debug, Clone)]
-pub struct Reader {
-    pub ip: Option<IpAddr>,
-    pub user_agent: String,
-    pub referer: String,
-    pub lang: LangChoice,
-    pub uri: Uri,
+pub(crate) struct Reader {
+    pub(crate) ip: Option<IpAddr>,
+    pub(crate) user_agent: String,
+    pub(crate) referer: String,
+    pub(crate) lang: LangChoice,
+    pub(crate) uri: Uri,
 }
 
 impl FromRequestParts<AppState> for Reader {
@@ -90,7 +90,7 @@ fn query_value(uri: &Uri, name: &str) -> Option<String> {
 
 impl Reader {
     /// This page in the other language: the same path and query, `lang` switched.
-    pub fn switch_url(&self, to: Lang) -> String {
+    pub(crate) fn switch_url(&self, to: Lang) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
         for (k, v) in form_urlencoded::parse(self.uri.query().unwrap_or_default().as_bytes()) {
             if k != "lang" {
@@ -103,18 +103,18 @@ impl Reader {
 }
 
 /// A form body's fields, repeated names kept (topics come as several `l`).
-pub fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn form_fields(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
-pub fn field(fields: &[(String, String)], name: &str) -> Option<String> {
+pub(crate) fn field(fields: &[(String, String)], name: &str) -> Option<String> {
     fields
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.clone())
 }
 
-pub fn fields_named(fields: &[(String, String)], name: &str) -> Vec<String> {
+pub(crate) fn fields_named(fields: &[(String, String)], name: &str) -> Vec<String> {
     fields
         .iter()
         .filter(|(k, _)| k == name)
@@ -125,7 +125,7 @@ pub fn fields_named(fields: &[(String, String)], name: &str) -> Vec<String> {
 /// A form's errors as its templates show them: `errors`, the summary at the top (each
 /// linking its field), and `field_errors`, the first message of each field, shown beside it
 /// and tied to it with `aria-describedby`.
-pub fn form_errors<'a>(
+pub(crate) fn form_errors<'a>(
     errors: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> serde_json::Map<String, Value> {
     let mut summary = Vec::new();
@@ -144,7 +144,7 @@ pub fn form_errors<'a>(
 
 /// Renders a reader page: `template` with `ctx`, its title, the language switch and the
 /// public root. Pages are never cached and send no referrer (their URLs hold tokens).
-pub fn page(
+pub(crate) fn page(
     state: &AppState,
     reader: &Reader,
     status: StatusCode,
@@ -173,7 +173,7 @@ pub fn page(
 
 /// A page of paragraphs (already in the reader's language), with an optional button
 /// (`form`: action and label key) or link (`link`: url and label key).
-pub fn message(
+pub(crate) fn message(
     state: &AppState,
     reader: &Reader,
     status: StatusCode,
@@ -196,7 +196,7 @@ pub fn message(
 }
 
 /// The page for a link that is not one of ours (tampered, or for another purpose).
-pub fn invalid_link(state: &AppState, reader: &Reader, lang: Lang) -> Response {
+pub(crate) fn invalid_link(state: &AppState, reader: &Reader, lang: Lang) -> Response {
     message(
         state,
         reader,
@@ -209,7 +209,7 @@ pub fn invalid_link(state: &AppState, reader: &Reader, lang: Lang) -> Response {
 }
 
 /// The page for an internal failure: logged, and the reader asked to try again.
-pub fn unavailable(
+pub(crate) fn unavailable(
     state: &AppState,
     reader: &Reader,
     lang: Lang,
@@ -227,7 +227,7 @@ pub fn unavailable(
     )
 }
 
-pub fn with_page_headers(mut response: Response) -> Response {
+pub(crate) fn with_page_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(

@@ -26,13 +26,15 @@ use crate::web::state::AppState;
 const ALTCHA_JS: &[u8] = include_bytes!("../../../assets/vendor/altcha/altcha.i18n.min.js");
 
 #[derive(Debug, Serialize)]
-pub struct PublicList {
+pub(crate) struct PublicList {
     uuid: uuid::Uuid,
     name: String,
 }
 
 /// `GET /api/public/lists`
-pub async fn lists(State(state): State<AppState>) -> Result<Json<Vec<PublicList>>, ApiError> {
+pub(crate) async fn lists(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<PublicList>>, ApiError> {
     let lists = state.readers.public_lists().await?;
     Ok(Json(
         lists
@@ -46,13 +48,13 @@ pub async fn lists(State(state): State<AppState>) -> Result<Json<Vec<PublicList>
 }
 
 /// `GET /api/public/captcha/altcha`: a fresh challenge, never cached.
-pub async fn altcha_challenge(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub(crate) async fn altcha_challenge(State(state): State<AppState>) -> Result<Response, ApiError> {
     let challenge = captcha::challenge(&state.kit.signer, state.readers.difficulty())?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(challenge)).into_response())
 }
 
 /// `GET /public/altcha.min.js`
-pub async fn altcha_script() -> Response {
+pub(crate) async fn altcha_script() -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
@@ -85,7 +87,7 @@ struct JsonSignup {
 }
 
 /// `POST /api/public/subscription`: JSON or a form body.
-pub async fn subscribe_json(
+pub(crate) async fn subscribe_json(
     State(state): State<AppState>,
     reader: Reader,
     headers: HeaderMap,
@@ -291,7 +293,7 @@ async fn offered(state: &AppState, reader: &Reader) -> Result<(Vec<List>, bool),
 }
 
 /// `GET /subscription/form`
-pub async fn form(State(state): State<AppState>, reader: Reader) -> Response {
+pub(crate) async fn form(State(state): State<AppState>, reader: Reader) -> Response {
     let (lists, fixed) = match offered(&state, &reader).await {
         Ok(found) => found,
         Err(response) => return response,
@@ -321,7 +323,11 @@ pub async fn form(State(state): State<AppState>, reader: Reader) -> Response {
 }
 
 /// `POST /subscription/form`: the hosted page's and the embedded snippet's target.
-pub async fn submit_form(State(state): State<AppState>, reader: Reader, body: Bytes) -> Response {
+pub(crate) async fn submit_form(
+    State(state): State<AppState>,
+    reader: Reader,
+    body: Bytes,
+) -> Response {
     let fields = form_fields(&body);
     let source = match field(&fields, "source").as_deref() {
         Some("embed") => SignupSource::Embed,
@@ -391,7 +397,7 @@ pub async fn submit_form(State(state): State<AppState>, reader: Reader, body: By
 }
 
 /// `GET /subscription/embed`: the snippet to paste, and the same snippet working.
-pub async fn embed(State(state): State<AppState>, reader: Reader) -> Response {
+pub(crate) async fn embed(State(state): State<AppState>, reader: Reader) -> Response {
     let (lists, fixed) = match offered(&state, &reader).await {
         Ok(found) => found,
         Err(response) => return response,

@@ -17,7 +17,7 @@ use crate::web::extract::Path;
 use crate::web::state::AppState;
 
 /// `GET /u/{token}`
-pub async fn show(
+pub(crate) async fn show(
     State(state): State<AppState>,
     reader: Reader,
     Path(token): Path<String>,
@@ -72,7 +72,7 @@ pub async fn show(
 }
 
 /// `POST /u/{token}`: one-click or the page's button.
-pub async fn unsubscribe(
+pub(crate) async fn unsubscribe(
     State(state): State<AppState>,
     reader: Reader,
     Path(token): Path<String>,
