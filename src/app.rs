@@ -1,6 +1,8 @@
 //! Building and running the server: `App::build` does everything that can fail before the
 //! first request (database, migrations, first admin, listening socket); `run_until_stopped`
-//! serves until the shutdown signal and then drains in-flight requests.
+//! serves until the shutdown signal and then drains in-flight requests. This is where the
+//! settings end: each layer gets the plain struct it consumes, built here from `Settings`
+//! (`MailKit`, `ReaderPolicy`, `EngineSettings`).
 
 use std::future::Future;
 
@@ -326,6 +328,7 @@ fn engine_settings(settings: &Settings) -> EngineSettings {
         hello: settings.public_host().unwrap_or_else(|| "localhost".into()),
         send_rate: settings.send_rate,
         domain_limits: settings.domain_limit.clone(),
+        memory: None,
     }
 }
 

@@ -1,5 +1,6 @@
-//! What both benchmarks need: running commands and the bulten binary, and scratch
-//! PostgreSQL databases.
+//! What the benchmarks (import, export, delivery, signup) share: running commands and the
+//! bulten binary, scratch PostgreSQL databases, generated readers and their CSV files, and
+//! sizes read from the environment.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -7,7 +7,13 @@
 //! JSON operators in filters) the code matches on [`Backend`] and says why.
 //!
 //! One file per aggregate: `subscribers`, `lists`, `users`, `imports`, `templates`,
-//! `campaigns`, `deliveries` (the ledger), `outbox`, `secrets`.
+//! `campaigns`, `deliveries` (the ledger), `outbox`, `secrets`, `signup` (the reader's side:
+//! consent records, per-address events, confirmations, erasure) and `spent` (single-use
+//! keys). `filter` compiles a filter AST to SQL, `codec` stores timestamps, `copy` frames
+//! PostgreSQL's binary `COPY`.
+//!
+//! Every sqlx error becomes a [`DbError`] through one classification, so a bare `?` names a
+//! unique or foreign-key violation for the layers above.
 
 pub mod campaigns;
 mod codec;

@@ -26,6 +26,46 @@ pub(crate) enum Transport {
     },
     /// No relay: messages are stored in the outbox table.
     Outbox(Db),
+    /// In this process's memory, for tests of the engine that need no external program.
+    Memory(Arc<MemoryMailbox>),
+}
+
+/// What the memory transport was given, and the addresses it refuses as a relay would
+/// with a 5xx.
+#[derive(Debug, Default)]
+pub(crate) struct MemoryMailbox {
+    accepted: std::sync::Mutex<Vec<Outgoing>>,
+    refused: Vec<String>,
+}
+
+impl MemoryMailbox {
+    /// A mailbox refusing these envelope recipients permanently.
+    #[cfg(test)]
+    pub(crate) fn refusing(refused: &[&str]) -> Self {
+        Self {
+            accepted: Default::default(),
+            refused: refused.iter().map(|r| (*r).to_owned()).collect(),
+        }
+    }
+
+    /// The messages accepted so far, in order.
+    #[cfg(test)]
+    pub(crate) fn accepted(&self) -> Vec<Outgoing> {
+        self.accepted.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    fn take(&self, message: &Outgoing) -> Result<(), SendError> {
+        if self.refused.contains(&message.rcpt) {
+            return Err(SendError::Permanent(format!(
+                "RCPT TO: 550 no mailbox {}",
+                message.rcpt
+            )));
+        }
+        if let Ok(mut accepted) = self.accepted.lock() {
+            accepted.push(message.clone());
+        }
+        Ok(())
+    }
 }
 
 /// Senders writing to the outbox at once; the database is the limit, not the count.
@@ -50,7 +90,7 @@ impl Transport {
                 .enumerate()
                 .flat_map(|(i, s)| std::iter::repeat_n(Some(i), s.pool_size.max(1)))
                 .collect(),
-            Transport::Outbox(_) => vec![None; OUTBOX_SENDERS],
+            Transport::Outbox(_) | Transport::Memory(_) => vec![None; OUTBOX_SENDERS],
         }
     }
 }
@@ -83,7 +123,7 @@ impl Limits {
                 .iter()
                 .map(|s| domain_limiters(&s.domain_limit))
                 .collect(),
-            Transport::Outbox(_) => Vec::new(),
+            Transport::Outbox(_) | Transport::Memory(_) => Vec::new(),
         };
         Self {
             global: settings.send_rate.and_then(limiter),
@@ -185,6 +225,7 @@ impl Sender {
         let transport = self.transport.clone();
         let result = match (&*transport, self.server) {
             (Transport::Outbox(db), _) => store(db, message).await,
+            (Transport::Memory(mailbox), _) => mailbox.take(message),
             (Transport::Smtp { servers, hello }, Some(server)) => {
                 let config = &servers[server];
                 self.send_smtp(config, hello, message).await
@@ -245,16 +286,14 @@ async fn store(db: &Db, message: &Outgoing) -> Result<(), SendError> {
     .map_err(|e| SendError::Temporary(format!("cannot store the message: {e}")))
 }
 
-/// The decoded Subject of a message, for the outbox listing.
+/// The decoded Subject of a message, for the outbox listing: a transactional message
+/// carries only its bytes, whose Subject is RFC 2047-encoded and may be folded.
 fn subject_of(bytes: &[u8], fallback: &str) -> String {
     if !fallback.is_empty() {
         return fallback.to_owned();
     }
-    let head = bytes.split(|b| *b == b'\n').take_while(|l| l.len() > 1);
-    for line in head {
-        if let Some(rest) = line.strip_prefix(b"Subject: ") {
-            return String::from_utf8_lossy(rest).trim().to_owned();
-        }
-    }
-    String::new()
+    mail_parser::MessageParser::default()
+        .parse_headers(bytes)
+        .and_then(|message| message.subject().map(str::to_owned))
+        .unwrap_or_default()
 }

@@ -379,4 +379,47 @@ mod tests {
         }
         assert!(text.contains("\r\n\r\n"));
     }
+
+    proptest::proptest! {
+        /// Whatever a subject, a reader's name or a custom header holds (any script, quotes,
+        /// long runs), the message is 7-bit, no line passes RFC 5322's limit, and a mail
+        /// reader decodes exactly what was written.
+        #[test]
+        fn any_header_text_is_encoded_and_decodes_back(
+            subject in "\\PC{1,200}",
+            name in "[^\\p{C}<>\"]{0,60}",
+            value in "\\PC{1,300}",
+        ) {
+            let from = mailbox("news@haber.example");
+            let extra = [("X-Edition".to_owned(), value.trim().to_owned())];
+            proptest::prop_assume!(!extra[0].1.is_empty());
+            let bytes = build(&Parts {
+                from: &from,
+                to_name: &name,
+                to: "okur@haber.example",
+                reply_to: None,
+                subject: &subject,
+                message_id: "1.a@haber.example",
+                date: 1_795_000_000,
+                html: None,
+                text: "t",
+                list: None,
+                extra: &extra,
+                attachments: &[],
+            });
+            proptest::prop_assert!(bytes.is_ascii());
+            let text = String::from_utf8(bytes.clone()).unwrap();
+            proptest::prop_assert!(text.lines().all(|l| l.len() <= 998));
+            let parsed = mail_parser::MessageParser::new()
+                .with_mime_headers()
+                .default_header_text()
+                .parse(&bytes)
+                .unwrap();
+            proptest::prop_assert_eq!(parsed.subject(), Some(subject.as_str()));
+            proptest::prop_assert_eq!(
+                parsed.header("X-Edition").and_then(|h| h.as_text()),
+                Some(extra[0].1.as_str())
+            );
+        }
+    }
 }

@@ -284,4 +284,48 @@ mod tests {
         );
         assert_eq!(signer.parse_verp(&token), Some(123_456_789));
     }
+
+    proptest::proptest! {
+        /// Every token reads back as what was signed, under its own purpose only; any
+        /// change to any character, or another key, makes it worthless.
+        #[test]
+        fn tokens_round_trip_and_any_tampering_is_refused(
+            subscriber in proptest::array::uniform16(proptest::prelude::any::<u8>()),
+            campaign in proptest::option::of(proptest::prelude::any::<i64>()),
+            expires in proptest::prelude::any::<i64>(),
+            delivery in proptest::prelude::any::<i64>(),
+            position in proptest::prelude::any::<proptest::sample::Index>(),
+        ) {
+            let signer = Signer::new(b"the shared key".to_vec());
+            let other = Signer::new(b"another key".to_vec());
+            let subscriber = uuid::Uuid::from_bytes(subscriber);
+            let unsubscribe = UnsubscribeToken { subscriber, campaign };
+            let expiring = ExpiringToken { subscriber, expires, nonce: [7; 8] };
+            let tokens = [
+                signer.unsubscribe_token(unsubscribe),
+                signer.manage_token(subscriber),
+                signer.confirm_token(&expiring),
+                signer.verp_token(delivery),
+            ];
+            proptest::prop_assert_eq!(signer.parse_unsubscribe(&tokens[0]), Some(unsubscribe));
+            proptest::prop_assert_eq!(signer.parse_manage(&tokens[1]), Some(subscriber));
+            proptest::prop_assert_eq!(signer.parse_confirm(&tokens[2]), Some(expiring));
+            proptest::prop_assert_eq!(signer.parse_verp(&tokens[3]), Some(delivery));
+            // Another purpose's parser, or another key, refuses each.
+            proptest::prop_assert_eq!(signer.parse_manage(&tokens[0]), None);
+            proptest::prop_assert_eq!(signer.parse_unsubscribe(&tokens[1]), None);
+            proptest::prop_assert_eq!(other.parse_unsubscribe(&tokens[0]), None);
+            proptest::prop_assert_eq!(other.parse_verp(&tokens[3]), None);
+            for token in &tokens {
+                let mut tampered: Vec<u8> = token.bytes().collect();
+                let at = position.index(tampered.len());
+                tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+                let tampered = String::from_utf8(tampered).unwrap();
+                proptest::prop_assert_eq!(signer.parse_unsubscribe(&tampered), None);
+                proptest::prop_assert_eq!(signer.parse_manage(&tampered), None);
+                proptest::prop_assert_eq!(signer.parse_confirm(&tampered), None);
+                proptest::prop_assert_eq!(signer.parse_verp(&tampered), None);
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Composing finished messages: a campaign for one recipient, a transactional message from
 //! a template. Used by the delivery workers, previews and test sends alike, so what an editor
-//! previews is what recipients get.
+//! previews is what recipients get. [`render_for`] is the one place a reader's template
+//! context is filled; sealing (Message-ID, building, DKIM, envelope) is `mail::seal`.
 
 use std::sync::Arc;
 

@@ -1,6 +1,10 @@
-//! One async function per use case, shared by the API, the CLI and (later) the pages and
-//! workers. Inputs are already-parsed domain types; errors are [`OpsError`], which says what
-//! went wrong in the product's terms and leaves HTTP status codes to the web layer.
+//! One async function per use case, shared by the API, the public pages, the CLI and the
+//! delivery workers: a handler parses its input into domain types, calls one function here
+//! and shapes the answer, so nothing works one way in the browser and another through the
+//! API. Errors are [`OpsError`], which says what went wrong in the product's terms (a
+//! database constraint becomes words for the caller) and leaves HTTP status codes to the web
+//! layer. Row types of `db` that callers see are re-exported by the module of their noun
+//! (`ops::campaigns::Campaign`), so the layers above name nothing of `db` but its handle.
 
 pub mod access;
 pub mod campaigns;
@@ -87,3 +91,23 @@ impl From<crate::domain::Invalid> for OpsError {
 }
 
 pub type OpsResult<T> = Result<T, OpsError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conflict_is_told_in_the_caller_s_words_never_by_the_schema_s_name() {
+        for (constraint, words) in [
+            ("subscribers_email_key", "e-mail address already exists"),
+            ("subscribers_email", "e-mail address already exists"),
+            ("users_username_key", "a user with this name"),
+            ("api_users_name", "an API user with this name"),
+        ] {
+            let said = OpsError::from(DbError::Conflict(constraint.into())).to_string();
+            assert!(said.contains(words), "{constraint}: {said}");
+        }
+        let unknown = OpsError::from(DbError::Conflict("campaigns_uuid_key".into())).to_string();
+        assert!(!unknown.contains("campaigns_uuid"), "{unknown}");
+    }
+}

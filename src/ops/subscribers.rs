@@ -1,4 +1,6 @@
-//! Subscriber use cases: create, change, search, blocklist, delete, export one's data.
+//! Subscriber use cases: create, change, search (a page, or every match streamed),
+//! blocklist, delete, change list memberships, unsubscribe links, consent records, and the
+//! one export of everything stored about a reader.
 
 use tokio::sync::mpsc;
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::helpers::{TestApp, expect_status, on_both_backends};
-use crate::reader::{link, wait_for_mail};
+use crate::mailbox::{link, wait_for_mail};
 
 fn e2e_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e")

@@ -7,9 +7,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::campaigns::{create_campaign, header, outbox, set_status, wait_campaign};
+use crate::captcha::solved_payload;
 use crate::helpers::{TestApp, expect_status, on_both_backends, urlencode};
-use crate::reader::{link, wait_for_mail};
-use crate::signup::solved_payload;
+use crate::mailbox::{link, wait_for_mail};
 
 async fn alive(app: &TestApp) {
     let health = app
@@ -169,7 +169,7 @@ on_both_backends! {
         assert_eq!(status, 429, "{page}");
         wait_for_mail(&app, "target1@example.com", 1).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(crate::reader::mail_to(&app, "target9@example.com").await.is_empty());
+        assert!(crate::mailbox::mail_to(&app, "target9@example.com").await.is_empty());
     }
 }
 
@@ -648,5 +648,32 @@ on_both_backends! {
         assert!(mail[0].text.contains("/subscription/confirm/"), "the confirmation is queued");
         let consents = expect_status(app.get("/api/consents?per_page=all").await, 200).await;
         assert_eq!(consents["data"]["results"][0]["source"], "embed");
+    }
+}
+
+on_both_backends! {
+    /// The outbox listed a transactional message's Subject as it travels, RFC 2047-encoded
+    /// (`=?utf-8?b?…?=`), for any subject beyond ASCII.
+    async fn the_outbox_lists_a_turkish_transactional_subject_as_written(app) {
+        let list = app.create_list("Gündem", "single").await;
+        app.create_subscriber(json!({"email": "okur@example.com", "name": "Okur", "lists": [list]})).await;
+        let templates = expect_status(app.get("/api/templates").await, 200).await;
+        let tx = templates["data"].as_array().unwrap().iter().find(|t| t["type"] == "tx").unwrap()["id"].as_i64().unwrap();
+        let subject = "Şifreniz: İzmir'den günaydın, ığdır çağrısı";
+        expect_status(
+            app.post_json("/api/tx", &json!({"subscriber_email": "okur@example.com", "template_id": tx, "subject": subject, "data": {}})).await,
+            200,
+        )
+        .await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let listed = loop {
+            let page = expect_status(app.get("/api/outbox?to=okur@example.com").await, 200).await;
+            if let Some(first) = page["data"]["results"].as_array().and_then(|r| r.first()).cloned() {
+                break first;
+            }
+            assert!(std::time::Instant::now() < deadline, "the message reached the outbox");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        assert_eq!(listed["subject"], subject);
     }
 }
