@@ -6,9 +6,15 @@ use sqlx::types::Json;
 use super::{BeginWrite as _, Db, DbError, DbResult, on_pool, placeholders};
 use crate::domain::{CampaignStatus, CampaignType, ContentType, Messenger, Timestamp};
 
-const COLUMNS: &str = "id, uuid, name, subject, from_email, body, altbody, content_type, type, \
+/// The columns of a row, as a literal so static queries can be built with `concat!`.
+macro_rules! campaign_columns {
+    () => {
+        "id, uuid, name, subject, from_email, body, altbody, content_type, type, \
      status, tags, template_id, headers, attribs, messenger, send_at, started_at, finished_at, \
-     to_send, sent, failed, bounced, skipped, status_reason, created_at, updated_at";
+     to_send, sent, failed, bounced, skipped, status_reason, created_at, updated_at"
+    };
+}
+const COLUMNS: &str = campaign_columns!();
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Campaign {
@@ -128,8 +134,12 @@ pub async fn query(db: &Db, query: &CampaignQuery) -> DbResult<(Vec<Campaign>, i
 }
 
 pub async fn get(db: &Db, id: i64) -> DbResult<Option<Campaign>> {
-    let sql = format!("SELECT {COLUMNS} FROM campaigns WHERE id = $1");
-    on_pool!(db, pool => sqlx::query_as::<_, Campaign>(sqlx::AssertSqlSafe(sql))
+    let sql: &str = concat!(
+        "SELECT ",
+        campaign_columns!(),
+        " FROM campaigns WHERE id = $1"
+    );
+    on_pool!(db, pool => sqlx::query_as::<_, Campaign>(sql)
         .bind(id).fetch_optional(pool).await.map_err(DbError::from))
 }
 

@@ -42,8 +42,13 @@ pub struct ImportRun {
     pub updated_at: Timestamp,
 }
 
-const RUN_COLUMNS: &str = "id, name, mode, status, overwrite, list_ids, total, imported, failed, \
-                           error, created_at, updated_at";
+/// The columns of a row, as a literal so static queries can be built with `concat!`.
+macro_rules! run_columns {
+    () => {
+        "id, name, mode, status, overwrite, list_ids, total, imported, failed, \
+                           error, created_at, updated_at"
+    };
+}
 
 /// A valid row, ready to load.
 #[derive(Debug, Clone)]
@@ -110,12 +115,12 @@ pub async fn start_run(
     list_ids: &[i64],
 ) -> DbResult<ImportRun> {
     let now = Timestamp::now();
-    let sql = format!(
+    let sql: &str = concat!(
         "INSERT INTO imports (name, mode, status, overwrite, list_ids, created_at, updated_at) \
-         VALUES ($1, $2, $6, $3, $4, $5, $5) RETURNING {RUN_COLUMNS}"
+         VALUES ($1, $2, $6, $3, $4, $5, $5) RETURNING ",
+        run_columns!()
     );
-    Ok(
-        on_pool!(db, pool => sqlx::query_as::<_, ImportRun>(sqlx::AssertSqlSafe(sql))
+    Ok(on_pool!(db, pool => sqlx::query_as::<_, ImportRun>(sql)
         .bind(name)
         .bind(mode.as_str())
         .bind(overwrite)
@@ -123,18 +128,19 @@ pub async fn start_run(
         .bind(now)
         .bind(ImportRunStatus::Importing.as_str())
         .fetch_one(pool)
-        .await?),
-    )
+        .await?))
 }
 
 /// The most recent run, if any.
 pub async fn latest_run(db: &Db) -> DbResult<Option<ImportRun>> {
-    let sql = format!("SELECT {RUN_COLUMNS} FROM imports ORDER BY id DESC LIMIT 1");
-    Ok(
-        on_pool!(db, pool => sqlx::query_as::<_, ImportRun>(sqlx::AssertSqlSafe(sql))
+    let sql: &str = concat!(
+        "SELECT ",
+        run_columns!(),
+        " FROM imports ORDER BY id DESC LIMIT 1"
+    );
+    Ok(on_pool!(db, pool => sqlx::query_as::<_, ImportRun>(sql)
         .fetch_optional(pool)
-        .await?),
-    )
+        .await?))
 }
 
 /// Asks a running import to stop after its current batch.

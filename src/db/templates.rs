@@ -3,7 +3,12 @@
 use super::{BeginWrite as _, Db, DbError, DbResult, on_pool};
 use crate::domain::{TemplateType, Timestamp};
 
-const COLUMNS: &str = "id, name, type, subject, body, is_default, created_at, updated_at";
+/// The columns of a row, as a literal so static queries can be built with `concat!`.
+macro_rules! template_columns {
+    () => {
+        "id, name, type, subject, body, is_default, created_at, updated_at"
+    };
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Template {
@@ -28,33 +33,44 @@ pub struct TemplateFields {
 }
 
 pub async fn all(db: &Db) -> DbResult<Vec<Template>> {
-    let sql = format!("SELECT {COLUMNS} FROM templates ORDER BY id");
-    on_pool!(db, pool => sqlx::query_as::<_, Template>(sqlx::AssertSqlSafe(sql))
+    let sql: &str = concat!(
+        "SELECT ",
+        template_columns!(),
+        " FROM templates ORDER BY id"
+    );
+    on_pool!(db, pool => sqlx::query_as::<_, Template>(sql)
         .fetch_all(pool).await.map_err(DbError::from))
 }
 
 pub async fn get(db: &Db, id: i64) -> DbResult<Option<Template>> {
-    let sql = format!("SELECT {COLUMNS} FROM templates WHERE id = $1");
-    on_pool!(db, pool => sqlx::query_as::<_, Template>(sqlx::AssertSqlSafe(sql))
+    let sql: &str = concat!(
+        "SELECT ",
+        template_columns!(),
+        " FROM templates WHERE id = $1"
+    );
+    on_pool!(db, pool => sqlx::query_as::<_, Template>(sql)
         .bind(id).fetch_optional(pool).await.map_err(DbError::from))
 }
 
 /// The default template of a type, if there is one.
 pub async fn default_of(db: &Db, kind: TemplateType) -> DbResult<Option<Template>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM templates WHERE type = $1 ORDER BY is_default DESC, id LIMIT 1"
+    let sql: &str = concat!(
+        "SELECT ",
+        template_columns!(),
+        " FROM templates WHERE type = $1 ORDER BY is_default DESC, id LIMIT 1"
     );
-    on_pool!(db, pool => sqlx::query_as::<_, Template>(sqlx::AssertSqlSafe(sql))
+    on_pool!(db, pool => sqlx::query_as::<_, Template>(sql)
         .bind(kind.as_str()).fetch_optional(pool).await.map_err(DbError::from))
 }
 
 pub async fn insert(db: &Db, fields: &TemplateFields, is_default: bool) -> DbResult<Template> {
     let now = Timestamp::now();
-    let sql = format!(
+    let sql: &str = concat!(
         "INSERT INTO templates (name, type, subject, body, is_default, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING {COLUMNS}"
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ",
+        template_columns!()
     );
-    on_pool!(db, pool => sqlx::query_as::<_, Template>(sqlx::AssertSqlSafe(sql))
+    on_pool!(db, pool => sqlx::query_as::<_, Template>(sql)
         .bind(&fields.name)
         .bind(fields.template_type.as_str())
         .bind(&fields.subject)
@@ -65,11 +81,12 @@ pub async fn insert(db: &Db, fields: &TemplateFields, is_default: bool) -> DbRes
 }
 
 pub async fn update(db: &Db, id: i64, fields: &TemplateFields) -> DbResult<Option<Template>> {
-    let sql = format!(
+    let sql: &str = concat!(
         "UPDATE templates SET name = $1, type = $2, subject = $3, body = $4, updated_at = $5 \
-         WHERE id = $6 RETURNING {COLUMNS}"
+         WHERE id = $6 RETURNING ",
+        template_columns!()
     );
-    on_pool!(db, pool => sqlx::query_as::<_, Template>(sqlx::AssertSqlSafe(sql))
+    on_pool!(db, pool => sqlx::query_as::<_, Template>(sql)
         .bind(&fields.name)
         .bind(fields.template_type.as_str())
         .bind(&fields.subject)
