@@ -22,12 +22,17 @@ use crate::ops::compose::MailKit;
 use crate::ops::reader::{Document, ReaderPolicy, Readers};
 use crate::ops::users::{FirstAdmin, Password, ensure_first_admin};
 use crate::render::views::{Brand, Views};
-use crate::web::{self, state::AppState};
+use crate::web::{
+    self,
+    state::{AppState, WebSettings},
+};
 
 #[derive(Debug)]
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    /// What the server itself reads (sending, HTTP limits); each layer has its own part.
+    settings: Settings,
     /// The admin created on this start, if this was the first.
     pub first_admin: Option<FirstAdmin>,
 }
@@ -189,7 +194,8 @@ impl App {
         )?);
         Ok(App {
             listener,
-            state: AppState::new(db, settings, kit, Kick::default(), readers),
+            state: AppState::new(db, web_settings(&settings), kit, Kick::default(), readers),
+            settings,
             first_admin,
         })
     }
@@ -216,11 +222,11 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let db = self.state.db.clone();
-        let engine = if self.state.settings.sending {
+        let engine = if self.settings.sending {
             Some(
                 Engine::start(
                     db.clone(),
-                    &engine_settings(&self.state.settings),
+                    &engine_settings(&self.settings),
                     self.state.kit.clone(),
                     self.state.kick.clone(),
                 )
@@ -231,9 +237,9 @@ impl App {
         };
         let expiry = tokio::spawn(expire_signups(self.state.readers.clone()));
         let limits = web::serve::Limits {
-            max_connections: connection_bound(self.state.settings.http_max_connections),
+            max_connections: connection_bound(self.settings.http_max_connections),
             header_timeout: std::time::Duration::from_secs(
-                self.state.settings.http_header_timeout_secs.max(1),
+                self.settings.http_header_timeout_secs.max(1),
             ),
         };
         web::serve::serve(self.listener, web::router(self.state), limits, shutdown).await;
@@ -267,12 +273,33 @@ pub async fn kit(db: &Db, settings: &Settings) -> anyhow::Result<MailKit> {
     ))
 }
 
+/// What the web layer takes from the settings.
+fn web_settings(settings: &Settings) -> WebSettings {
+    WebSettings {
+        root_url: settings.root_url(),
+        from_email: settings.from_email(),
+        default_language: settings.default_language,
+        client_ip_header: settings.client_ip_header.clone(),
+        client_ip_trusted_hops: settings.client_ip_trusted_hops,
+        captcha_provider: settings.captcha_provider,
+        captcha_site_key: settings.captcha_site_key.clone(),
+        terms_url: settings.terms_url.clone(),
+        privacy_url: settings.privacy_url.clone(),
+        embed_origins: settings.embed_origins.clone(),
+        max_body_bytes: settings.max_body_bytes,
+        max_upload_bytes: settings.max_upload_bytes,
+        upload_dir: settings.data_dir.join(crate::ops::imports::UPLOAD_DIR),
+        import_batch_size: settings.import_batch_size,
+    }
+}
+
 /// The rules of the reader's side, from the settings.
 ///
 /// # Errors
 /// When a third-party captcha is configured without its secret.
 fn reader_policy(settings: &Settings) -> anyhow::Result<ReaderPolicy> {
-    let secs = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    // Halved, so a deadline (now + secs) cannot overflow whatever the setting says.
+    let secs = |n: u64| i64::try_from(n).unwrap_or(i64::MAX).min(i64::MAX / 2);
     let external = match settings.captcha_provider {
         None => None,
         Some(provider) => Some(External {

@@ -63,20 +63,19 @@ pub enum Outcome {
     Released,
 }
 
-/// An outcome on its way to the ledger: the row, its campaign (for the counters), what
-/// happened.
+/// An outcome on its way to the ledger: which row, what happened. (The campaign whose
+/// counters it moves comes back from the row's update, so only a change that happened
+/// counts.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
     pub delivery_id: i64,
-    pub campaign_id: Option<i64>,
     pub outcome: Outcome,
 }
 
 impl Recorded {
-    pub fn new(delivery_id: i64, campaign_id: Option<i64>, outcome: Outcome) -> Self {
+    pub fn new(delivery_id: i64, outcome: Outcome) -> Self {
         Self {
             delivery_id,
-            campaign_id,
             outcome,
         }
     }

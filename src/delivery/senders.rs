@@ -197,11 +197,7 @@ impl Sender {
             let Some(message) = job else { break };
             let outcome = self.deliver(&message).await;
             if outcomes
-                .send(Recorded::new(
-                    message.delivery_id,
-                    message.campaign_id,
-                    outcome,
-                ))
+                .send(Recorded::new(message.delivery_id, outcome))
                 .is_err()
             {
                 break;

@@ -140,7 +140,7 @@ impl Dkim {
                 Key::Rsa(signer) => signer.sign(&message),
                 Key::Ed25519(signer) => signer.sign(&message),
             }
-            .map_err(|e| anyhow::anyhow!("DKIM signing failed: {e}"))?;
+            .map_err(|e| anyhow::Error::new(e).context("DKIM signing failed"))?;
             signature.write_header(&mut headers);
         }
         headers.extend_from_slice(&message);

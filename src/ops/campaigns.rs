@@ -240,9 +240,42 @@ pub async fn update(
         .ok_or_else(|| OpsError::Conflict("the campaign changed status meanwhile".into()))
 }
 
-/// A page of campaigns matching `query`, and how many match in all.
-pub async fn search(db: &Db, query: &CampaignQuery) -> OpsResult<(Vec<Campaign>, i64)> {
-    Ok(campaigns::query(db, query).await?)
+/// Campaigns as the API describes them: with their lists, and the template those without
+/// one use.
+#[derive(Debug, Clone)]
+pub struct Described {
+    pub campaigns: Vec<Campaign>,
+    pub lists: Vec<CampaignList>,
+    /// The default campaign template's ID (listmonk shows it), 0 if none.
+    pub default_template: i64,
+    /// How many match in all, when this is a page.
+    pub total: i64,
+}
+
+/// `campaigns` with their lists and the default template.
+///
+/// # Errors
+/// When the database fails.
+pub async fn describe(db: &Db, campaigns: Vec<Campaign>) -> OpsResult<Described> {
+    let ids: Vec<i64> = campaigns.iter().map(|c| c.id).collect();
+    Ok(Described {
+        lists: lists_of(db, &ids).await?,
+        default_template: default_template_id(db).await?,
+        total: i64::try_from(campaigns.len()).unwrap_or(i64::MAX),
+        campaigns,
+    })
+}
+
+/// A page of campaigns matching `query`, described, with how many match in all.
+///
+/// # Errors
+/// When the database fails.
+pub async fn search(db: &Db, query: &CampaignQuery) -> OpsResult<Described> {
+    let (found, total) = campaigns::query(db, query).await?;
+    Ok(Described {
+        total,
+        ..describe(db, found).await?
+    })
 }
 
 /// The running campaigns.

@@ -4,7 +4,7 @@ use super::{OpsError, OpsResult};
 use crate::db::Db;
 use crate::db::lists;
 pub use crate::db::lists::{ListFields, ListOrder, ListQuery, ListWithCounts};
-use crate::domain::List;
+use crate::domain::{Lang, List, ListName, ListStatus, ListType, OptinKind, Tags};
 
 pub async fn search(db: &Db, query: &ListQuery) -> OpsResult<(Vec<ListWithCounts>, i64)> {
     let (found, total) = lists::query(db, query).await?;
@@ -23,8 +23,61 @@ pub async fn create(db: &Db, fields: &ListFields) -> OpsResult<ListWithCounts> {
     Ok(lists::with_counts(db, vec![list]).await?.remove(0))
 }
 
-pub async fn update(db: &Db, id: i64, fields: &ListFields) -> OpsResult<ListWithCounts> {
-    let list = lists::update(db, id, fields)
+/// A change to a list: the fields given; the rest keep their values.
+#[derive(Debug, Clone, Default)]
+pub struct ListChanges {
+    pub name: Option<ListName>,
+    pub list_type: Option<ListType>,
+    pub optin: Option<OptinKind>,
+    pub status: Option<ListStatus>,
+    pub tags: Option<Tags>,
+    pub description: Option<String>,
+    /// `Some(None)` removes the list's language.
+    pub language: Option<Option<Lang>>,
+}
+
+/// Creates a list from `changes`, with the defaults (private, single opt-in, active) for
+/// what they leave out.
+///
+/// # Errors
+/// `Invalid` without a name.
+pub async fn create_from(db: &Db, changes: ListChanges) -> OpsResult<ListWithCounts> {
+    let fields = ListFields {
+        name: changes
+            .name
+            .ok_or_else(|| OpsError::Invalid("the list name is empty".into()))?,
+        list_type: changes.list_type.unwrap_or(ListType::Private),
+        optin: changes.optin.unwrap_or(OptinKind::Single),
+        status: changes.status.unwrap_or(ListStatus::Active),
+        tags: changes.tags.unwrap_or_default(),
+        description: changes.description.unwrap_or_default(),
+        language: changes.language.flatten(),
+    };
+    create(db, &fields).await
+}
+
+/// Changes the fields `changes` gives; the rest keep their values.
+///
+/// # Errors
+/// `NotFound` for an unknown list.
+pub async fn update(db: &Db, id: i64, changes: ListChanges) -> OpsResult<ListWithCounts> {
+    let current = get(db, id).await?.list;
+    let fields = ListFields {
+        name: match changes.name {
+            Some(name) => name,
+            None => ListName::parse(&current.name)?,
+        },
+        list_type: changes.list_type.unwrap_or(current.list_type),
+        optin: changes.optin.unwrap_or(current.optin),
+        status: changes.status.unwrap_or(current.status),
+        tags: match changes.tags {
+            Some(tags) => tags,
+            None => Tags::parse(&current.tags)?,
+        },
+        description: changes.description.unwrap_or(current.description),
+        language: changes.language.unwrap_or(current.language),
+    };
+    let list = lists::update(db, id, &fields)
         .await?
         .ok_or(OpsError::NotFound("list"))?;
     Ok(lists::with_counts(db, vec![list]).await?.remove(0))

@@ -10,6 +10,7 @@ pub mod access;
 pub mod campaigns;
 pub mod captcha;
 pub mod compose;
+pub mod health;
 pub mod imports;
 pub mod lists;
 pub mod outbox;

@@ -61,14 +61,60 @@ pub fn check(fields: &TemplateFields) -> Result<(), Invalid> {
     Ok(())
 }
 
-pub async fn create(db: &Db, fields: &TemplateFields) -> OpsResult<Template> {
-    check(fields)?;
-    Ok(templates::insert(db, fields, false).await?)
+/// A template as a caller describes it; on update, absent fields keep their values.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateDraft {
+    pub name: Option<String>,
+    pub template_type: Option<TemplateType>,
+    pub subject: Option<String>,
+    pub body: Option<String>,
 }
 
-pub async fn update(db: &Db, id: i64, fields: &TemplateFields) -> OpsResult<Template> {
-    check(fields)?;
-    templates::update(db, id, fields)
+impl TemplateDraft {
+    /// The draft over `current` (or the defaults: a campaign template, no subject).
+    fn fields(self, current: Option<&Template>) -> OpsResult<TemplateFields> {
+        let name = self
+            .name
+            .or_else(|| current.map(|c| c.name.clone()))
+            .ok_or_else(|| OpsError::Invalid("the template name is empty".into()))?;
+        let body = self
+            .body
+            .or_else(|| current.map(|c| c.body.clone()))
+            .ok_or_else(|| OpsError::Invalid("the template body is empty".into()))?;
+        Ok(TemplateFields {
+            name: name.trim().to_owned(),
+            template_type: self
+                .template_type
+                .or_else(|| current.map(|c| c.template_type))
+                .unwrap_or(TemplateType::Campaign),
+            subject: self
+                .subject
+                .or_else(|| current.map(|c| c.subject.clone()))
+                .unwrap_or_default(),
+            body,
+        })
+    }
+}
+
+/// Creates a template that compiles as its type requires.
+///
+/// # Errors
+/// `Invalid` for a missing name or body, or a template that does not compile.
+pub async fn create(db: &Db, draft: TemplateDraft) -> OpsResult<Template> {
+    let fields = draft.fields(None)?;
+    check(&fields)?;
+    Ok(templates::insert(db, &fields, false).await?)
+}
+
+/// Changes a template; absent fields keep their values.
+///
+/// # Errors
+/// As [`create`], and `NotFound`.
+pub async fn update(db: &Db, id: i64, draft: TemplateDraft) -> OpsResult<Template> {
+    let current = get(db, id).await?;
+    let fields = draft.fields(Some(&current))?;
+    check(&fields)?;
+    templates::update(db, id, &fields)
         .await?
         .ok_or(OpsError::NotFound("template"))
 }

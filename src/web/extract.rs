@@ -125,7 +125,7 @@ pub(crate) async fn require_api_user(
     let Some((user, token)) = header.and_then(credentials) else {
         return Err(ApiError::Unauthorized);
     };
-    if cross_site_change(&request, &state.settings.root_url()) {
+    if cross_site_change(&request, &state.settings.root_url) {
         return Err(ApiError::Status(
             axum::http::StatusCode::FORBIDDEN,
             "cross-site requests may not change anything through the API".into(),

@@ -192,7 +192,7 @@ fn embed_cors(origins: &[String]) -> tower_http::cors::CorsLayer {
 /// brand colour, the widget's shadow styles), images from anywhere on https (the brand
 /// logo), forms posting only to bulten, and no framing, so no other site can lay its page
 /// over the unsubscribe or erase buttons. A configured third-party captcha adds its hosts.
-fn content_security_policy(settings: &crate::config::Settings) -> String {
+fn content_security_policy(settings: &state::WebSettings) -> String {
     use crate::ops::captcha::Provider;
     let captcha = match settings.captcha_provider {
         None => "",
@@ -202,7 +202,7 @@ fn content_security_policy(settings: &crate::config::Settings) -> String {
     };
     // Pages name bulten by its public URL, which a proxy may serve from another origin
     // than the one the page is read from.
-    let root = url::Url::parse(&settings.root_url())
+    let root = url::Url::parse(&settings.root_url)
         .map(|u| format!(" {}", u.origin().ascii_serialization()))
         .unwrap_or_default();
     let frames = if captcha.is_empty() {

@@ -2,16 +2,39 @@
 
 use std::sync::Arc;
 
-use crate::config::Settings;
 use crate::db::Db;
 use crate::delivery::Kick;
 use crate::ops::compose::MailKit;
 use crate::ops::reader::Readers;
 
+/// What the web layer is told, built from the settings by `app`.
+#[derive(Debug, Clone)]
+pub(crate) struct WebSettings {
+    /// The public base of every link, without a trailing slash.
+    pub(crate) root_url: String,
+    /// The sender of campaigns and transactional mail that name none.
+    pub(crate) from_email: String,
+    pub(crate) default_language: crate::domain::Lang,
+    /// A proxy's header naming the client, and how many proxies of ours add to it.
+    pub(crate) client_ip_header: Option<String>,
+    pub(crate) client_ip_trusted_hops: usize,
+    pub(crate) captcha_provider: Option<crate::ops::captcha::Provider>,
+    pub(crate) captcha_site_key: Option<String>,
+    pub(crate) terms_url: Option<String>,
+    pub(crate) privacy_url: Option<String>,
+    /// Origins whose pages may post the embedded form.
+    pub(crate) embed_origins: Vec<String>,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) max_upload_bytes: usize,
+    /// Where uploads wait for their import.
+    pub(crate) upload_dir: std::path::PathBuf,
+    pub(crate) import_batch_size: usize,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
     pub(crate) db: Db,
-    pub(crate) settings: Arc<Settings>,
+    pub(crate) settings: Arc<WebSettings>,
     pub(crate) kit: Arc<MailKit>,
     /// Wakes the delivery engine after a change it should act on at once.
     pub(crate) kick: Kick,
@@ -30,7 +53,7 @@ const WHOLE_LISTS_AT_ONCE: usize = 2;
 impl AppState {
     pub(crate) fn new(
         db: Db,
-        settings: Settings,
+        settings: WebSettings,
         kit: Arc<MailKit>,
         kick: Kick,
         readers: Arc<Readers>,

@@ -209,8 +209,8 @@ async fn a_stale_node_cannot_touch_rows_another_node_holds(backend: Backend) {
         &db,
         "node-a",
         &[
-            Recorded::new(first, Some(id), Outcome::Released),
-            Recorded::new(second, Some(id), Outcome::Sent),
+            Recorded::new(first, Outcome::Released),
+            Recorded::new(second, Outcome::Sent),
         ],
     )
     .await
@@ -226,8 +226,8 @@ async fn a_stale_node_cannot_touch_rows_another_node_holds(backend: Backend) {
         &db,
         "node-b",
         &[
-            Recorded::new(first, Some(id), Outcome::Sent),
-            Recorded::new(second, Some(id), Outcome::Sent),
+            Recorded::new(first, Outcome::Sent),
+            Recorded::new(second, Outcome::Sent),
         ],
     )
     .await

@@ -293,11 +293,19 @@ pub const UPLOAD_DIR: &str = "uploads";
 pub struct Upload(PathBuf);
 
 impl Upload {
-    /// A new, empty upload file in `dir`, readable and writable by this user only.
+    /// A new, empty upload file in `dir` (made if missing), readable and writable by
+    /// this user only.
     ///
     /// # Errors
-    /// When the file cannot be created.
+    /// When the folder or the file cannot be created.
     pub async fn create(dir: &Path) -> std::io::Result<(Upload, tokio::fs::File)> {
+        if !dir.is_dir() {
+            let mut folder = std::fs::DirBuilder::new();
+            folder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+            folder.create(dir)?;
+        }
         let upload = Upload(dir.join(format!("import-{}.csv", uuid::Uuid::new_v4())));
         let mut options = tokio::fs::OpenOptions::new();
         options.write(true).create_new(true);

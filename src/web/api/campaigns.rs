@@ -126,17 +126,17 @@ impl CampaignView {
     }
 }
 
-async fn default_template_id(state: &AppState) -> Result<i64, ApiError> {
-    Ok(ops::default_template_id(&state.db).await?)
-}
-
+/// One campaign as the API shows it, described by `ops`.
 async fn view(state: &AppState, campaign: Campaign) -> Result<CampaignView, ApiError> {
-    let lists = ops::lists_of(&state.db, &[campaign.id]).await?;
-    Ok(CampaignView::new(
-        campaign,
-        &lists,
-        default_template_id(state).await?,
-    ))
+    let described = ops::describe(&state.db, vec![campaign]).await?;
+    let lists = described.lists;
+    let default_template = described.default_template;
+    let campaign = described
+        .campaigns
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("describing a campaign lost it")))?;
+    Ok(CampaignView::new(campaign, &lists, default_template))
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,17 +169,15 @@ pub(crate) async fn search(
         limit: page.limit,
         offset: page.offset(),
     };
-    let (found, total) = ops::search(&state.db, &query).await?;
-    let ids: Vec<i64> = found.iter().map(|c| c.id).collect();
-    let lists = ops::lists_of(&state.db, &ids).await?;
-    let default_template = default_template_id(&state).await?;
+    let found = ops::search(&state.db, &query).await?;
     let results = found
+        .campaigns
         .into_iter()
-        .map(|c| CampaignView::new(c, &lists, default_template))
+        .map(|c| CampaignView::new(c, &found.lists, found.default_template))
         .collect();
     Ok(data(PageResults::new(
         results,
-        total,
+        found.total,
         page,
         params.query.unwrap_or_default(),
     )))
@@ -250,8 +248,8 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     Body(body): Body<CampaignBody>,
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
-    let from = state.settings.from_email();
-    let campaign = ops::create(&state.db, &state.kit, &from, body.draft()?).await?;
+    let from = &state.settings.from_email;
+    let campaign = ops::create(&state.db, &state.kit, from, body.draft()?).await?;
     Ok(data(view(&state, campaign).await?))
 }
 

@@ -8,6 +8,6 @@ use crate::web::error::ApiError;
 use crate::web::state::AppState;
 
 pub(crate) async fn health(State(state): State<AppState>) -> Result<Json<Data<bool>>, ApiError> {
-    state.db.ping().await?;
+    crate::ops::health::check(&state.db).await?;
     Ok(data(true))
 }

@@ -112,12 +112,8 @@ pub(crate) async fn start(
             }
             Some("file") => {
                 let name = field.file_name().unwrap_or("upload.csv").to_owned();
-                let dir = state.settings.data_dir.join(ops::UPLOAD_DIR);
-                crate::app::private_dir(&state.settings.data_dir)
-                    .and_then(|()| crate::app::private_dir(&dir))
-                    .map_err(|e| e.context("cannot create the upload folder"))?;
                 // Owned by the guard from here: whatever goes wrong below removes the file.
-                let (file, mut out) = Upload::create(&dir)
+                let (file, mut out) = Upload::create(&state.settings.upload_dir)
                     .await
                     .map_err(|e| anyhow::Error::new(e).context("cannot store the upload"))?;
                 while let Some(chunk) = field.chunk().await? {

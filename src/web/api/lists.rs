@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{Data, PageParams, PageResults, data, descending};
 use crate::domain::{Lang, ListName, ListStatus, ListType, OptinKind, Tags, Timestamp};
-use crate::ops::lists::{self as ops, ListFields, ListOrder, ListQuery, ListWithCounts};
+use crate::ops::lists::{self as ops, ListChanges, ListOrder, ListQuery, ListWithCounts};
 use crate::web::error::ApiError;
 use crate::web::extract::{Json as Body, Path, Query};
 use crate::web::state::AppState;
@@ -137,43 +137,20 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 }
 
 impl ListBody {
-    /// The fields for a new list, or for a list whose current values fill the gaps.
-    fn fields(self, current: Option<&ListWithCounts>) -> Result<ListFields, ApiError> {
-        let current = current.map(|c| &c.list);
-        let name = match (self.name.as_deref(), current) {
-            (Some(name), _) => ListName::parse(name)?,
-            (None, Some(list)) => ListName::parse(&list.name)?,
-            (None, None) => return Err(ApiError::bad_request("the list name is empty")),
-        };
-        let tags = match (self.tags, current) {
-            (Some(tags), _) => Tags::parse(&tags)?,
-            (None, Some(list)) => Tags::parse(&list.tags)?,
-            (None, None) => Tags::default(),
-        };
-        Ok(ListFields {
-            name,
-            list_type: self
-                .list_type
-                .or(current.map(|l| l.list_type))
-                .unwrap_or(ListType::Private),
-            optin: self
-                .optin
-                .or(current.map(|l| l.optin))
-                .unwrap_or(OptinKind::Single),
-            status: self
-                .status
-                .or(current.map(|l| l.status))
-                .unwrap_or(ListStatus::Active),
-            tags,
-            description: self
-                .description
-                .or(current.map(|l| l.description.clone()))
-                .unwrap_or_default(),
+    /// The fields the body gives, parsed; `ops` fills the rest.
+    fn changes(self) -> Result<ListChanges, ApiError> {
+        Ok(ListChanges {
+            name: self.name.as_deref().map(ListName::parse).transpose()?,
+            list_type: self.list_type,
+            optin: self.optin,
+            status: self.status,
+            tags: self.tags.as_deref().map(Tags::parse).transpose()?,
+            description: self.description,
             language: match self.language {
-                None => current.and_then(|l| l.language),
-                Some(Value::Null) => None,
-                Some(Value::String(text)) if text.is_empty() => None,
-                Some(Value::String(text)) => Some(text.parse::<Lang>()?),
+                None => None,
+                Some(Value::Null) => Some(None),
+                Some(Value::String(text)) if text.is_empty() => Some(None),
+                Some(Value::String(text)) => Some(Some(text.parse::<Lang>()?)),
                 Some(other) => {
                     return Err(ApiError::bad_request(format!(
                         "language must be \"en\", \"tr\" or null, not {other}"
@@ -189,9 +166,8 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     Body(body): Body<ListBody>,
 ) -> Result<Json<Data<ListView>>, ApiError> {
-    let fields = body.fields(None)?;
     Ok(data(ListView::new(
-        ops::create(&state.db, &fields).await?,
+        ops::create_from(&state.db, body.changes()?).await?,
         false,
     )))
 }
@@ -202,10 +178,8 @@ pub(crate) async fn update(
     Path(id): Path<i64>,
     Body(body): Body<ListBody>,
 ) -> Result<Json<Data<ListView>>, ApiError> {
-    let current = ops::get(&state.db, id).await?;
-    let fields = body.fields(Some(&current))?;
     Ok(data(ListView::new(
-        ops::update(&state.db, id, &fields).await?,
+        ops::update(&state.db, id, body.changes()?).await?,
         false,
     )))
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Data, data};
 use crate::domain::{TemplateType, Timestamp};
-use crate::ops::templates::{self as ops, Template, TemplateFields};
+use crate::ops::templates::{self as ops, Template, TemplateDraft};
 use crate::web::error::ApiError;
 use crate::web::extract::{Json as Body, Path};
 use crate::web::state::AppState;
@@ -71,27 +71,13 @@ pub(crate) struct TemplateBody {
 }
 
 impl TemplateBody {
-    fn fields(self, current: Option<&Template>) -> Result<TemplateFields, ApiError> {
-        let name = self
-            .name
-            .or_else(|| current.map(|c| c.name.clone()))
-            .ok_or_else(|| ApiError::bad_request("the template name is empty"))?;
-        let body = self
-            .body
-            .or_else(|| current.map(|c| c.body.clone()))
-            .ok_or_else(|| ApiError::bad_request("the template body is empty"))?;
-        Ok(TemplateFields {
-            name: name.trim().to_owned(),
-            template_type: self
-                .template_type
-                .or_else(|| current.map(|c| c.template_type))
-                .unwrap_or(TemplateType::Campaign),
-            subject: self
-                .subject
-                .or_else(|| current.map(|c| c.subject.clone()))
-                .unwrap_or_default(),
-            body,
-        })
+    fn draft(self) -> TemplateDraft {
+        TemplateDraft {
+            name: self.name,
+            template_type: self.template_type,
+            subject: self.subject,
+            body: self.body,
+        }
     }
 }
 
@@ -100,8 +86,7 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     Body(body): Body<TemplateBody>,
 ) -> Result<Json<Data<TemplateView>>, ApiError> {
-    let fields = body.fields(None)?;
-    Ok(data(ops::create(&state.db, &fields).await?.into()))
+    Ok(data(ops::create(&state.db, body.draft()).await?.into()))
 }
 
 /// `PUT /api/templates/{id}`
@@ -110,9 +95,7 @@ pub(crate) async fn update(
     Path(id): Path<i64>,
     Body(body): Body<TemplateBody>,
 ) -> Result<Json<Data<TemplateView>>, ApiError> {
-    let current = ops::get(&state.db, id).await?;
-    let fields = body.fields(Some(&current))?;
-    Ok(data(ops::update(&state.db, id, &fields).await?.into()))
+    Ok(data(ops::update(&state.db, id, body.draft()).await?.into()))
 }
 
 /// `DELETE /api/templates/{id}`

@@ -158,13 +158,7 @@ async fn send_body(
         altbody: body.altbody,
         attachments,
     };
-    ops::send(
-        &state.db,
-        &state.kit,
-        &state.settings.from_email(),
-        &request,
-    )
-    .await?;
+    ops::send(&state.db, &state.kit, &state.settings.from_email, &request).await?;
     state.kick.kick();
     Ok(data(true))
 }

@@ -1,0 +1,140 @@
+//! The engine's own tests: the retry schedule, and a campaign sent end to end through the
+//! memory transport.
+
+use super::*;
+
+#[test]
+fn retries_back_off_exponentially_with_jitter() {
+    let base = Duration::from_secs(60);
+    let first = retry_delay(base, 1);
+    assert!(
+        first >= Duration::from_secs(45) && first <= Duration::from_secs(75),
+        "{first:?}"
+    );
+    let fourth = retry_delay(base, 4);
+    assert!(
+        fourth >= Duration::from_secs(360) && fourth <= Duration::from_secs(600),
+        "{fourth:?}"
+    );
+    assert!(retry_delay(base, 100) <= Duration::from_secs(86_400 * 5 / 4));
+}
+
+/// The engine end to end in one process: a campaign to three readers, one of whom the
+/// relay refuses, goes out through the memory transport and is recorded in the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_sends_a_campaign_and_records_every_outcome() {
+    use crate::domain::{
+        Attribs, CampaignStatus, EmailAddress, ListName, ListStatus, ListType, OptinKind,
+        SubscriberName, SubscriberStatus, Tags,
+    };
+    use crate::ops::campaigns::CampaignDraft;
+    use crate::ops::lists::ListFields;
+    use crate::ops::subscribers::{NewSubscriber, SubscriberFields};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&Db::sqlite_url_in(dir.path())).await.unwrap();
+    db.migrate().await.unwrap();
+    let list = crate::ops::lists::create(
+        &db,
+        &ListFields {
+            name: ListName::parse("Gündem").unwrap(),
+            list_type: ListType::Public,
+            optin: OptinKind::Single,
+            status: ListStatus::Active,
+            tags: Tags::default(),
+            description: String::new(),
+            language: None,
+        },
+    )
+    .await
+    .unwrap();
+    for address in [
+        "ayse@haber.example",
+        "can@haber.example",
+        "gone@haber.example",
+    ] {
+        let email = EmailAddress::parse(address).unwrap();
+        let fields = SubscriberFields {
+            name: SubscriberName::parse_or_default(None, &email).unwrap(),
+            attribs: Attribs::default(),
+            status: SubscriberStatus::Enabled,
+            email,
+        };
+        let new = NewSubscriber {
+            fields,
+            list_ids: vec![list.list.id],
+            preconfirm: false,
+        };
+        crate::ops::subscribers::create(&db, new).await.unwrap();
+    }
+    let kit = Arc::new(MailKit::new(
+        crate::mail::tokens::Signer::new(b"engine test".to_vec()),
+        "https://haber.example",
+        crate::mail::seal::Sealer::default(),
+        "bulten",
+    ));
+    let draft = CampaignDraft {
+        name: Some("Sabah".into()),
+        subject: Some("Günaydın {{ subscriber.name }}".into()),
+        lists: Some(vec![list.list.id]),
+        body: Some("Merhaba".into()),
+        ..CampaignDraft::default()
+    };
+    let campaign = crate::ops::campaigns::create(&db, &kit, "Haber <bulten@haber.example>", draft)
+        .await
+        .unwrap();
+    crate::ops::campaigns::change_status(&db, campaign.id, CampaignStatus::Running)
+        .await
+        .unwrap();
+
+    let mailbox = Arc::new(senders::MemoryMailbox::refusing(&["gone@haber.example"]));
+    let settings = EngineSettings {
+        sqlite_path: None,
+        batch_size: 2,
+        lease: Duration::from_secs(30),
+        retry_base: Duration::from_secs(1),
+        retry_max_age: Duration::from_secs(60),
+        relays: Vec::new(),
+        hello: "localhost".into(),
+        send_rate: None,
+        domain_limits: Vec::new(),
+        memory: Some(mailbox.clone()),
+    };
+    let kick = Kick::default();
+    let engine = Engine::start(db.clone(), &settings, kit, kick.clone())
+        .await
+        .unwrap();
+    kick.kick();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let finished = loop {
+        let current = crate::ops::campaigns::get(&db, campaign.id).await.unwrap();
+        if current.status == CampaignStatus::Finished {
+            break current;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the campaign finished: {current:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    engine.stop().await;
+
+    assert_eq!(
+        (finished.sent, finished.bounced, finished.failed),
+        (2, 1, 0)
+    );
+    let mut delivered: Vec<String> = mailbox.accepted().iter().map(|m| m.rcpt.clone()).collect();
+    delivered.sort();
+    assert_eq!(delivered, ["ayse@haber.example", "can@haber.example"]);
+    for message in mailbox.accepted() {
+        assert!(
+            message.mail_from.starts_with("bounces+"),
+            "a VERP return path"
+        );
+        let text = String::from_utf8(message.bytes).unwrap();
+        assert!(
+            text.contains("List-Unsubscribe: <https://haber.example/u/"),
+            "{text}"
+        );
+    }
+}
