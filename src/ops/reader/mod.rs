@@ -1,5 +1,6 @@
 //! The reader's side: everything a stranger or a reader can do without an account, in
-//! the files the same nouns name in `web/public/`, `db/` and `tests/api/`:
+//! the files the same nouns name in `web/public/` and `tests/api/` (the store behind all
+//! three is `db/signup.rs`; the unsubscribe link is `ops::subscribers`):
 //!
 //! - `signup`: the one set of checks every way in goes through (hosted form, embedded form,
 //!   JSON) and the consent record;
