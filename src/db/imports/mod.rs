@@ -42,6 +42,12 @@ pub struct ImportRow {
 }
 
 impl ImportRow {
+    /// The attributes as the loader will bind them.
+    #[cfg(test)]
+    pub(crate) fn attribs_json(&self) -> &str {
+        &self.attribs_json
+    }
+
     pub fn new(email: EmailAddress, name: SubscriberName, attribs: &Attribs) -> Self {
         Self {
             email,
