@@ -74,7 +74,13 @@ pub(crate) async fn spawn_app_with(
     }));
     TestApp {
         url,
-        client: reqwest::Client::new(),
+        // The server closes a keep-alive connection idle for `http_header_timeout_secs`
+        // (15 s); a client that reuses one at that moment gets it closed under its request.
+        // Pooled connections are dropped well before, as a well-behaved client would.
+        client: reqwest::Client::builder()
+            .pool_idle_timeout(std::time::Duration::from_secs(5))
+            .build()
+            .expect("an HTTP client"),
         api_user: "tester".into(),
         api_token,
         data_dir: dir.path().join("data"),
