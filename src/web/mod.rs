@@ -251,6 +251,21 @@ fn add(router: Router<AppState>, routes: Vec<Route>) -> Router<AppState> {
         })
 }
 
+/// A body refused as too large is left unread, so the server closes the connection after
+/// answering; saying so lets the client not reuse it (a client that did would see its next
+/// request fail half-sent).
+async fn close_after_unread_body(
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
 /// The whole application router.
 pub(crate) fn router(state: AppState) -> Router {
     let protected = add(
@@ -271,6 +286,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
         .merge(protected)
         .fallback(api::not_found)
+        .layer(axum::middleware::map_response(close_after_unread_body))
         .layer(SetResponseHeaderLayer::if_not_present(
             axum::http::header::CONTENT_SECURITY_POLICY,
             csp,
