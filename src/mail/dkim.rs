@@ -16,7 +16,7 @@ use crate::domain::Secret;
 
 /// The headers signed. From and the List-* headers appear once more than they occur, so a
 /// copy added on the way invalidates the signature (oversigning).
-pub const SIGNED_HEADERS: &[&str] = &[
+pub(crate) const SIGNED_HEADERS: &[&str] = &[
     "From",
     "From",
     "To",
@@ -57,11 +57,15 @@ pub struct DkimKeyConfig {
 enum Key {
     Rsa(DkimSigner<RsaKey<Sha256>, Done>),
     Ed25519(DkimSigner<Ed25519Key, Done>),
+    /// Stands in for a key the crypto library refuses at signing time: mail-auth signs any
+    /// message bulten builds, so no configuration can make it fail in a test.
+    #[cfg(test)]
+    Refusing,
 }
 
 /// The signers of every configured key.
 #[derive(Clone, Default)]
-pub struct Dkim {
+pub(crate) struct Dkim {
     keys: Arc<Vec<Key>>,
 }
 
@@ -74,7 +78,7 @@ impl std::fmt::Debug for Dkim {
 impl Dkim {
     /// # Errors
     /// When a key cannot be read or is not a valid key of its algorithm.
-    pub fn from_config(configs: &[DkimKeyConfig]) -> anyhow::Result<Self> {
+    pub(crate) fn from_config(configs: &[DkimKeyConfig]) -> anyhow::Result<Self> {
         let mut keys = Vec::with_capacity(configs.len());
         for config in configs {
             let what = format!("DKIM key {}._domainkey.{}", config.selector, config.domain);
@@ -122,15 +126,11 @@ impl Dkim {
         })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
     /// The message with a `DKIM-Signature` header per key in front.
     ///
     /// # Errors
     /// When signing fails (a malformed message).
-    pub fn sign(&self, message: Vec<u8>) -> anyhow::Result<Vec<u8>> {
+    pub(crate) fn sign(&self, message: Vec<u8>) -> anyhow::Result<Vec<u8>> {
         if self.keys.is_empty() {
             return Ok(message);
         }
@@ -139,6 +139,10 @@ impl Dkim {
             let signature = match key {
                 Key::Rsa(signer) => signer.sign(&message),
                 Key::Ed25519(signer) => signer.sign(&message),
+                #[cfg(test)]
+                Key::Refusing => Err(mail_auth::Error::Crypto(
+                    mail_auth::common::crypto::CryptoError::Library("refused for the test".into()),
+                )),
             }
             .map_err(|e| anyhow::Error::new(e).context("DKIM signing failed"))?;
             signature.write_header(&mut headers);
@@ -179,4 +183,14 @@ fn pem_to_der(pem: &str) -> anyhow::Result<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(body)
         .context("invalid base64")
+}
+
+#[cfg(test)]
+impl Dkim {
+    /// Keys whose every signature fails, to see what a signing failure does.
+    pub(crate) fn refusing_every_message() -> Self {
+        Self {
+            keys: Arc::new(vec![Key::Refusing]),
+        }
+    }
 }
