@@ -34,7 +34,7 @@ pub struct App {
     /// What the server itself reads (sending, HTTP limits); each layer has its own part.
     settings: Settings,
     /// The admin created on this start, if this was the first.
-    pub first_admin: Option<FirstAdmin>,
+    pub(crate) first_admin: Option<FirstAdmin>,
 }
 
 /// Connects to the configured database (creating the data directory for SQLite) and brings
@@ -42,7 +42,7 @@ pub struct App {
 ///
 /// # Errors
 /// When the directory, the connection or a migration fails.
-pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+pub(crate) async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     if settings.database_url.is_none() {
         private_dir(&settings.data_dir)?;
     }
@@ -61,7 +61,7 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
 ///
 /// # Errors
 /// When the directory cannot be created or its mode set.
-pub fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+pub(crate) fn private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -258,7 +258,7 @@ impl App {
 ///
 /// # Errors
 /// When a DKIM key is unusable or the database fails.
-pub async fn kit(db: &Db, settings: &Settings) -> anyhow::Result<MailKit> {
+pub(crate) async fn kit(db: &Db, settings: &Settings) -> anyhow::Result<MailKit> {
     // TLS to SMTP relays uses ring; install it as the process default once.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let key = secrets::get_or_create(db, "signing_key", Signer::generate_key).await?;
@@ -374,7 +374,7 @@ async fn expire_signups(readers: Arc<Readers>) {
 }
 
 /// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -18,12 +18,12 @@ pub enum LogFormat {
 /// An error with its whole cause chain, `outer: cause: root`, for a log field
 /// (`error = %chain(&err)`). The outermost message alone ("error sending request") rarely
 /// says what failed.
-pub fn chain<'a>(err: &'a (dyn std::error::Error + 'static)) -> Chain<'a> {
+pub(crate) fn chain<'a>(err: &'a (dyn std::error::Error + 'static)) -> Chain<'a> {
     Chain(err)
 }
 
 /// See [`chain`].
-pub struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+pub(crate) struct Chain<'a>(&'a (dyn std::error::Error + 'static));
 
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -52,7 +52,7 @@ pub fn init(format: LogFormat) {
 }
 
 /// The process's peak resident memory in bytes (Linux `VmHWM`), when the platform tells.
-pub fn peak_memory_bytes() -> Option<u64> {
+pub(crate) fn peak_memory_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

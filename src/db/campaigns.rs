@@ -17,7 +17,7 @@ macro_rules! campaign_columns {
 const COLUMNS: &str = campaign_columns!();
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Campaign {
+pub(crate) struct Campaign {
     pub id: i64,
     pub uuid: uuid::Uuid,
     pub name: String,
@@ -53,7 +53,7 @@ pub struct Campaign {
 
 /// A target list; `id` is `None` once the list is deleted.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct CampaignList {
+pub(crate) struct CampaignList {
     pub campaign_id: i64,
     #[sqlx(rename = "list_id")]
     pub id: Option<i64>,
@@ -63,7 +63,7 @@ pub struct CampaignList {
 
 /// What an editor sets on a campaign.
 #[derive(Debug, Clone)]
-pub struct CampaignFields {
+pub(crate) struct CampaignFields {
     pub name: String,
     pub subject: String,
     pub from_email: String,
@@ -82,7 +82,7 @@ pub struct CampaignFields {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct CampaignQuery {
+pub(crate) struct CampaignQuery {
     /// Case-insensitive substring of the name or subject.
     pub text: Option<String>,
     pub statuses: Vec<CampaignStatus>,
@@ -90,7 +90,7 @@ pub struct CampaignQuery {
     pub offset: i64,
 }
 
-pub async fn query(db: &Db, query: &CampaignQuery) -> DbResult<(Vec<Campaign>, i64)> {
+pub(crate) async fn query(db: &Db, query: &CampaignQuery) -> DbResult<(Vec<Campaign>, i64)> {
     let mut conditions = vec!["1 = 1".to_owned()];
     let mut texts: Vec<String> = Vec::new();
     if let Some(text) = &query.text {
@@ -133,7 +133,7 @@ pub async fn query(db: &Db, query: &CampaignQuery) -> DbResult<(Vec<Campaign>, i
     })
 }
 
-pub async fn get(db: &Db, id: i64) -> DbResult<Option<Campaign>> {
+pub(crate) async fn get(db: &Db, id: i64) -> DbResult<Option<Campaign>> {
     let sql: &str = concat!(
         "SELECT ",
         campaign_columns!(),
@@ -144,7 +144,7 @@ pub async fn get(db: &Db, id: i64) -> DbResult<Option<Campaign>> {
 }
 
 /// The target lists of these campaigns.
-pub async fn lists_of(db: &Db, campaign_ids: &[i64]) -> DbResult<Vec<CampaignList>> {
+pub(crate) async fn lists_of(db: &Db, campaign_ids: &[i64]) -> DbResult<Vec<CampaignList>> {
     if campaign_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -219,7 +219,7 @@ macro_rules! replace_lists {
     }};
 }
 
-pub async fn insert(db: &Db, fields: &CampaignFields) -> DbResult<Campaign> {
+pub(crate) async fn insert(db: &Db, fields: &CampaignFields) -> DbResult<Campaign> {
     let sql = format!(
         "INSERT INTO campaigns ({}, uuid, status, created_at, updated_at) \
          VALUES ({}, $14, 'draft', $15, $15) RETURNING {COLUMNS}",
@@ -242,7 +242,11 @@ pub async fn insert(db: &Db, fields: &CampaignFields) -> DbResult<Campaign> {
 
 /// Replaces an editable campaign's content. `None` when it does not exist or is no longer
 /// editable (the caller tells which).
-pub async fn update(db: &Db, id: i64, fields: &CampaignFields) -> DbResult<Option<Campaign>> {
+pub(crate) async fn update(
+    db: &Db,
+    id: i64,
+    fields: &CampaignFields,
+) -> DbResult<Option<Campaign>> {
     let assignments: Vec<String> = FIELD_COLUMNS
         .iter()
         .enumerate()
@@ -273,7 +277,7 @@ pub async fn update(db: &Db, id: i64, fields: &CampaignFields) -> DbResult<Optio
     })
 }
 
-pub async fn delete(db: &Db, id: i64) -> DbResult<bool> {
+pub(crate) async fn delete(db: &Db, id: i64) -> DbResult<bool> {
     let n = on_pool!(db, pool => sqlx::query("DELETE FROM campaigns WHERE id = $1")
         .bind(id).execute(pool).await?.rows_affected());
     Ok(n > 0)
@@ -281,7 +285,7 @@ pub async fn delete(db: &Db, id: i64) -> DbResult<bool> {
 
 /// Moves a campaign from `from` to `to`; false when it was no longer in `from` (another
 /// request or node got there first).
-pub async fn set_status(
+pub(crate) async fn set_status(
     db: &Db,
     id: i64,
     from: CampaignStatus,
@@ -306,7 +310,7 @@ pub async fn set_status(
 /// Pauses a running campaign that cannot go on without a person, keeping `reason` on it for
 /// the editor, if it is still the version `seen` (its `updated_at`); false when it was no
 /// longer running or has changed since.
-pub async fn pause_for(db: &Db, id: i64, reason: &str, seen: Timestamp) -> DbResult<bool> {
+pub(crate) async fn pause_for(db: &Db, id: i64, reason: &str, seen: Timestamp) -> DbResult<bool> {
     let n = on_pool!(db, pool => sqlx::query(
         "UPDATE campaigns SET status = 'paused', status_reason = $1, updated_at = $2 \
          WHERE id = $3 AND status = 'running' AND updated_at = $4",
@@ -326,7 +330,7 @@ pub async fn pause_for(db: &Db, id: i64, reason: &str, seen: Timestamp) -> DbRes
 /// gets one row; double opt-in lists give only confirmed subscribers, single opt-in lists all
 /// but the unsubscribed; blocklisted and disabled subscribers none. Returns the number of
 /// recipients, or `None` when the campaign was not startable (already started elsewhere).
-pub async fn start(db: &Db, id: i64, from: CampaignStatus) -> DbResult<Option<i64>> {
+pub(crate) async fn start(db: &Db, id: i64, from: CampaignStatus) -> DbResult<Option<i64>> {
     let now = Timestamp::now();
     on_pool!(db, pool => {
         let mut tx = pool.begin_write().await?;
@@ -372,7 +376,7 @@ pub async fn start(db: &Db, id: i64, from: CampaignStatus) -> DbResult<Option<i6
 }
 
 /// Scheduled campaigns whose time has come.
-pub async fn due(db: &Db, now: Timestamp) -> DbResult<Vec<i64>> {
+pub(crate) async fn due(db: &Db, now: Timestamp) -> DbResult<Vec<i64>> {
     on_pool!(db, pool => sqlx::query_scalar::<_, i64>(
         "SELECT id FROM campaigns WHERE status = 'scheduled' AND send_at <= $1 ORDER BY send_at",
     )
@@ -383,7 +387,7 @@ pub async fn due(db: &Db, now: Timestamp) -> DbResult<Vec<i64>> {
 }
 
 /// IDs of running campaigns, oldest start first.
-pub async fn running(db: &Db) -> DbResult<Vec<i64>> {
+pub(crate) async fn running(db: &Db) -> DbResult<Vec<i64>> {
     on_pool!(db, pool => sqlx::query_scalar::<_, i64>(
         "SELECT id FROM campaigns WHERE status = 'running' ORDER BY started_at, id",
     )
@@ -393,7 +397,7 @@ pub async fn running(db: &Db) -> DbResult<Vec<i64>> {
 }
 
 /// Marks running campaigns with nothing left to send as finished; returns their IDs.
-pub async fn finish_completed(db: &Db) -> DbResult<Vec<i64>> {
+pub(crate) async fn finish_completed(db: &Db) -> DbResult<Vec<i64>> {
     let now = Timestamp::now();
     on_pool!(db, pool => sqlx::query_scalar::<_, i64>(
         "UPDATE campaigns SET status = 'finished', finished_at = $1, updated_at = $1 \

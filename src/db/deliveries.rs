@@ -33,7 +33,7 @@ pub struct Claimed {
 
 /// A campaign recipient as a message needs it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Recipient {
+pub(crate) struct Recipient {
     pub id: i64,
     pub uuid: uuid::Uuid,
     pub email: String,
@@ -141,7 +141,7 @@ pub async fn claim(
 /// Of these subscribers, the ones campaign `campaign_id` may still mail now, with what the
 /// message needs: enabled, and still in a target list under the campaign's opt-in rule. A
 /// subscriber who unsubscribed or was blocklisted after the start is not returned.
-pub async fn eligible_recipients(
+pub(crate) async fn eligible_recipients(
     db: &Db,
     campaign_id: i64,
     optin_campaign: bool,
@@ -184,7 +184,7 @@ pub(super) fn eligible(optin_campaign: bool) -> &'static str {
 
 /// The first reader the campaign would go to (lowest ID), for previews: a real reader's
 /// attributes show what sending will render, where a sample reader has none.
-pub async fn first_recipient(
+pub(crate) async fn first_recipient(
     db: &Db,
     campaign_id: i64,
     optin_campaign: bool,
@@ -363,7 +363,7 @@ pub async fn requeue_leased(db: &Db, expired_before: Option<Timestamp>) -> DbRes
 
 /// A transactional message ready to queue.
 #[derive(Debug, Clone)]
-pub struct NewTx {
+pub(crate) struct NewTx {
     pub subscriber_id: Option<i64>,
     pub rcpt: String,
     pub mail_from: String,
@@ -371,7 +371,7 @@ pub struct NewTx {
 }
 
 /// Queues transactional messages; they are claimed before any campaign row.
-pub async fn insert_tx(db: &Db, messages: &[NewTx]) -> DbResult<()> {
+pub(crate) async fn insert_tx(db: &Db, messages: &[NewTx]) -> DbResult<()> {
     let now = Timestamp::now();
     on_pool!(db, pool => {
         let mut tx = pool.begin_write().await?;
@@ -391,67 +391,4 @@ pub async fn insert_tx(db: &Db, messages: &[NewTx]) -> DbResult<()> {
         tx.commit().await?;
         Ok(())
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::domain::DeliveryStatus;
-
-    /// The quoted words compared with a deliveries row's `status` on one line of SQL
-    /// (`status = 'x'`, `d.status = 'x'`, `status IN ('x', 'y')`); other tables' statuses
-    /// (`s.status`, `sl.status`) are not the ledger's.
-    fn ledger_statuses(line: &str) -> Vec<&str> {
-        let mut found = Vec::new();
-        for (at, _) in line.match_indices("status") {
-            let alias = line[..at]
-                .rsplit(|c: char| !c.is_alphanumeric() && c != '.')
-                .next();
-            if !matches!(alias, Some("" | "d.")) {
-                continue;
-            }
-            let rest = &line[at + "status".len()..];
-            let list = if let Some(rest) = rest.strip_prefix(" = ") {
-                rest.split(' ').next().unwrap_or_default()
-            } else if let Some(rest) = rest.strip_prefix(" IN (") {
-                rest.split(')').next().unwrap_or_default()
-            } else {
-                continue;
-            };
-            found.extend(
-                list.split(',')
-                    .map(str::trim)
-                    .filter_map(|w| w.strip_prefix('\'')?.strip_suffix('\'')),
-            );
-        }
-        found
-    }
-
-    #[test]
-    fn every_status_written_into_the_ledger_s_sql_is_a_delivery_status() {
-        let source = include_str!("deliveries.rs");
-        let code = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
-        let mut seen = 0;
-        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
-            for word in ledger_statuses(line) {
-                assert!(
-                    word.parse::<DeliveryStatus>().is_ok(),
-                    "'{word}' in `{}` is not a delivery status",
-                    line.trim()
-                );
-                seen += 1;
-            }
-        }
-        assert!(
-            seen >= 6,
-            "the ledger's status literals were found ({seen})"
-        );
-        assert_eq!(
-            ledger_statuses("WHERE s.status = 'enabled'"),
-            Vec::<&str>::new()
-        );
-        assert_eq!(
-            ledger_statuses("status IN ('sending', 'queued')"),
-            ["sending", "queued"]
-        );
-    }
 }

@@ -13,7 +13,7 @@ use super::Backend;
 
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Param {
+pub(crate) enum Param {
     Text(String),
     Int(i64),
     Float(f64),
@@ -23,7 +23,7 @@ pub enum Param {
 
 /// A compiled filter: SQL using `$first…` placeholders, and the values for them in order.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SqlFilter {
+pub(crate) struct SqlFilter {
     pub sql: String,
     pub params: Vec<Param>,
 }
@@ -47,7 +47,7 @@ macro_rules! bind_params {
 pub(crate) use bind_params;
 
 /// Compiles `filter` for `backend`, numbering placeholders from `$first`.
-pub fn compile(filter: &Filter, backend: Backend, first: usize) -> SqlFilter {
+pub(crate) fn compile(filter: &Filter, backend: Backend, first: usize) -> SqlFilter {
     let mut compiler = Compiler {
         backend,
         next: first,

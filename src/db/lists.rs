@@ -56,7 +56,7 @@ impl ListRow {
 
 /// A list with its subscription counts, as the list endpoints show it.
 #[derive(Debug, Clone)]
-pub struct ListWithCounts {
+pub(crate) struct ListWithCounts {
     pub list: List,
     pub subscriber_count: i64,
     pub statuses: Map<String, Value>,
@@ -71,7 +71,7 @@ struct CountRow {
 
 /// The fields of a list an editor sets.
 #[derive(Debug, Clone)]
-pub struct ListFields {
+pub(crate) struct ListFields {
     pub name: ListName,
     pub list_type: ListType,
     pub optin: OptinKind,
@@ -83,7 +83,7 @@ pub struct ListFields {
 
 /// How to search lists.
 #[derive(Debug, Clone, Default)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     /// Case-insensitive substring of the name.
     pub name: Option<String>,
     pub tag: Option<String>,
@@ -95,7 +95,7 @@ pub struct ListQuery {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ListOrder {
+pub(crate) enum ListOrder {
     #[default]
     Id,
     Name,
@@ -104,7 +104,7 @@ pub enum ListOrder {
 }
 
 impl ListOrder {
-    pub fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         match text.trim_start_matches("lists.") {
             "id" => Some(Self::Id),
             "name" => Some(Self::Name),
@@ -125,7 +125,7 @@ impl ListOrder {
 }
 
 /// Lists matching `query`, and how many match in all.
-pub async fn query(db: &Db, query: &ListQuery) -> DbResult<(Vec<List>, i64)> {
+pub(crate) async fn query(db: &Db, query: &ListQuery) -> DbResult<(Vec<List>, i64)> {
     let mut conditions = vec!["1 = 1".to_owned()];
     let mut texts: Vec<String> = Vec::new();
     if let Some(name) = &query.name {
@@ -179,7 +179,7 @@ pub async fn query(db: &Db, query: &ListQuery) -> DbResult<(Vec<List>, i64)> {
 }
 
 /// Subscription counts per list and status, for the given lists.
-pub async fn with_counts(db: &Db, lists: Vec<List>) -> DbResult<Vec<ListWithCounts>> {
+pub(crate) async fn with_counts(db: &Db, lists: Vec<List>) -> DbResult<Vec<ListWithCounts>> {
     if lists.is_empty() {
         return Ok(Vec::new());
     }
@@ -215,7 +215,7 @@ pub async fn with_counts(db: &Db, lists: Vec<List>) -> DbResult<Vec<ListWithCoun
 }
 
 /// The lists a reader may pick on a signup form: public and active, by name.
-pub async fn public(db: &Db) -> DbResult<Vec<List>> {
+pub(crate) async fn public(db: &Db) -> DbResult<Vec<List>> {
     let sql: &str = concat!(
         "SELECT ",
         list_columns!(),
@@ -229,7 +229,7 @@ pub async fn public(db: &Db) -> DbResult<Vec<List>> {
 }
 
 /// The public, active lists with these UUIDs; others are absent from the result.
-pub async fn public_by_uuids(db: &Db, uuids: &[uuid::Uuid]) -> DbResult<Vec<List>> {
+pub(crate) async fn public_by_uuids(db: &Db, uuids: &[uuid::Uuid]) -> DbResult<Vec<List>> {
     Ok(public(db)
         .await?
         .into_iter()
@@ -237,7 +237,7 @@ pub async fn public_by_uuids(db: &Db, uuids: &[uuid::Uuid]) -> DbResult<Vec<List
         .collect())
 }
 
-pub async fn get(db: &Db, id: i64) -> DbResult<Option<List>> {
+pub(crate) async fn get(db: &Db, id: i64) -> DbResult<Option<List>> {
     let sql: &str = concat!("SELECT ", list_columns!(), " FROM lists WHERE id = $1");
     let row = on_pool!(db, pool => sqlx::query_as::<_, ListRow>(sql)
         .bind(id)
@@ -247,7 +247,7 @@ pub async fn get(db: &Db, id: i64) -> DbResult<Option<List>> {
 }
 
 /// The lists with these IDs; IDs that name no list are simply absent from the result.
-pub async fn get_many(db: &Db, ids: &[i64]) -> DbResult<Vec<List>> {
+pub(crate) async fn get_many(db: &Db, ids: &[i64]) -> DbResult<Vec<List>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -265,7 +265,7 @@ pub async fn get_many(db: &Db, ids: &[i64]) -> DbResult<Vec<List>> {
     rows.into_iter().map(ListRow::into_list).collect()
 }
 
-pub async fn insert(db: &Db, fields: &ListFields) -> DbResult<List> {
+pub(crate) async fn insert(db: &Db, fields: &ListFields) -> DbResult<List> {
     let now = Timestamp::now();
     let sql: &str = concat!(
         "INSERT INTO lists (uuid, name, type, optin, status, tags, description, language, \
@@ -287,7 +287,7 @@ pub async fn insert(db: &Db, fields: &ListFields) -> DbResult<List> {
     row.into_list()
 }
 
-pub async fn update(db: &Db, id: i64, fields: &ListFields) -> DbResult<Option<List>> {
+pub(crate) async fn update(db: &Db, id: i64, fields: &ListFields) -> DbResult<Option<List>> {
     let sql: &str = concat!(
         "UPDATE lists SET name = $2, type = $3, optin = $4, status = $5, tags = $6, \
          description = $7, updated_at = $8, language = $9 WHERE id = $1 RETURNING ",
@@ -309,7 +309,7 @@ pub async fn update(db: &Db, id: i64, fields: &ListFields) -> DbResult<Option<Li
 }
 
 /// Deletes lists and, by cascade, their subscriptions; returns how many lists went.
-pub async fn delete(db: &Db, ids: &[i64]) -> DbResult<u64> {
+pub(crate) async fn delete(db: &Db, ids: &[i64]) -> DbResult<u64> {
     if ids.is_empty() {
         return Ok(0);
     }

@@ -15,20 +15,20 @@
 //! Every sqlx error becomes a [`DbError`] through one classification, so a bare `?` names a
 //! unique or foreign-key violation for the layers above.
 
-pub mod campaigns;
+pub(crate) mod campaigns;
 mod codec;
 mod copy;
 pub mod deliveries;
-pub mod filter;
-pub mod imports;
-pub mod lists;
-pub mod outbox;
+pub(crate) mod filter;
+pub(crate) mod imports;
+pub(crate) mod lists;
+pub(crate) mod outbox;
 pub mod secrets;
 pub mod signup;
 pub mod spent;
-pub mod subscribers;
-pub mod templates;
-pub mod users;
+pub(crate) mod subscribers;
+pub(crate) mod templates;
+pub(crate) mod users;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -42,7 +42,7 @@ use sqlx::sqlite::{
 
 /// Which database engine a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
@@ -169,7 +169,7 @@ impl Db {
         format!("sqlite://{}", data_dir.join("bulten.db").display())
     }
 
-    pub fn backend(&self) -> Backend {
+    pub(crate) fn backend(&self) -> Backend {
         match self {
             Db::Sqlite(_) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
@@ -192,7 +192,7 @@ impl Db {
     ///
     /// # Errors
     /// When it does not.
-    pub async fn ping(&self) -> DbResult<()> {
+    pub(crate) async fn ping(&self) -> DbResult<()> {
         on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await?.rows_affected());
         Ok(())
     }
@@ -212,7 +212,7 @@ impl Db {
 ///
 /// # Errors
 /// When the database fails.
-pub async fn refresh_statistics(db: &Db, tables: &[&str]) -> DbResult<()> {
+pub(crate) async fn refresh_statistics(db: &Db, tables: &[&str]) -> DbResult<()> {
     if let Db::Postgres(pool) = db {
         let analyze = |table: &str| {
             let sql = format!("ANALYZE {table}");
@@ -224,7 +224,7 @@ pub async fn refresh_statistics(db: &Db, tables: &[&str]) -> DbResult<()> {
 }
 
 /// A URL fit for logs and errors: the password, if any, is replaced.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
             let _ = parsed.set_password(Some("****"));
@@ -287,5 +287,102 @@ mod tests {
     #[test]
     fn placeholders_are_numbered_from_the_first() {
         assert_eq!(placeholders(3, 3), "$3, $4, $5");
+    }
+
+    /// Each quoted word compared with a `status` column on one line of SQL (`status = 'x'`,
+    /// `s.status <> 'x'`, `d.status IN ('x', 'y')`), with the alias before the column.
+    fn status_literals(line: &str) -> Vec<(&str, &str)> {
+        let mut found = Vec::new();
+        for (at, _) in line.match_indices("status") {
+            let before = &line[..at];
+            let alias = before
+                .rsplit(|c: char| !c.is_alphanumeric() && c != '.' && c != '_')
+                .next()
+                .unwrap_or_default();
+            if alias.chars().last().is_some_and(|c| c != '.') {
+                continue; // `status_reason`'s tail, `x_status`, …
+            }
+            let rest = &line[at + "status".len()..];
+            let list = ["= ", "<> ", "!= "]
+                .iter()
+                .find_map(|op| rest.trim_start().strip_prefix(op))
+                .map(|r| r.split([' ', ',', ')']).next().unwrap_or_default())
+                .or_else(|| {
+                    ["IN (", "NOT IN ("]
+                        .iter()
+                        .find_map(|op| rest.trim_start().strip_prefix(op))
+                        .map(|r| r.split(')').next().unwrap_or_default())
+                });
+            let Some(list) = list else { continue };
+            found.extend(
+                list.split(',')
+                    .map(str::trim)
+                    .filter_map(|w| w.strip_prefix('\'')?.strip_suffix('\''))
+                    .map(|word| (alias, word)),
+            );
+        }
+        found
+    }
+
+    /// Statuses bound as parameters cannot be misspelt; the ones left as literals (partial
+    /// indexes need them, and set-based statements read better with them) are checked here
+    /// against the types they stand for.
+    #[test]
+    fn every_status_literal_in_the_sql_is_a_variant_of_its_type() {
+        use crate::domain::{
+            CampaignStatus, DeliveryStatus, ImportRunStatus, ListStatus, SubscriberStatus,
+            SubscriptionStatus,
+        };
+        let sources = [
+            ("campaigns.rs", include_str!("campaigns.rs")),
+            ("deliveries.rs", include_str!("deliveries.rs")),
+            ("imports/mod.rs", include_str!("imports/mod.rs")),
+            ("imports/runs.rs", include_str!("imports/runs.rs")),
+            ("lists.rs", include_str!("lists.rs")),
+            ("outbox.rs", include_str!("outbox.rs")),
+            ("signup.rs", include_str!("signup.rs")),
+            ("subscribers.rs", include_str!("subscribers.rs")),
+            ("templates.rs", include_str!("templates.rs")),
+            ("users.rs", include_str!("users.rs")),
+            ("copy.rs", include_str!("copy.rs")),
+        ];
+        let mut seen = 0;
+        for (file, source) in sources {
+            let code = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
+            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+                for (alias, word) in status_literals(line) {
+                    let valid = match (file, alias) {
+                        (_, "s.") => word.parse::<SubscriberStatus>().is_ok(),
+                        (_, "sl.") => word.parse::<SubscriptionStatus>().is_ok(),
+                        (_, "d.") | ("deliveries.rs", "") => word.parse::<DeliveryStatus>().is_ok(),
+                        (_, "c.") => word.parse::<CampaignStatus>().is_ok(),
+                        (_, "l.") | ("lists.rs", "") => word.parse::<ListStatus>().is_ok(),
+                        _ => {
+                            word.parse::<SubscriberStatus>().is_ok()
+                                || word.parse::<SubscriptionStatus>().is_ok()
+                                || word.parse::<DeliveryStatus>().is_ok()
+                                || word.parse::<CampaignStatus>().is_ok()
+                                || word.parse::<ImportRunStatus>().is_ok()
+                                || word.parse::<ListStatus>().is_ok()
+                        }
+                    };
+                    assert!(valid, "'{word}' in {file}: `{}` is no status", line.trim());
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen >= 25, "the status literals were found ({seen})");
+        assert_eq!(
+            status_literals("WHERE s.status = 'enabled' AND status_reason = 'x'"),
+            [("s.", "enabled")]
+        );
+        assert_eq!(
+            status_literals("d.status IN ('sending', 'queued')"),
+            [("d.", "sending"), ("d.", "queued")]
+        );
+        assert_eq!(
+            status_literals("status <> 'blocklisted'"),
+            [("", "blocklisted")]
+        );
     }
 }

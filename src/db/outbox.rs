@@ -4,7 +4,7 @@ use super::{Db, DbError, DbResult, on_pool};
 use crate::domain::Timestamp;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct OutboxSummary {
+pub(crate) struct OutboxSummary {
     pub id: i64,
     pub delivery_id: Option<i64>,
     pub campaign_id: Option<i64>,
@@ -15,7 +15,7 @@ pub struct OutboxSummary {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct OutboxMessage {
+pub(crate) struct OutboxMessage {
     #[sqlx(flatten)]
     pub summary: OutboxSummary,
     pub message: Vec<u8>,
@@ -23,7 +23,7 @@ pub struct OutboxMessage {
 
 /// One message to keep.
 #[derive(Debug, Clone)]
-pub struct NewOutboxMessage<'a> {
+pub(crate) struct NewOutboxMessage<'a> {
     pub delivery_id: i64,
     pub campaign_id: Option<i64>,
     pub mail_from: &'a str,
@@ -32,7 +32,7 @@ pub struct NewOutboxMessage<'a> {
     pub message: &'a [u8],
 }
 
-pub async fn insert(db: &Db, m: &NewOutboxMessage<'_>) -> DbResult<()> {
+pub(crate) async fn insert(db: &Db, m: &NewOutboxMessage<'_>) -> DbResult<()> {
     on_pool!(db, pool => sqlx::query(
         "INSERT INTO outbox (delivery_id, campaign_id, mail_from, rcpt, subject, message, \
          created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -51,7 +51,7 @@ pub async fn insert(db: &Db, m: &NewOutboxMessage<'_>) -> DbResult<()> {
 }
 
 /// Newest first, optionally only messages to `rcpt`.
-pub async fn page(
+pub(crate) async fn page(
     db: &Db,
     rcpt: Option<&str>,
     limit: Option<i64>,
@@ -77,7 +77,7 @@ pub async fn page(
     })
 }
 
-pub async fn get(db: &Db, id: i64) -> DbResult<Option<OutboxMessage>> {
+pub(crate) async fn get(db: &Db, id: i64) -> DbResult<Option<OutboxMessage>> {
     on_pool!(db, pool => sqlx::query_as::<_, OutboxMessage>(
         "SELECT id, delivery_id, campaign_id, mail_from, rcpt, subject, created_at, message \
          FROM outbox WHERE id = $1",

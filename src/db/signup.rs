@@ -9,7 +9,7 @@ use crate::domain::{
 
 /// What a reader was shown and where, recorded with each subscription a signup makes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Consent {
+pub(crate) struct Consent {
     /// `form`, `embed` or `api`.
     pub source: &'static str,
     pub page: String,
@@ -26,7 +26,7 @@ pub struct Consent {
 
 /// A signup to store.
 #[derive(Debug, Clone, Copy)]
-pub struct Signup<'a> {
+pub(crate) struct Signup<'a> {
     pub email: &'a EmailAddress,
     pub name: &'a SubscriberName,
     pub lists: &'a [List],
@@ -39,7 +39,7 @@ pub struct Signup<'a> {
 
 /// What a signup did.
 #[derive(Debug, Clone)]
-pub struct Stored {
+pub(crate) struct Stored {
     pub subscriber_id: i64,
     pub uuid: uuid::Uuid,
     pub name: String,
@@ -59,7 +59,7 @@ pub struct Stored {
 ///
 /// # Errors
 /// When the database fails.
-pub async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Stored> {
+pub(crate) async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Stored> {
     let Signup {
         email,
         name,
@@ -177,7 +177,7 @@ pub async fn store(db: &Db, signup: &Signup<'_>, now: Timestamp) -> DbResult<Sto
 /// The lists a subscriber has yet to confirm, by name: double opt-in lists waiting for
 /// confirmation, and lists the reader had left that a signup since asks to rejoin (an
 /// unconfirmed consent no older than the opt-out).
-pub async fn pending_lists(db: &Db, subscriber_id: i64) -> DbResult<Vec<(i64, String)>> {
+pub(crate) async fn pending_lists(db: &Db, subscriber_id: i64) -> DbResult<Vec<(i64, String)>> {
     Ok(on_pool!(db, pool => sqlx::query_as(
         "SELECT l.id, l.name FROM subscriber_lists sl JOIN lists l ON l.id = sl.list_id \
          WHERE sl.subscriber_id = $1 AND ( \
@@ -194,7 +194,7 @@ pub async fn pending_lists(db: &Db, subscriber_id: i64) -> DbResult<Vec<(i64, St
 }
 
 /// The language of the subscriber's latest consent record: the one its mail is written in.
-pub async fn language_of(db: &Db, subscriber_id: i64) -> DbResult<Option<String>> {
+pub(crate) async fn language_of(db: &Db, subscriber_id: i64) -> DbResult<Option<String>> {
     Ok(on_pool!(db, pool => sqlx::query_scalar(
         "SELECT language FROM consents WHERE subscriber_id = $1 ORDER BY id DESC LIMIT 1",
     )
@@ -206,7 +206,7 @@ pub async fn language_of(db: &Db, subscriber_id: i64) -> DbResult<Option<String>
 /// Confirms the subscriber's subscriptions to `list_ids` (every double opt-in list it has
 /// yet to confirm when empty) and their consent records, and lifts the address's
 /// suppression when anything was confirmed. Returns how many subscriptions it confirmed.
-pub async fn confirm(
+pub(crate) async fn confirm(
     db: &Db,
     subscriber_id: i64,
     list_ids: &[i64],
@@ -258,7 +258,7 @@ pub async fn confirm(
 }
 
 /// Moves a subscriber to a new address. `Ok(false)` when another subscriber has it.
-pub async fn change_address(
+pub(crate) async fn change_address(
     db: &Db,
     subscriber_id: i64,
     new: &EmailAddress,
@@ -282,7 +282,7 @@ pub async fn change_address(
 
 /// The kinds of per-address events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     Attempt,
     Confirmation,
 }
@@ -297,7 +297,7 @@ impl Event {
 }
 
 /// Counts an address's events since `since`, and says when the latest was.
-pub async fn events(
+pub(crate) async fn events(
     db: &Db,
     address_hash: &str,
     event: Event,
@@ -314,7 +314,7 @@ pub async fn events(
     .await?))
 }
 
-pub async fn record_event(
+pub(crate) async fn record_event(
     db: &Db,
     address_hash: &str,
     event: Event,
@@ -384,7 +384,7 @@ pub async fn expire(db: &Db, before: Timestamp, events_before: Timestamp) -> DbR
 
 /// A consent record as exported: with the list's name and the subscriber's address.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
-pub struct ConsentRecord {
+pub(crate) struct ConsentRecord {
     pub id: i64,
     pub subscriber_id: i64,
     pub subscriber_email: String,
@@ -406,7 +406,7 @@ pub struct ConsentRecord {
 
 /// Which consent records to export.
 #[derive(Debug, Clone, Default)]
-pub struct ConsentQuery {
+pub(crate) struct ConsentQuery {
     pub subscriber_id: Option<i64>,
     pub list_id: Option<i64>,
     pub limit: Option<i64>,
@@ -414,7 +414,7 @@ pub struct ConsentQuery {
 }
 
 /// Consent records, oldest first, and how many match in all.
-pub async fn consents(db: &Db, query: &ConsentQuery) -> DbResult<(Vec<ConsentRecord>, i64)> {
+pub(crate) async fn consents(db: &Db, query: &ConsentQuery) -> DbResult<(Vec<ConsentRecord>, i64)> {
     let filter = "($1 IS NULL OR c.subscriber_id = $1) AND ($2 IS NULL OR c.list_id = $2)";
     let count_sql = format!("SELECT COUNT(*) FROM consents c WHERE {filter}");
     let select_sql = format!(
@@ -444,7 +444,7 @@ pub async fn consents(db: &Db, query: &ConsentQuery) -> DbResult<(Vec<ConsentRec
 /// What the reader's own export holds besides the subscriber and its consents: the mail
 /// sent to it (campaign, status, time).
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
-pub struct MailRecord {
+pub(crate) struct MailRecord {
     pub campaign_id: Option<i64>,
     pub campaign_name: Option<String>,
     #[sqlx(try_from = "String")]
@@ -453,7 +453,7 @@ pub struct MailRecord {
     pub updated_at: Option<Timestamp>,
 }
 
-pub async fn mail_of(db: &Db, subscriber_id: i64) -> DbResult<Vec<MailRecord>> {
+pub(crate) async fn mail_of(db: &Db, subscriber_id: i64) -> DbResult<Vec<MailRecord>> {
     Ok(on_pool!(db, pool => sqlx::query_as::<_, MailRecord>(
         "SELECT d.campaign_id, c.name AS campaign_name, d.status, d.created_at, d.updated_at \
          FROM deliveries d LEFT JOIN campaigns c ON c.id = d.campaign_id \
@@ -466,7 +466,7 @@ pub async fn mail_of(db: &Db, subscriber_id: i64) -> DbResult<Vec<MailRecord>> {
 
 /// Erases a subscriber and everything about it (subscriptions, consents, its ledger rows)
 /// and suppresses its address under `address_hash`, in one transaction.
-pub async fn erase(
+pub(crate) async fn erase(
     db: &Db,
     subscriber_id: i64,
     address_hash: &str,

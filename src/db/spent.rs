@@ -6,7 +6,7 @@ use crate::domain::Timestamp;
 
 /// Records a key (a challenge's signature, a link's nonce) as spent until `expires_at`;
 /// false when it already was.
-pub async fn spend(db: &Db, key: &str, expires_at: Timestamp) -> DbResult<bool> {
+pub(crate) async fn spend(db: &Db, key: &str, expires_at: Timestamp) -> DbResult<bool> {
     on_pool!(db, pool => {
         let n = sqlx::query(
             "INSERT INTO spent_tokens (signature, expires_at) VALUES ($1, $2) \
@@ -22,7 +22,7 @@ pub async fn spend(db: &Db, key: &str, expires_at: Timestamp) -> DbResult<bool> 
 }
 
 /// Whether `key` was spent and has not expired yet.
-pub async fn is_spent(db: &Db, key: &str) -> DbResult<bool> {
+pub(crate) async fn is_spent(db: &Db, key: &str) -> DbResult<bool> {
     let found: i64 = on_pool!(db, pool => sqlx::query_scalar(
         "SELECT COUNT(*) FROM spent_tokens WHERE signature = $1 AND expires_at >= $2",
     )

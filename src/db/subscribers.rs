@@ -69,7 +69,7 @@ struct SubscriptionRow {
 
 /// The columns a subscriber is created or replaced with.
 #[derive(Debug, Clone)]
-pub struct SubscriberFields {
+pub(crate) struct SubscriberFields {
     pub email: EmailAddress,
     pub name: SubscriberName,
     pub attribs: Attribs,
@@ -123,7 +123,7 @@ fn conditions(backend: Backend, query: &SubscriberQuery) -> (String, Vec<super::
 /// Every subscriber matching `query` (its page ignored), in its order, in batches of up to
 /// `batch`, read from one running query so that memory stays flat however many match.
 /// The receiver ends after the last batch, or after an error.
-pub fn stream(
+pub(crate) fn stream(
     db: &Db,
     query: &SubscriberQuery,
     batch: usize,
@@ -166,7 +166,7 @@ pub fn stream(
 }
 
 /// How many subscribers match `query`.
-pub async fn count(db: &Db, query: &SubscriberQuery) -> DbResult<i64> {
+pub(crate) async fn count(db: &Db, query: &SubscriberQuery) -> DbResult<i64> {
     let (where_sql, params) = conditions(db.backend(), query);
     let sql = format!("SELECT COUNT(*) FROM subscribers WHERE {where_sql}");
     on_pool!(db, pool => bind_params!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)), &params)
@@ -176,7 +176,7 @@ pub async fn count(db: &Db, query: &SubscriberQuery) -> DbResult<i64> {
 }
 
 /// Subscribers matching `query`, and how many match in all.
-pub async fn query(db: &Db, query: &SubscriberQuery) -> DbResult<(Vec<Subscriber>, i64)> {
+pub(crate) async fn query(db: &Db, query: &SubscriberQuery) -> DbResult<(Vec<Subscriber>, i64)> {
     let (where_sql, params) = conditions(db.backend(), query);
     let count_sql = format!("SELECT COUNT(*) FROM subscribers WHERE {where_sql}");
     let order = if query.descending { "DESC" } else { "ASC" };
@@ -206,7 +206,7 @@ pub async fn query(db: &Db, query: &SubscriberQuery) -> DbResult<(Vec<Subscriber
     Ok((subscribers, total))
 }
 
-pub async fn get(db: &Db, id: i64) -> DbResult<Option<Subscriber>> {
+pub(crate) async fn get(db: &Db, id: i64) -> DbResult<Option<Subscriber>> {
     let sql: &str = concat!(
         "SELECT ",
         subscriber_columns!(),
@@ -219,7 +219,7 @@ pub async fn get(db: &Db, id: i64) -> DbResult<Option<Subscriber>> {
     row.map(SubscriberRow::into_subscriber).transpose()
 }
 
-pub async fn get_by_email(db: &Db, email: &EmailAddress) -> DbResult<Option<Subscriber>> {
+pub(crate) async fn get_by_email(db: &Db, email: &EmailAddress) -> DbResult<Option<Subscriber>> {
     let sql: &str = concat!(
         "SELECT ",
         subscriber_columns!(),
@@ -232,7 +232,7 @@ pub async fn get_by_email(db: &Db, email: &EmailAddress) -> DbResult<Option<Subs
     row.map(SubscriberRow::into_subscriber).transpose()
 }
 
-pub async fn get_by_uuid(db: &Db, uuid: uuid::Uuid) -> DbResult<Option<Subscriber>> {
+pub(crate) async fn get_by_uuid(db: &Db, uuid: uuid::Uuid) -> DbResult<Option<Subscriber>> {
     let sql: &str = concat!(
         "SELECT ",
         subscriber_columns!(),
@@ -246,7 +246,10 @@ pub async fn get_by_uuid(db: &Db, uuid: uuid::Uuid) -> DbResult<Option<Subscribe
 }
 
 /// The subscriptions of these subscribers, with their lists, ordered by list.
-pub async fn subscriptions_of(db: &Db, subscriber_ids: &[i64]) -> DbResult<Vec<Subscription>> {
+pub(crate) async fn subscriptions_of(
+    db: &Db,
+    subscriber_ids: &[i64],
+) -> DbResult<Vec<Subscription>> {
     let mut all = Vec::new();
     for chunk in subscriber_ids.chunks(ID_CHUNK) {
         let sql = format!(
@@ -291,7 +294,7 @@ pub async fn subscriptions_of(db: &Db, subscriber_ids: &[i64]) -> DbResult<Vec<S
 
 /// A subscription to write: which list, in which status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NewSubscription {
+pub(crate) struct NewSubscription {
     pub list_id: i64,
     pub status: SubscriptionStatus,
 }
@@ -300,7 +303,7 @@ pub struct NewSubscription {
 ///
 /// # Errors
 /// [`DbError::Conflict`] when the address is already a subscriber.
-pub async fn insert(
+pub(crate) async fn insert(
     db: &Db,
     fields: &SubscriberFields,
     subscriptions: &[NewSubscription],
@@ -344,7 +347,7 @@ pub async fn insert(
 /// (keeping the status of subscriptions it already had).
 ///
 /// Returns false when there is no such subscriber.
-pub async fn update(
+pub(crate) async fn update(
     db: &Db,
     id: i64,
     fields: &SubscriberFields,
@@ -413,7 +416,7 @@ pub async fn update(
 }
 
 /// Deletes subscribers (and their subscriptions); returns how many went.
-pub async fn delete(db: &Db, ids: &[i64]) -> DbResult<u64> {
+pub(crate) async fn delete(db: &Db, ids: &[i64]) -> DbResult<u64> {
     let mut deleted = 0;
     for chunk in ids.chunks(ID_CHUNK) {
         let sql = format!(
@@ -432,7 +435,7 @@ pub async fn delete(db: &Db, ids: &[i64]) -> DbResult<u64> {
 }
 
 /// Blocklists subscribers and unsubscribes them from every list.
-pub async fn blocklist(db: &Db, ids: &[i64]) -> DbResult<u64> {
+pub(crate) async fn blocklist(db: &Db, ids: &[i64]) -> DbResult<u64> {
     let now = Timestamp::now();
     let mut changed = 0;
     for chunk in ids.chunks(ID_CHUNK) {
@@ -462,7 +465,7 @@ pub async fn blocklist(db: &Db, ids: &[i64]) -> DbResult<u64> {
 }
 
 /// Applies `action` for every pair of subscriber and list.
-pub async fn change_lists(
+pub(crate) async fn change_lists(
     db: &Db,
     subscriber_ids: &[i64],
     list_ids: &[i64],
@@ -509,7 +512,7 @@ pub async fn change_lists(
 }
 
 /// Subscribers in id order after `after_id`, at most `limit`: the export's keyset page.
-pub async fn page_after(
+pub(crate) async fn page_after(
     db: &Db,
     after_id: i64,
     limit: i64,

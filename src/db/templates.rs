@@ -11,7 +11,7 @@ macro_rules! template_columns {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Template {
+pub(crate) struct Template {
     pub id: i64,
     pub name: String,
     #[sqlx(rename = "type", try_from = "String")]
@@ -25,14 +25,14 @@ pub struct Template {
 
 /// What an editor sets on a template.
 #[derive(Debug, Clone)]
-pub struct TemplateFields {
+pub(crate) struct TemplateFields {
     pub name: String,
     pub template_type: TemplateType,
     pub subject: String,
     pub body: String,
 }
 
-pub async fn all(db: &Db) -> DbResult<Vec<Template>> {
+pub(crate) async fn all(db: &Db) -> DbResult<Vec<Template>> {
     let sql: &str = concat!(
         "SELECT ",
         template_columns!(),
@@ -42,7 +42,7 @@ pub async fn all(db: &Db) -> DbResult<Vec<Template>> {
         .fetch_all(pool).await.map_err(DbError::from))
 }
 
-pub async fn get(db: &Db, id: i64) -> DbResult<Option<Template>> {
+pub(crate) async fn get(db: &Db, id: i64) -> DbResult<Option<Template>> {
     let sql: &str = concat!(
         "SELECT ",
         template_columns!(),
@@ -53,7 +53,7 @@ pub async fn get(db: &Db, id: i64) -> DbResult<Option<Template>> {
 }
 
 /// The default template of a type, if there is one.
-pub async fn default_of(db: &Db, kind: TemplateType) -> DbResult<Option<Template>> {
+pub(crate) async fn default_of(db: &Db, kind: TemplateType) -> DbResult<Option<Template>> {
     let sql: &str = concat!(
         "SELECT ",
         template_columns!(),
@@ -63,7 +63,11 @@ pub async fn default_of(db: &Db, kind: TemplateType) -> DbResult<Option<Template
         .bind(kind.as_str()).fetch_optional(pool).await.map_err(DbError::from))
 }
 
-pub async fn insert(db: &Db, fields: &TemplateFields, is_default: bool) -> DbResult<Template> {
+pub(crate) async fn insert(
+    db: &Db,
+    fields: &TemplateFields,
+    is_default: bool,
+) -> DbResult<Template> {
     let now = Timestamp::now();
     let sql: &str = concat!(
         "INSERT INTO templates (name, type, subject, body, is_default, created_at, updated_at) \
@@ -80,7 +84,11 @@ pub async fn insert(db: &Db, fields: &TemplateFields, is_default: bool) -> DbRes
         .fetch_one(pool).await.map_err(DbError::from))
 }
 
-pub async fn update(db: &Db, id: i64, fields: &TemplateFields) -> DbResult<Option<Template>> {
+pub(crate) async fn update(
+    db: &Db,
+    id: i64,
+    fields: &TemplateFields,
+) -> DbResult<Option<Template>> {
     let sql: &str = concat!(
         "UPDATE templates SET name = $1, type = $2, subject = $3, body = $4, updated_at = $5 \
          WHERE id = $6 RETURNING ",
@@ -97,7 +105,7 @@ pub async fn update(db: &Db, id: i64, fields: &TemplateFields) -> DbResult<Optio
 }
 
 /// Makes `id` the one default campaign template. False when there is no such template.
-pub async fn set_default(db: &Db, id: i64) -> DbResult<bool> {
+pub(crate) async fn set_default(db: &Db, id: i64) -> DbResult<bool> {
     on_pool!(db, pool => {
         let mut tx = pool.begin_write().await?;
         sqlx::query("UPDATE templates SET is_default = $1 WHERE type = 'campaign' AND is_default = $2")
@@ -123,13 +131,13 @@ pub async fn set_default(db: &Db, id: i64) -> DbResult<bool> {
     })
 }
 
-pub async fn delete(db: &Db, id: i64) -> DbResult<bool> {
+pub(crate) async fn delete(db: &Db, id: i64) -> DbResult<bool> {
     let n = on_pool!(db, pool => sqlx::query("DELETE FROM templates WHERE id = $1")
         .bind(id).execute(pool).await?.rows_affected());
     Ok(n > 0)
 }
 
-pub async fn count(db: &Db) -> DbResult<i64> {
+pub(crate) async fn count(db: &Db) -> DbResult<i64> {
     on_pool!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM templates")
         .fetch_one(pool).await.map_err(DbError::from))
 }

@@ -4,7 +4,7 @@ use super::{Db, DbResult, on_pool};
 use crate::domain::Timestamp;
 
 /// How many users exist; zero means a first start.
-pub async fn count_users(db: &Db) -> DbResult<i64> {
+pub(crate) async fn count_users(db: &Db) -> DbResult<i64> {
     Ok(
         on_pool!(db, pool => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
         .fetch_one(pool)
@@ -12,7 +12,7 @@ pub async fn count_users(db: &Db) -> DbResult<i64> {
     )
 }
 
-pub async fn insert_user(
+pub(crate) async fn insert_user(
     db: &Db,
     username: &str,
     password_hash: &str,
@@ -33,14 +33,19 @@ pub async fn insert_user(
 
 /// An API user's stored credentials.
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ApiUserRow {
+pub(crate) struct ApiUserRow {
     pub id: i64,
     pub name: String,
     pub token_hash: String,
     pub role: String,
 }
 
-pub async fn insert_api_user(db: &Db, name: &str, token_hash: &str, role: &str) -> DbResult<i64> {
+pub(crate) async fn insert_api_user(
+    db: &Db,
+    name: &str,
+    token_hash: &str,
+    role: &str,
+) -> DbResult<i64> {
     let now = Timestamp::now();
     Ok(on_pool!(db, pool => sqlx::query_scalar::<_, i64>(
         "INSERT INTO api_users (name, token_hash, role, created_at, updated_at) \
@@ -54,7 +59,7 @@ pub async fn insert_api_user(db: &Db, name: &str, token_hash: &str, role: &str) 
     .await?))
 }
 
-pub async fn api_user_by_name(db: &Db, name: &str) -> DbResult<Option<ApiUserRow>> {
+pub(crate) async fn api_user_by_name(db: &Db, name: &str) -> DbResult<Option<ApiUserRow>> {
     Ok(on_pool!(db, pool => sqlx::query_as::<_, ApiUserRow>(
         "SELECT id, name, token_hash, role FROM api_users WHERE name = $1",
     )

@@ -6,7 +6,7 @@
 
 mod campaigns;
 mod email;
-pub mod filter;
+pub(crate) mod filter;
 mod imports;
 mod lang;
 mod lists;

@@ -12,7 +12,7 @@ use crate::domain::{EmailAddress, Invalid};
 
 /// A mailbox as headers show it: an optional display name and an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mailbox {
+pub(crate) struct Mailbox {
     pub name: Option<String>,
     pub address: EmailAddress,
 }
@@ -22,7 +22,7 @@ impl Mailbox {
     ///
     /// # Errors
     /// When the address is invalid or the name holds a line break.
-    pub fn parse(text: &str) -> Result<Self, Invalid> {
+    pub(crate) fn parse(text: &str) -> Result<Self, Invalid> {
         let text = text.trim();
         let (name, address) = match (text.rfind('<'), text.ends_with('>')) {
             (Some(open), true) => {
@@ -46,7 +46,7 @@ impl Mailbox {
     }
 
     /// The address for headers and the envelope: the domain as an A-label.
-    pub fn ascii_address(&self) -> String {
+    pub(crate) fn ascii_address(&self) -> String {
         ascii_address(&self.address)
     }
 }
@@ -61,7 +61,7 @@ impl std::fmt::Display for Mailbox {
 }
 
 /// An address with its domain as an A-label (mail-builder writes domains as given).
-pub fn ascii_address(address: &EmailAddress) -> String {
+pub(crate) fn ascii_address(address: &EmailAddress) -> String {
     if address.as_str().is_ascii() {
         address.as_str().to_owned()
     } else {
@@ -71,7 +71,7 @@ pub fn ascii_address(address: &EmailAddress) -> String {
 
 /// A `List-Id` value (RFC 2919): the list's name as a phrase, then `<key>`. A name that is
 /// not plain ASCII goes in RFC 2047 encoded words, each under the 75-character limit.
-pub fn list_id(name: &str, key: &str) -> String {
+pub(crate) fn list_id(name: &str, key: &str) -> String {
     let name: String = name.chars().filter(|c| !c.is_control()).take(60).collect();
     let name = name.trim();
     if name.is_empty() {
@@ -106,7 +106,7 @@ pub fn list_id(name: &str, key: &str) -> String {
 
 /// The bulk-mail headers of a campaign message.
 #[derive(Debug, Clone)]
-pub struct ListHeaders<'a> {
+pub(crate) struct ListHeaders<'a> {
     /// The https one-click URL (first) and any others, for `List-Unsubscribe`.
     pub unsubscribe: &'a [String],
     /// `List-Id` (RFC 2919), e.g. `Daily News <daily.news.example>`.
@@ -117,7 +117,7 @@ pub struct ListHeaders<'a> {
 
 /// Everything one message is made of.
 #[derive(Debug, Clone)]
-pub struct Parts<'a> {
+pub(crate) struct Parts<'a> {
     pub from: &'a Mailbox,
     pub to_name: &'a str,
     pub to: &'a str,
@@ -139,14 +139,14 @@ pub struct Parts<'a> {
 
 /// A file attached to a message.
 #[derive(Debug, Clone)]
-pub struct Attachment {
+pub(crate) struct Attachment {
     pub filename: String,
     pub content_type: String,
     pub bytes: Vec<u8>,
 }
 
 /// The message bytes, CRLF line ends, ready to sign and send.
-pub fn build(parts: &Parts<'_>) -> Vec<u8> {
+pub(crate) fn build(parts: &Parts<'_>) -> Vec<u8> {
     let from = Address::new_address(parts.from.name.as_deref(), parts.from.ascii_address());
     let to_name = parts.to_name.trim();
     let to = Address::new_address((!to_name.is_empty()).then_some(to_name), parts.to);
@@ -223,7 +223,7 @@ const MAX_HEADER_VALUE: usize = 8 * 1024;
 ///
 /// # Errors
 /// When the header is reserved or malformed.
-pub fn check_header(name: &str, value: &str) -> Result<(String, String), Invalid> {
+pub(crate) fn check_header(name: &str, value: &str) -> Result<(String, String), Invalid> {
     let name = name.trim();
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
         return Err(Invalid(format!("invalid header name '{name}'")));

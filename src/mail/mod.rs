@@ -4,8 +4,8 @@
 
 pub mod dkim;
 pub mod links;
-pub mod message;
-pub mod seal;
+pub(crate) mod message;
+pub(crate) mod seal;
 pub mod smtp;
 pub mod tokens;
 

@@ -11,7 +11,7 @@ use crate::mail::tokens::Signer;
 
 /// What sealing needs: the signing keys and where bounces go.
 #[derive(Debug, Clone, Default)]
-pub struct Sealer {
+pub(crate) struct Sealer {
     pub dkim: Dkim,
     /// `bounces@domain` form; `None`: `bounces@` the From domain for VERP, the From address
     /// otherwise.
@@ -20,7 +20,7 @@ pub struct Sealer {
 
 /// A message's content and headers, before it is sealed.
 #[derive(Debug, Clone)]
-pub struct Letter<'a> {
+pub(crate) struct Letter<'a> {
     pub from: &'a Mailbox,
     pub to: &'a EmailAddress,
     pub to_name: &'a str,
@@ -39,7 +39,7 @@ pub struct Letter<'a> {
 
 /// Where the relay reports a bounce.
 #[derive(Debug, Clone, Copy)]
-pub enum ReturnPath {
+pub(crate) enum ReturnPath {
     /// A VERP address naming the ledger row, signed, so a bounce finds its delivery.
     Verp { delivery_id: i64 },
     /// The bounce address, for mail queued before its ledger row exists.
@@ -48,7 +48,7 @@ pub enum ReturnPath {
 
 /// A sealed message and its envelope.
 #[derive(Debug, Clone)]
-pub struct Sealed {
+pub(crate) struct Sealed {
     pub mail_from: String,
     /// The envelope recipient, domain as an A-label.
     pub rcpt: String,
@@ -65,7 +65,7 @@ impl Sealer {
     ///
     /// # Errors
     /// When DKIM signing fails.
-    pub fn seal(
+    pub(crate) fn seal(
         &self,
         letter: &Letter<'_>,
         return_path: ReturnPath,

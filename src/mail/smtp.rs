@@ -78,7 +78,7 @@ impl Default for SmtpServerConfig {
 
 /// Why a message was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendError {
+pub(crate) enum SendError {
     /// Try again later: a 4xx reply, a dropped or timed-out connection.
     Temporary(String),
     /// Do not try again: a 5xx reply.
@@ -104,7 +104,7 @@ trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// An open, greeted (and, as configured, encrypted and authenticated) connection.
-pub struct Connection {
+pub(crate) struct Connection {
     client: SmtpClient<Box<dyn Io>>,
     pipelining: bool,
     smtputf8: bool,
@@ -130,12 +130,12 @@ impl std::fmt::Debug for Connection {
 /// recipient's bounce: the messages wait for the relay.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct ConnectError(pub String);
+pub(crate) struct ConnectError(pub String);
 
 impl Connection {
     /// # Errors
     /// When the relay cannot be reached, greeted, encrypted to or logged in to.
-    pub async fn open(config: &SmtpServerConfig, hello: &str) -> Result<Self, ConnectError> {
+    pub(crate) async fn open(config: &SmtpServerConfig, hello: &str) -> Result<Self, ConnectError> {
         Self::connect(config, hello).await.map_err(|e| match e {
             SendError::Permanent(text) | SendError::Temporary(text) => ConnectError(text),
         })
@@ -215,7 +215,7 @@ impl Connection {
     }
 
     /// Whether the connection can take another message.
-    pub fn is_usable(&self) -> bool {
+    pub(crate) fn is_usable(&self) -> bool {
         !self.broken && self.sent < self.max_messages
     }
 
@@ -224,7 +224,7 @@ impl Connection {
     ///
     /// # Errors
     /// The server's refusal, or a connection failure (after which the connection is broken).
-    pub async fn send(
+    pub(crate) async fn send(
         &mut self,
         mail_from: &str,
         rcpt: &str,
@@ -340,7 +340,7 @@ impl Connection {
     }
 
     /// Says goodbye; errors do not matter any more.
-    pub async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         let _ = self.client.cmd(b"QUIT\r\n").await;
     }
 }

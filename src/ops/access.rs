@@ -115,8 +115,10 @@ impl Permission {
 
 /// Someone acting through the API (and, later, the admin pages).
 #[derive(Debug, Clone)]
-pub struct Caller {
+pub(crate) struct Caller {
+    #[expect(dead_code, reason = "the audit log of the desk records who acted")]
     pub id: i64,
+    #[expect(dead_code, reason = "the audit log of the desk records who acted")]
     pub name: String,
     pub role: Role,
 }
@@ -124,7 +126,7 @@ pub struct Caller {
 impl Caller {
     /// # Errors
     /// `Forbidden`, naming the permission, when the caller's role does not grant it.
-    pub fn require(&self, permission: Permission) -> OpsResult<()> {
+    pub(crate) fn require(&self, permission: Permission) -> OpsResult<()> {
         if self.role.allows(permission) {
             Ok(())
         } else {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::db::campaigns;
-pub use crate::db::campaigns::{Campaign, CampaignFields, CampaignList, CampaignQuery};
+pub(crate) use crate::db::campaigns::{Campaign, CampaignFields, CampaignList, CampaignQuery};
 use crate::db::deliveries::{self, NewTx, Recipient};
 use crate::db::{self as store, Db};
 use crate::domain::{
@@ -58,7 +58,7 @@ async fn check(db: &Db, kit: &Arc<MailKit>, fields: &CampaignFields) -> OpsResul
 }
 
 /// The named lists, with their names; unknown IDs are an error naming them.
-pub async fn resolve_lists(db: &Db, ids: &[i64]) -> OpsResult<Vec<(i64, String)>> {
+pub(crate) async fn resolve_lists(db: &Db, ids: &[i64]) -> OpsResult<Vec<(i64, String)>> {
     let lists = crate::ops::lists::require_all(db, ids).await?;
     Ok(lists.into_iter().map(|l| (l.id, l.name)).collect())
 }
@@ -67,7 +67,7 @@ pub async fn resolve_lists(db: &Db, ids: &[i64]) -> OpsResult<Vec<(i64, String)>
 /// update they keep the saved values. Previews and test sends apply a draft to the saved
 /// campaign without saving it.
 #[derive(Debug, Clone, Default)]
-pub struct CampaignDraft {
+pub(crate) struct CampaignDraft {
     pub name: Option<String>,
     pub subject: Option<String>,
     pub lists: Option<Vec<i64>>,
@@ -203,7 +203,7 @@ impl CampaignDraft {
 ///
 /// # Errors
 /// `Invalid` for missing fields, unknown lists, a template that does not compile.
-pub async fn create(
+pub(crate) async fn create(
     db: &Db,
     kit: &Arc<MailKit>,
     default_from: &str,
@@ -218,7 +218,7 @@ pub async fn create(
 ///
 /// # Errors
 /// As [`create`], and `Invalid` once the campaign is sending or sent.
-pub async fn update(
+pub(crate) async fn update(
     db: &Db,
     kit: &Arc<MailKit>,
     id: i64,
@@ -243,7 +243,7 @@ pub async fn update(
 /// Campaigns as the API describes them: with their lists, and the template those without
 /// one use.
 #[derive(Debug, Clone)]
-pub struct Described {
+pub(crate) struct Described {
     pub campaigns: Vec<Campaign>,
     pub lists: Vec<CampaignList>,
     /// The default campaign template's ID (listmonk shows it), 0 if none.
@@ -256,7 +256,7 @@ pub struct Described {
 ///
 /// # Errors
 /// When the database fails.
-pub async fn describe(db: &Db, campaigns: Vec<Campaign>) -> OpsResult<Described> {
+pub(crate) async fn describe(db: &Db, campaigns: Vec<Campaign>) -> OpsResult<Described> {
     let ids: Vec<i64> = campaigns.iter().map(|c| c.id).collect();
     Ok(Described {
         lists: lists_of(db, &ids).await?,
@@ -270,7 +270,7 @@ pub async fn describe(db: &Db, campaigns: Vec<Campaign>) -> OpsResult<Described>
 ///
 /// # Errors
 /// When the database fails.
-pub async fn search(db: &Db, query: &CampaignQuery) -> OpsResult<Described> {
+pub(crate) async fn search(db: &Db, query: &CampaignQuery) -> OpsResult<Described> {
     let (found, total) = campaigns::query(db, query).await?;
     Ok(Described {
         total,
@@ -279,7 +279,7 @@ pub async fn search(db: &Db, query: &CampaignQuery) -> OpsResult<Described> {
 }
 
 /// The running campaigns.
-pub async fn running(db: &Db) -> OpsResult<Vec<Campaign>> {
+pub(crate) async fn running(db: &Db) -> OpsResult<Vec<Campaign>> {
     let query = CampaignQuery {
         statuses: vec![CampaignStatus::Running],
         ..CampaignQuery::default()
@@ -288,24 +288,24 @@ pub async fn running(db: &Db) -> OpsResult<Vec<Campaign>> {
 }
 
 /// The template a campaign without one uses (listmonk shows its ID), 0 if none.
-pub async fn default_template_id(db: &Db) -> OpsResult<i64> {
+pub(crate) async fn default_template_id(db: &Db) -> OpsResult<i64> {
     Ok(store::templates::default_of(db, TemplateType::Campaign)
         .await?
         .map_or(0, |t| t.id))
 }
 
-pub async fn get(db: &Db, id: i64) -> OpsResult<Campaign> {
+pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<Campaign> {
     campaigns::get(db, id)
         .await?
         .ok_or(OpsError::NotFound("campaign"))
 }
 
-pub async fn lists_of(db: &Db, ids: &[i64]) -> OpsResult<Vec<CampaignList>> {
+pub(crate) async fn lists_of(db: &Db, ids: &[i64]) -> OpsResult<Vec<CampaignList>> {
     Ok(campaigns::lists_of(db, ids).await?)
 }
 
 /// Deletes a campaign that is not sending (pause or cancel it first).
-pub async fn delete(db: &Db, id: i64) -> OpsResult<()> {
+pub(crate) async fn delete(db: &Db, id: i64) -> OpsResult<()> {
     let campaign = get(db, id).await?;
     if campaign.status == CampaignStatus::Running {
         return Err(OpsError::Invalid(
@@ -317,7 +317,7 @@ pub async fn delete(db: &Db, id: i64) -> OpsResult<()> {
 }
 
 /// Moves a campaign to `to`, if the move is legal. Starting writes the ledger.
-pub async fn change_status(db: &Db, id: i64, to: CampaignStatus) -> OpsResult<Campaign> {
+pub(crate) async fn change_status(db: &Db, id: i64, to: CampaignStatus) -> OpsResult<Campaign> {
     let campaign = get(db, id).await?;
     let from = campaign.status;
     from.check_transition(to)?;
@@ -366,7 +366,7 @@ pub async fn change_status(db: &Db, id: i64, to: CampaignStatus) -> OpsResult<Ca
 ///
 /// # Errors
 /// `NotFound`; `Invalid` with the line and reason when the template fails.
-pub async fn preview(
+pub(crate) async fn preview(
     db: &Db,
     kit: &Arc<MailKit>,
     id: i64,
@@ -385,7 +385,7 @@ pub async fn preview(
 
 /// Sends the campaign, with `draft`'s unsaved changes, to these addresses through the
 /// transactional queue. Known subscribers see their own values; others a sample reader's.
-pub async fn send_test(
+pub(crate) async fn send_test(
     db: &Db,
     kit: &Arc<MailKit>,
     id: i64,

@@ -14,7 +14,7 @@ const SECRET_LABEL: &str = "altcha";
 
 /// How hard and how long-lived challenges are.
 #[derive(Debug, Clone, Copy)]
-pub struct Difficulty {
+pub(crate) struct Difficulty {
     /// PBKDF2 iterations per attempt; a reader's browser makes about 256 attempts.
     pub cost: u32,
     pub valid_secs: i64,
@@ -37,7 +37,10 @@ pub enum Refused {
 ///
 /// # Errors
 /// When the challenge cannot be made (an invalid cost).
-pub fn challenge(signer: &Signer, difficulty: Difficulty) -> anyhow::Result<altcha::Challenge> {
+pub(crate) fn challenge(
+    signer: &Signer,
+    difficulty: Difficulty,
+) -> anyhow::Result<altcha::Challenge> {
     let expires_at = Timestamp::now().as_datetime().unix_timestamp() + difficulty.valid_secs;
     altcha::create_challenge(CreateChallengeOptions {
         cost: difficulty.cost,
@@ -118,7 +121,7 @@ pub enum Provider {
 
 impl Provider {
     /// The provider's own verify endpoint.
-    pub fn verify_url(self) -> &'static str {
+    pub(crate) fn verify_url(self) -> &'static str {
         match self {
             Provider::Recaptcha => "https://www.google.com/recaptcha/api/siteverify",
             Provider::Hcaptcha => "https://api.hcaptcha.com/siteverify",
@@ -127,7 +130,7 @@ impl Provider {
     }
 
     /// The form field the provider's widget fills with its token.
-    pub fn response_field(self) -> &'static str {
+    pub(crate) fn response_field(self) -> &'static str {
         match self {
             Provider::Recaptcha => "g-recaptcha-response",
             Provider::Hcaptcha => "h-captcha-response",
@@ -138,7 +141,7 @@ impl Provider {
 
 /// A configured third-party check.
 #[derive(Debug, Clone)]
-pub struct External {
+pub(crate) struct External {
     pub provider: Provider,
     pub secret: crate::domain::Secret,
     pub verify_url: String,
@@ -147,7 +150,7 @@ pub struct External {
 
 /// Why a third-party token was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExternalRefused {
+pub(crate) enum ExternalRefused {
     /// The provider said no, or there was no token.
     Rejected,
     /// The provider could not be asked or gave no usable answer: refused all the same.
@@ -161,7 +164,7 @@ struct SiteVerify {
 }
 
 /// Asks the provider whether `token` is good, failing closed.
-pub async fn verify_external(
+pub(crate) async fn verify_external(
     http: &reqwest::Client,
     external: &External,
     token: Option<&str>,

@@ -23,7 +23,7 @@ use crate::render::{
 /// sealed, who sends it. One per process, shared by the workers, previews, test sends and
 /// the reader's side.
 #[derive(Debug, Clone)]
-pub struct MailKit {
+pub(crate) struct MailKit {
     pub signer: Signer,
     pub links: Links,
     pub sealer: Sealer,
@@ -31,7 +31,7 @@ pub struct MailKit {
 }
 
 impl MailKit {
-    pub fn new(
+    pub(crate) fn new(
         signer: Signer,
         root_url: &str,
         sealer: Sealer,
@@ -68,7 +68,7 @@ impl From<ComposeError> for OpsError {
 
 /// Whom a message is for, as templates see them.
 #[derive(Debug, Clone, Copy)]
-pub struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     pub uuid: uuid::Uuid,
     pub email: &'a str,
     pub name: &'a str,
@@ -121,7 +121,7 @@ pub(crate) fn render_for(
 
 /// One recipient's finished message and envelope.
 #[derive(Debug, Clone)]
-pub struct Composed {
+pub(crate) struct Composed {
     pub mail_from: String,
     pub rcpt: String,
     pub subject: String,
@@ -131,7 +131,7 @@ pub struct Composed {
 /// A campaign made ready to send: compiled once, then [`CampaignComposer::compose`] per
 /// recipient.
 #[derive(Debug, Clone)]
-pub struct CampaignComposer {
+pub(crate) struct CampaignComposer {
     pub campaign_id: i64,
     pub updated_at: Timestamp,
     pub optin: bool,
@@ -160,7 +160,7 @@ impl CampaignComposer {
     /// # Errors
     /// `NotFound` for a missing campaign; `Invalid` when its template does not compile or
     /// its sender is malformed.
-    pub async fn load(db: &Db, kit: Arc<MailKit>, campaign_id: i64) -> OpsResult<Self> {
+    pub(crate) async fn load(db: &Db, kit: Arc<MailKit>, campaign_id: i64) -> OpsResult<Self> {
         let campaign = db::campaigns::get(db, campaign_id)
             .await?
             .ok_or(OpsError::NotFound("campaign"))?;
@@ -171,7 +171,7 @@ impl CampaignComposer {
 
     /// # Errors
     /// When the template does not compile or the sender is malformed.
-    pub fn new(
+    pub(crate) fn new(
         campaign: &Campaign,
         lists: &[CampaignList],
         layout: Option<&str>,
@@ -231,7 +231,7 @@ impl CampaignComposer {
     ///
     /// # Errors
     /// When the template fails for this recipient, or signing fails.
-    pub fn compose(
+    pub(crate) fn compose(
         &self,
         delivery_id: i64,
         recipient: &Recipient,
@@ -281,7 +281,7 @@ impl CampaignComposer {
     ///
     /// # Errors
     /// As [`CampaignComposer::compose`].
-    pub fn outgoing(
+    pub(crate) fn outgoing(
         &self,
         row: &db::deliveries::Claimed,
         recipient: &Recipient,
@@ -303,7 +303,7 @@ impl CampaignComposer {
     ///
     /// # Errors
     /// When the template fails.
-    pub fn preview_html(&self, recipient: &Recipient) -> Result<String, Invalid> {
+    pub(crate) fn preview_html(&self, recipient: &Recipient) -> Result<String, Invalid> {
         Ok(self.render(recipient)?.0.html)
     }
 
@@ -328,7 +328,7 @@ impl CampaignComposer {
 ///
 /// # Errors
 /// When a named template does not exist or is of the wrong type.
-pub async fn layout_for(
+pub(crate) async fn layout_for(
     db: &Db,
     template_id: Option<i64>,
     kind: TemplateType,
@@ -355,7 +355,9 @@ pub async fn layout_for(
 ///
 /// # Errors
 /// When a header is reserved or malformed.
-pub fn campaign_headers(value: &serde_json::Value) -> Result<Vec<(String, String)>, Invalid> {
+pub(crate) fn campaign_headers(
+    value: &serde_json::Value,
+) -> Result<Vec<(String, String)>, Invalid> {
     let mut out = Vec::new();
     let Some(items) = value.as_array() else {
         return if value.is_null() {
@@ -383,7 +385,7 @@ pub fn campaign_headers(value: &serde_json::Value) -> Result<Vec<(String, String
 }
 
 /// A stand-in recipient for previews when no subscriber is given.
-pub fn sample_recipient() -> Recipient {
+pub(crate) fn sample_recipient() -> Recipient {
     Recipient {
         id: 0,
         uuid: uuid::Uuid::nil(),

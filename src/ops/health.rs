@@ -7,6 +7,6 @@ use crate::ops::OpsResult;
 ///
 /// # Errors
 /// When the database does not answer.
-pub async fn check(db: &Db) -> OpsResult<()> {
+pub(crate) async fn check(db: &Db) -> OpsResult<()> {
     Ok(db.ping().await?)
 }

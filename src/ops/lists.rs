@@ -3,29 +3,29 @@
 use super::{OpsError, OpsResult};
 use crate::db::Db;
 use crate::db::lists;
-pub use crate::db::lists::{ListFields, ListOrder, ListQuery, ListWithCounts};
+pub(crate) use crate::db::lists::{ListFields, ListOrder, ListQuery, ListWithCounts};
 use crate::domain::{Lang, List, ListName, ListStatus, ListType, OptinKind, Tags};
 
-pub async fn search(db: &Db, query: &ListQuery) -> OpsResult<(Vec<ListWithCounts>, i64)> {
+pub(crate) async fn search(db: &Db, query: &ListQuery) -> OpsResult<(Vec<ListWithCounts>, i64)> {
     let (found, total) = lists::query(db, query).await?;
     Ok((lists::with_counts(db, found).await?, total))
 }
 
-pub async fn get(db: &Db, id: i64) -> OpsResult<ListWithCounts> {
+pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<ListWithCounts> {
     let list = lists::get(db, id)
         .await?
         .ok_or(OpsError::NotFound("list"))?;
     Ok(lists::with_counts(db, vec![list]).await?.remove(0))
 }
 
-pub async fn create(db: &Db, fields: &ListFields) -> OpsResult<ListWithCounts> {
+pub(crate) async fn create(db: &Db, fields: &ListFields) -> OpsResult<ListWithCounts> {
     let list = lists::insert(db, fields).await?;
     Ok(lists::with_counts(db, vec![list]).await?.remove(0))
 }
 
 /// A change to a list: the fields given; the rest keep their values.
 #[derive(Debug, Clone, Default)]
-pub struct ListChanges {
+pub(crate) struct ListChanges {
     pub name: Option<ListName>,
     pub list_type: Option<ListType>,
     pub optin: Option<OptinKind>,
@@ -41,7 +41,7 @@ pub struct ListChanges {
 ///
 /// # Errors
 /// `Invalid` without a name.
-pub async fn create_from(db: &Db, changes: ListChanges) -> OpsResult<ListWithCounts> {
+pub(crate) async fn create_from(db: &Db, changes: ListChanges) -> OpsResult<ListWithCounts> {
     let fields = ListFields {
         name: changes
             .name
@@ -60,7 +60,7 @@ pub async fn create_from(db: &Db, changes: ListChanges) -> OpsResult<ListWithCou
 ///
 /// # Errors
 /// `NotFound` for an unknown list.
-pub async fn update(db: &Db, id: i64, changes: ListChanges) -> OpsResult<ListWithCounts> {
+pub(crate) async fn update(db: &Db, id: i64, changes: ListChanges) -> OpsResult<ListWithCounts> {
     let current = get(db, id).await?.list;
     let fields = ListFields {
         name: match changes.name {
@@ -83,7 +83,7 @@ pub async fn update(db: &Db, id: i64, changes: ListChanges) -> OpsResult<ListWit
     Ok(lists::with_counts(db, vec![list]).await?.remove(0))
 }
 
-pub async fn delete(db: &Db, id: i64) -> OpsResult<()> {
+pub(crate) async fn delete(db: &Db, id: i64) -> OpsResult<()> {
     match lists::delete(db, &[id]).await? {
         0 => Err(OpsError::NotFound("list")),
         _ => Ok(()),
@@ -91,7 +91,7 @@ pub async fn delete(db: &Db, id: i64) -> OpsResult<()> {
 }
 
 /// The lists with these IDs, or an error naming the IDs that match no list.
-pub async fn require_all(db: &Db, ids: &[i64]) -> OpsResult<Vec<List>> {
+pub(crate) async fn require_all(db: &Db, ids: &[i64]) -> OpsResult<Vec<List>> {
     let mut wanted: Vec<i64> = ids.to_vec();
     wanted.sort_unstable();
     wanted.dedup();

@@ -6,18 +6,18 @@
 //! layer. Row types of `db` that callers see are re-exported by the module of their noun
 //! (`ops::campaigns::Campaign`), so the layers above name nothing of `db` but its handle.
 
-pub mod access;
-pub mod campaigns;
+pub(crate) mod access;
+pub(crate) mod campaigns;
 pub mod captcha;
-pub mod compose;
-pub mod health;
-pub mod imports;
-pub mod lists;
-pub mod outbox;
+pub(crate) mod compose;
+pub(crate) mod health;
+pub(crate) mod imports;
+pub(crate) mod lists;
+pub(crate) mod outbox;
 pub mod reader;
-pub mod subscribers;
-pub mod templates;
-pub mod tx;
+pub(crate) mod subscribers;
+pub(crate) mod templates;
+pub(crate) mod tx;
 pub mod users;
 
 use crate::db::DbError;

@@ -2,11 +2,11 @@
 
 use crate::db::Db;
 use crate::db::outbox;
-pub use crate::db::outbox::{OutboxMessage, OutboxSummary};
+pub(crate) use crate::db::outbox::{OutboxMessage, OutboxSummary};
 use crate::ops::{OpsError, OpsResult};
 
 /// A page of stored messages, newest first, optionally to one recipient; and how many.
-pub async fn search(
+pub(crate) async fn search(
     db: &Db,
     rcpt: Option<&str>,
     limit: Option<i64>,
@@ -16,7 +16,7 @@ pub async fn search(
 }
 
 /// One stored message, with its bytes.
-pub async fn get(db: &Db, id: i64) -> OpsResult<OutboxMessage> {
+pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<OutboxMessage> {
     outbox::get(db, id)
         .await?
         .ok_or(OpsError::NotFound("message"))

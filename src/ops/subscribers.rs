@@ -7,8 +7,8 @@ use tokio::sync::mpsc;
 use super::{OpsError, OpsResult, lists::require_all};
 use crate::db::Db;
 use crate::db::signup;
-pub use crate::db::signup::{ConsentQuery, ConsentRecord, MailRecord};
-pub use crate::db::subscribers::SubscriberFields;
+pub(crate) use crate::db::signup::{ConsentQuery, ConsentRecord, MailRecord};
+pub(crate) use crate::db::subscribers::SubscriberFields;
 use crate::db::subscribers::{self, NewSubscription};
 use crate::domain::{
     Attribs, EmailAddress, ListAction, ListType, Subscriber, SubscriberName, SubscriberQuery,
@@ -17,14 +17,14 @@ use crate::domain::{
 
 /// A subscriber with its subscriptions, as the API shows it.
 #[derive(Debug, Clone)]
-pub struct SubscriberWithLists {
+pub(crate) struct SubscriberWithLists {
     pub subscriber: Subscriber,
     pub subscriptions: Vec<Subscription>,
 }
 
 /// A new subscriber, parsed.
 #[derive(Debug, Clone)]
-pub struct NewSubscriber {
+pub(crate) struct NewSubscriber {
     pub fields: SubscriberFields,
     pub list_ids: Vec<i64>,
     /// Confirm double opt-in subscriptions at once (the caller vouches for consent).
@@ -33,7 +33,7 @@ pub struct NewSubscriber {
 
 /// Changes to a subscriber. `None` keeps the current value.
 #[derive(Debug, Clone, Default)]
-pub struct SubscriberChanges {
+pub(crate) struct SubscriberChanges {
     pub email: Option<EmailAddress>,
     pub name: Option<SubscriberName>,
     pub attribs: Option<Attribs>,
@@ -65,13 +65,13 @@ async fn subscriptions_for(
         .collect())
 }
 
-pub async fn create(db: &Db, new: NewSubscriber) -> OpsResult<SubscriberWithLists> {
+pub(crate) async fn create(db: &Db, new: NewSubscriber) -> OpsResult<SubscriberWithLists> {
     let subs = subscriptions_for(db, &new.list_ids, new.fields.status, new.preconfirm).await?;
     let id = subscribers::insert(db, &new.fields, &subs).await?;
     get(db, id).await
 }
 
-pub async fn get(db: &Db, id: i64) -> OpsResult<SubscriberWithLists> {
+pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<SubscriberWithLists> {
     let subscriber = subscribers::get(db, id)
         .await?
         .ok_or(OpsError::NotFound("subscriber"))?;
@@ -82,7 +82,7 @@ pub async fn get(db: &Db, id: i64) -> OpsResult<SubscriberWithLists> {
     })
 }
 
-pub async fn update(
+pub(crate) async fn update(
     db: &Db,
     id: i64,
     changes: SubscriberChanges,
@@ -112,7 +112,7 @@ pub async fn update(
 }
 
 /// Subscribers matching `query`, each with its subscriptions, and the number matching.
-pub async fn search(
+pub(crate) async fn search(
     db: &Db,
     query: &SubscriberQuery,
 ) -> OpsResult<(Vec<SubscriberWithLists>, i64)> {
@@ -123,7 +123,7 @@ pub async fn search(
 /// Every subscriber matching `query`, with their lists, in batches read from one running
 /// query, so that answering for a million readers takes no more memory than for a thousand;
 /// and how many there are.
-pub async fn search_all(
+pub(crate) async fn search_all(
     db: &Db,
     query: &SubscriberQuery,
 ) -> OpsResult<(i64, mpsc::Receiver<OpsResult<Vec<SubscriberWithLists>>>)> {
@@ -168,21 +168,21 @@ async fn with_lists(db: &Db, found: Vec<Subscriber>) -> OpsResult<Vec<Subscriber
         .collect())
 }
 
-pub async fn delete(db: &Db, ids: &[i64]) -> OpsResult<u64> {
+pub(crate) async fn delete(db: &Db, ids: &[i64]) -> OpsResult<u64> {
     if ids.is_empty() {
         return Err(OpsError::Invalid("no subscriber IDs given".into()));
     }
     Ok(subscribers::delete(db, ids).await?)
 }
 
-pub async fn blocklist(db: &Db, ids: &[i64]) -> OpsResult<u64> {
+pub(crate) async fn blocklist(db: &Db, ids: &[i64]) -> OpsResult<u64> {
     if ids.is_empty() {
         return Err(OpsError::Invalid("no subscriber IDs given".into()));
     }
     Ok(subscribers::blocklist(db, ids).await?)
 }
 
-pub async fn change_lists(
+pub(crate) async fn change_lists(
     db: &Db,
     subscriber_ids: &[i64],
     list_ids: &[i64],
@@ -200,7 +200,7 @@ pub async fn change_lists(
 
 /// What an unsubscribe link acts on: whose, and which lists.
 #[derive(Debug, Clone)]
-pub struct UnsubscribeTarget {
+pub(crate) struct UnsubscribeTarget {
     pub subscriber: crate::domain::Subscriber,
     /// The lists left by unsubscribing: the campaign's, or every list when the link came
     /// from no campaign.
@@ -209,7 +209,7 @@ pub struct UnsubscribeTarget {
 
 /// A list an unsubscribe link leaves.
 #[derive(Debug, Clone)]
-pub struct ListLeft {
+pub(crate) struct ListLeft {
     pub id: i64,
     pub name: String,
     /// Whether the reader is on it now (not already unsubscribed).
@@ -220,7 +220,7 @@ pub struct ListLeft {
 ///
 /// # Errors
 /// When the database fails.
-pub async fn unsubscribe_target(
+pub(crate) async fn unsubscribe_target(
     db: &Db,
     token: crate::mail::tokens::UnsubscribeToken,
 ) -> OpsResult<Option<UnsubscribeTarget>> {
@@ -259,7 +259,7 @@ pub async fn unsubscribe_target(
 ///
 /// # Errors
 /// When the database fails.
-pub async fn unsubscribe(db: &Db, target: &UnsubscribeTarget) -> OpsResult<()> {
+pub(crate) async fn unsubscribe(db: &Db, target: &UnsubscribeTarget) -> OpsResult<()> {
     let list_ids: Vec<i64> = target.lists.iter().map(|l| l.id).collect();
     crate::db::subscribers::change_lists(
         db,
@@ -277,7 +277,7 @@ pub async fn unsubscribe(db: &Db, target: &UnsubscribeTarget) -> OpsResult<()> {
 /// listmonk's shape (`profile`, `subscriptions`, `campaign_views`, `link_clicks`) with
 /// bulten's `consents` and `messages` added.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct ReaderData {
+pub(crate) struct ReaderData {
     /// One entry, as listmonk exports it.
     pub profile: Vec<Profile>,
     pub subscriptions: Vec<SubscriptionData>,
@@ -291,7 +291,7 @@ pub struct ReaderData {
 
 /// A reader's own fields, in an export.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Profile {
+pub(crate) struct Profile {
     pub id: i64,
     pub uuid: uuid::Uuid,
     pub email: String,
@@ -304,7 +304,7 @@ pub struct Profile {
 
 /// One subscription, in an export.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct SubscriptionData {
+pub(crate) struct SubscriptionData {
     pub list_id: i64,
     pub name: String,
     #[serde(rename = "type")]
@@ -319,7 +319,7 @@ pub struct SubscriptionData {
 ///
 /// # Errors
 /// `NotFound` for an unknown subscriber.
-pub async fn export(db: &Db, id: i64) -> OpsResult<ReaderData> {
+pub(crate) async fn export(db: &Db, id: i64) -> OpsResult<ReaderData> {
     let found = get(db, id).await?;
     let (consents, _) = signup::consents(
         db,
@@ -363,6 +363,9 @@ pub async fn export(db: &Db, id: i64) -> OpsResult<ReaderData> {
 }
 
 /// Consent records as proof (GDPR, KVKK), oldest first, and how many match.
-pub async fn consents(db: &Db, query: &ConsentQuery) -> OpsResult<(Vec<ConsentRecord>, i64)> {
+pub(crate) async fn consents(
+    db: &Db,
+    query: &ConsentQuery,
+) -> OpsResult<(Vec<ConsentRecord>, i64)> {
     Ok(signup::consents(db, query).await?)
 }

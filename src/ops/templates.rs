@@ -2,7 +2,7 @@
 
 use crate::db::Db;
 use crate::db::templates;
-pub use crate::db::templates::{Template, TemplateFields};
+pub(crate) use crate::db::templates::{Template, TemplateFields};
 use crate::domain::{Invalid, TemplateType};
 use crate::ops::compose::{self, MailKit};
 use crate::ops::{OpsError, OpsResult};
@@ -12,7 +12,7 @@ use crate::render::{self, BodyFormat, CampaignVars, Compiled, Source};
 ///
 /// # Errors
 /// When the database fails.
-pub async fn ensure_defaults(db: &Db) -> OpsResult<()> {
+pub(crate) async fn ensure_defaults(db: &Db) -> OpsResult<()> {
     if templates::count(db).await? > 0 {
         return Ok(());
     }
@@ -37,7 +37,7 @@ pub async fn ensure_defaults(db: &Db) -> OpsResult<()> {
 ///
 /// # Errors
 /// The compiler's message, with the line.
-pub fn check(fields: &TemplateFields) -> Result<(), Invalid> {
+pub(crate) fn check(fields: &TemplateFields) -> Result<(), Invalid> {
     if fields.name.trim().is_empty() {
         return Err(Invalid("the template name is empty".into()));
     }
@@ -63,7 +63,7 @@ pub fn check(fields: &TemplateFields) -> Result<(), Invalid> {
 
 /// A template as a caller describes it; on update, absent fields keep their values.
 #[derive(Debug, Clone, Default)]
-pub struct TemplateDraft {
+pub(crate) struct TemplateDraft {
     pub name: Option<String>,
     pub template_type: Option<TemplateType>,
     pub subject: Option<String>,
@@ -100,7 +100,7 @@ impl TemplateDraft {
 ///
 /// # Errors
 /// `Invalid` for a missing name or body, or a template that does not compile.
-pub async fn create(db: &Db, draft: TemplateDraft) -> OpsResult<Template> {
+pub(crate) async fn create(db: &Db, draft: TemplateDraft) -> OpsResult<Template> {
     let fields = draft.fields(None)?;
     check(&fields)?;
     Ok(templates::insert(db, &fields, false).await?)
@@ -110,7 +110,7 @@ pub async fn create(db: &Db, draft: TemplateDraft) -> OpsResult<Template> {
 ///
 /// # Errors
 /// As [`create`], and `NotFound`.
-pub async fn update(db: &Db, id: i64, draft: TemplateDraft) -> OpsResult<Template> {
+pub(crate) async fn update(db: &Db, id: i64, draft: TemplateDraft) -> OpsResult<Template> {
     let current = get(db, id).await?;
     let fields = draft.fields(Some(&current))?;
     check(&fields)?;
@@ -119,14 +119,14 @@ pub async fn update(db: &Db, id: i64, draft: TemplateDraft) -> OpsResult<Templat
         .ok_or(OpsError::NotFound("template"))
 }
 
-pub async fn get(db: &Db, id: i64) -> OpsResult<Template> {
+pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<Template> {
     templates::get(db, id)
         .await?
         .ok_or(OpsError::NotFound("template"))
 }
 
 /// Deletes a template; the default one stays (campaigns without a template use it).
-pub async fn delete(db: &Db, id: i64) -> OpsResult<()> {
+pub(crate) async fn delete(db: &Db, id: i64) -> OpsResult<()> {
     let template = get(db, id).await?;
     if template.is_default {
         return Err(OpsError::Invalid(
@@ -137,7 +137,7 @@ pub async fn delete(db: &Db, id: i64) -> OpsResult<()> {
     Ok(())
 }
 
-pub async fn set_default(db: &Db, id: i64) -> OpsResult<Template> {
+pub(crate) async fn set_default(db: &Db, id: i64) -> OpsResult<Template> {
     let template = get(db, id).await?;
     if template.template_type != TemplateType::Campaign {
         return Err(OpsError::Invalid(
@@ -149,7 +149,7 @@ pub async fn set_default(db: &Db, id: i64) -> OpsResult<Template> {
 }
 
 /// Every template, default ones included.
-pub async fn all(db: &Db) -> OpsResult<Vec<Template>> {
+pub(crate) async fn all(db: &Db) -> OpsResult<Vec<Template>> {
     Ok(templates::all(db).await?)
 }
 
@@ -163,7 +163,12 @@ a list:</p><ul><li>first</li><li>second</li></ul>";
 ///
 /// # Errors
 /// `Invalid` with the line and reason when the template does not compile or fails.
-pub fn preview(kit: &MailKit, kind: TemplateType, subject: &str, body: &str) -> OpsResult<String> {
+pub(crate) fn preview(
+    kit: &MailKit,
+    kind: TemplateType,
+    subject: &str,
+    body: &str,
+) -> OpsResult<String> {
     let (body, layout) = match kind {
         TemplateType::Campaign => (SAMPLE_CONTENT, Some(body)),
         TemplateType::Tx => (body, None),

@@ -12,7 +12,7 @@ use crate::render::{CampaignVars, Compiled, Source};
 
 /// How recipients are looked up (listmonk's `subscriber_mode`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum SubscriberMode {
+pub(crate) enum SubscriberMode {
     /// Every recipient must be a subscriber.
     #[default]
     Default,
@@ -24,13 +24,13 @@ pub enum SubscriberMode {
 
 /// Whom to mail: subscriber IDs or addresses.
 #[derive(Debug, Clone)]
-pub enum TxRecipient {
+pub(crate) enum TxRecipient {
     Id(i64),
     Email(String),
 }
 
 #[derive(Debug, Clone)]
-pub struct TxRequest {
+pub(crate) struct TxRequest {
     pub recipients: Vec<TxRecipient>,
     pub mode: SubscriberMode,
     pub template_id: i64,
@@ -50,7 +50,7 @@ const MAX_RECIPIENTS: usize = 1000;
 ///
 /// # Errors
 /// `Invalid` for an unknown template or recipient, a broken template, a bad address.
-pub async fn send(
+pub(crate) async fn send(
     db: &Db,
     kit: &MailKit,
     default_from: &str,
@@ -212,7 +212,7 @@ fn parse(address: &str) -> Result<EmailAddress, Invalid> {
 /// A system mail (a confirmation, a preference link): bulten's own words, queued on the
 /// ledger ahead of campaign mail like any transactional message.
 #[derive(Debug, Clone)]
-pub struct SystemMail<'a> {
+pub(crate) struct SystemMail<'a> {
     pub to: &'a EmailAddress,
     pub to_name: &'a str,
     pub subscriber_id: Option<i64>,
@@ -225,7 +225,7 @@ pub struct SystemMail<'a> {
 ///
 /// # Errors
 /// `Invalid` when the sender does not parse; `Internal` when signing fails.
-pub async fn queue_system(
+pub(crate) async fn queue_system(
     db: &Db,
     kit: &MailKit,
     from: &str,

@@ -13,12 +13,12 @@ pub use super::access::Role;
 
 /// A password that must not be printed by accident.
 #[derive(Clone)]
-pub struct Password(String);
+pub(crate) struct Password(String);
 
 impl Password {
     /// # Errors
     /// When the password is shorter than 8 characters.
-    pub fn parse(raw: String) -> OpsResult<Self> {
+    pub(crate) fn parse(raw: String) -> OpsResult<Self> {
         if raw.chars().count() < 8 {
             return Err(OpsError::Invalid(
                 "the password must have at least 8 characters".into(),
@@ -28,7 +28,7 @@ impl Password {
     }
 
     /// A random password of 20 characters, for the first admin.
-    pub fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
         let mut rng = rand::rng();
         Self(
@@ -38,7 +38,7 @@ impl Password {
         )
     }
 
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -64,7 +64,7 @@ fn validate_name(name: &str, what: &str) -> OpsResult<()> {
     }
 }
 
-pub fn hash_password(password: &Password) -> OpsResult<String> {
+pub(crate) fn hash_password(password: &Password) -> OpsResult<String> {
     let salt = SaltString::encode_b64(&rand::rng().random::<[u8; 16]>())
         .map_err(|e| OpsError::Internal(anyhow::anyhow!("salt encoding failed: {e}")))?;
     Argon2::default()
@@ -73,7 +73,11 @@ pub fn hash_password(password: &Password) -> OpsResult<String> {
         .map_err(|e| OpsError::Internal(anyhow::anyhow!("password hashing failed: {e}")))
 }
 
-pub fn verify_password(password: &str, phc: &str) -> bool {
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the desk's sign-in checks passwords with it")
+)]
+pub(crate) fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|hash| {
         Argon2::default()
             .verify_password(password.as_bytes(), &hash)
@@ -81,7 +85,12 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     })
 }
 
-pub async fn add_user(db: &Db, username: &str, password: &Password, role: Role) -> OpsResult<i64> {
+pub(crate) async fn add_user(
+    db: &Db,
+    username: &str,
+    password: &Password,
+    role: Role,
+) -> OpsResult<i64> {
     validate_name(username, "user name")?;
     let hash = hash_password(password)?;
     users::insert_user(db, username, &hash, role.as_str())
@@ -113,10 +122,10 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-pub use super::access::Caller as ApiCaller;
+pub(crate) use super::access::Caller as ApiCaller;
 
 /// Checks an API user's token in constant time; `None` for any mismatch.
-pub async fn authenticate_api_user(
+pub(crate) async fn authenticate_api_user(
     db: &Db,
     name: &str,
     token: &str,
@@ -141,7 +150,7 @@ pub async fn authenticate_api_user(
 
 /// The first admin, created when no user exists yet.
 #[derive(Debug)]
-pub struct FirstAdmin {
+pub(crate) struct FirstAdmin {
     pub username: String,
     /// Set when bulten chose the password and must show it once.
     pub generated_password: Option<Password>,
@@ -149,7 +158,7 @@ pub struct FirstAdmin {
 
 /// Creates the first admin from the given credentials, or `admin` with a random password.
 /// Does nothing when a user exists.
-pub async fn ensure_first_admin(
+pub(crate) async fn ensure_first_admin(
     db: &Db,
     username: Option<&str>,
     password: Option<Password>,

@@ -22,7 +22,7 @@ use crate::domain::{
 /// 32,766-parameter limit while amortising the statement overhead.
 mod runs;
 
-pub use runs::{
+pub(crate) use runs::{
     ImportRun, clear_finished_runs, fail_abandoned_runs, finish_run, latest_run, logs,
     request_stop, start_run,
 };
@@ -31,7 +31,7 @@ const SQLITE_ROWS_PER_STATEMENT: usize = 2000;
 
 /// A valid row, ready to load.
 #[derive(Debug, Clone)]
-pub struct ImportRow {
+pub(crate) struct ImportRow {
     pub email: EmailAddress,
     pub name: SubscriberName,
     /// The attributes as JSON text, serialized by the reader thread so the loader only binds.
@@ -48,7 +48,7 @@ impl ImportRow {
         &self.attribs_json
     }
 
-    pub fn new(email: EmailAddress, name: SubscriberName, attribs: &Attribs) -> Self {
+    pub(crate) fn new(email: EmailAddress, name: SubscriberName, attribs: &Attribs) -> Self {
         Self {
             email,
             name,
@@ -60,14 +60,14 @@ impl ImportRow {
 
 /// A refused row: where it was and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RowError {
+pub(crate) struct RowError {
     pub line: u64,
     pub reason: String,
 }
 
 /// What a batch does besides inserting subscribers.
 #[derive(Debug)]
-pub struct BatchPlan {
+pub(crate) struct BatchPlan {
     pub mode: ImportMode,
     pub overwrite: bool,
     /// The lists to subscribe to, each with the status new subscriptions take.
@@ -78,7 +78,7 @@ pub struct BatchPlan {
 }
 
 impl BatchPlan {
-    pub fn new(
+    pub(crate) fn new(
         mode: ImportMode,
         overwrite: bool,
         subscriptions: Vec<(i64, SubscriptionStatus)>,
@@ -453,7 +453,7 @@ fn subscriber_args(chunk: &[ImportRow]) -> DbResult<SqliteArguments> {
 /// Loads one batch and its refused rows, and moves the run's counters, in one transaction.
 ///
 /// Returns the run's status after the batch, so the caller sees a stop request.
-pub async fn load_batch(
+pub(crate) async fn load_batch(
     db: &Db,
     run_id: i64,
     rows: &[ImportRow],
@@ -537,7 +537,7 @@ async fn checkpoint_sqlite(pool: &sqlx::SqlitePool) -> DbResult<()> {
 
 /// Ends an import's loading: on SQLite its last batch, still in the WAL, is checkpointed, as
 /// every earlier one was while the next loaded.
-pub async fn finish_loading(db: &Db) -> DbResult<()> {
+pub(crate) async fn finish_loading(db: &Db) -> DbResult<()> {
     match db {
         Db::Sqlite(pool) => checkpoint_sqlite(pool).await,
         Db::Postgres(_) => Ok(()),

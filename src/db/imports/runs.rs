@@ -9,7 +9,7 @@ use crate::domain::{ImportMode, ImportRunStatus, Timestamp};
 
 /// An import run as recorded.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
-pub struct ImportRun {
+pub(crate) struct ImportRun {
     pub id: i64,
     pub name: String,
     #[sqlx(try_from = "String")]
@@ -17,8 +17,6 @@ pub struct ImportRun {
     #[sqlx(try_from = "String")]
     pub status: ImportRunStatus,
     pub overwrite: bool,
-    #[serde(skip)]
-    pub list_ids: Json<Vec<i64>>,
     pub total: i64,
     pub imported: i64,
     pub failed: i64,
@@ -30,12 +28,12 @@ pub struct ImportRun {
 /// The columns of a row, as a literal so static queries can be built with `concat!`.
 macro_rules! run_columns {
     () => {
-        "id, name, mode, status, overwrite, list_ids, total, imported, failed, error, \
+        "id, name, mode, status, overwrite, total, imported, failed, error, \
          created_at, updated_at"
     };
 }
 
-pub async fn start_run(
+pub(crate) async fn start_run(
     db: &Db,
     name: &str,
     mode: ImportMode,
@@ -60,7 +58,7 @@ pub async fn start_run(
 }
 
 /// The most recent run, if any.
-pub async fn latest_run(db: &Db) -> DbResult<Option<ImportRun>> {
+pub(crate) async fn latest_run(db: &Db) -> DbResult<Option<ImportRun>> {
     let sql: &str = concat!(
         "SELECT ",
         run_columns!(),
@@ -72,7 +70,7 @@ pub async fn latest_run(db: &Db) -> DbResult<Option<ImportRun>> {
 }
 
 /// Asks a running import to stop after its current batch.
-pub async fn request_stop(db: &Db, id: i64) -> DbResult<bool> {
+pub(crate) async fn request_stop(db: &Db, id: i64) -> DbResult<bool> {
     let n = on_pool!(db, pool => sqlx::query(
         "UPDATE imports SET status = $3, updated_at = $2 WHERE id = $1 AND status = $4",
     )
@@ -87,7 +85,7 @@ pub async fn request_stop(db: &Db, id: i64) -> DbResult<bool> {
 }
 
 /// Records the end of a run: `finished`, `stopped` or `failed` with `error`.
-pub async fn finish_run(
+pub(crate) async fn finish_run(
     db: &Db,
     id: i64,
     status: ImportRunStatus,
@@ -109,7 +107,7 @@ pub async fn finish_run(
 }
 
 /// Marks runs left `importing` or `stopping` by a process that died as failed.
-pub async fn fail_abandoned_runs(db: &Db) -> DbResult<u64> {
+pub(crate) async fn fail_abandoned_runs(db: &Db) -> DbResult<u64> {
     Ok(on_pool!(db, pool => sqlx::query(
         "UPDATE imports SET status = $2, error = 'interrupted: the process running it stopped', \
          updated_at = $1 WHERE status IN ($3, $4)",
@@ -124,7 +122,7 @@ pub async fn fail_abandoned_runs(db: &Db) -> DbResult<u64> {
 }
 
 /// Deletes every finished run and its log (listmonk's "clear import").
-pub async fn clear_finished_runs(db: &Db) -> DbResult<()> {
+pub(crate) async fn clear_finished_runs(db: &Db) -> DbResult<()> {
     on_pool!(db, pool => sqlx::query(
         "DELETE FROM imports WHERE status NOT IN ($1, $2)",
     )
@@ -137,7 +135,7 @@ pub async fn clear_finished_runs(db: &Db) -> DbResult<()> {
 }
 
 /// The run's refused rows, in line order.
-pub async fn logs(db: &Db, import_id: i64) -> DbResult<Vec<RowError>> {
+pub(crate) async fn logs(db: &Db, import_id: i64) -> DbResult<Vec<RowError>> {
     let rows: Vec<(i64, String)> = on_pool!(db, pool => sqlx::query_as(
         "SELECT line, reason FROM import_logs WHERE import_id = $1 ORDER BY line, id",
     )

@@ -28,7 +28,7 @@ mod parse;
 
 use std::fmt;
 
-pub use parse::{FilterError, parse};
+pub(crate) use parse::parse;
 
 use super::Timestamp;
 

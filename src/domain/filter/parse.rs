@@ -19,7 +19,7 @@ const MAX_PATH: usize = 16;
 /// Why a filter was refused; the message names the offending part.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid query: {0}")]
-pub struct FilterError(String);
+pub(crate) struct FilterError(String);
 
 fn refuse<T>(message: impl Into<String>) -> Result<T, FilterError> {
     Err(FilterError(message.into()))
@@ -30,7 +30,7 @@ fn refuse<T>(message: impl Into<String>) -> Result<T, FilterError> {
 /// # Errors
 /// A [`FilterError`] for syntax errors and for anything outside the language: other columns,
 /// functions, subqueries, arithmetic, literals of the wrong type.
-pub fn parse(text: &str) -> Result<Filter, FilterError> {
+pub(crate) fn parse(text: &str) -> Result<Filter, FilterError> {
     if text.len() > MAX_FILTER_LEN {
         return refuse(format!(
             "the expression is longer than {MAX_FILTER_LEN} bytes"

@@ -322,7 +322,7 @@ fn formula_unquoted(cell: &str) -> &str {
 ///
 /// # Errors
 /// For anything else.
-pub fn parse_delimiter(text: &str) -> OpsResult<Option<u8>> {
+pub(crate) fn parse_delimiter(text: &str) -> OpsResult<Option<u8>> {
     match text {
         "" => Ok(None),
         "\\t" | "tab" | "\t" => Ok(Some(b'\t')),
@@ -336,7 +336,7 @@ pub fn parse_delimiter(text: &str) -> OpsResult<Option<u8>> {
 }
 
 /// The header of bulten's export; import reads it back.
-pub const EXPORT_HEADER: [&str; 7] = [
+pub(crate) const EXPORT_HEADER: [&str; 7] = [
     "uuid",
     "email",
     "name",
@@ -362,7 +362,7 @@ fn export_record(s: &crate::domain::Subscriber) -> [String; 7] {
 
 /// Writes every subscriber (or a list's) as CSV in the import format, in pages, so memory
 /// stays flat. Returns how many rows were written.
-pub async fn export_csv<W: std::io::Write>(
+pub(crate) async fn export_csv<W: std::io::Write>(
     db: &Db,
     list_id: Option<i64>,
     out: W,

@@ -24,20 +24,20 @@ use tokio::sync::mpsc;
 
 use super::{OpsError, OpsResult, lists::require_all};
 use crate::db::imports::{self, BatchPlan, ImportRow};
-pub use crate::db::imports::{ImportRun, RowError};
+pub(crate) use crate::db::imports::{ImportRun, RowError};
 use crate::db::{Backend, Db};
 use crate::domain::{Attribs, EmailAddress, SubscriberName, SubscriptionStatus};
-pub use crate::domain::{ImportMode, ImportRunStatus};
+pub(crate) use crate::domain::{ImportMode, ImportRunStatus};
 use files::{Batch, read_batches};
-pub use files::{EXPORT_HEADER, export_csv, parse_delimiter};
+pub(crate) use files::{export_csv, parse_delimiter};
 
 /// Rows per transaction. Large enough to amortise a commit, small enough that a stop request
 /// or a kill loses little work.
-pub const DEFAULT_BATCH_SIZE: usize = 10_000;
+pub(crate) const DEFAULT_BATCH_SIZE: usize = 10_000;
 
 /// How to import.
 #[derive(Debug, Clone)]
-pub struct ImportOptions {
+pub(crate) struct ImportOptions {
     pub mode: ImportMode,
     pub list_ids: Vec<i64>,
     pub overwrite: bool,
@@ -63,14 +63,14 @@ impl Default for ImportOptions {
 }
 
 /// Told after each committed batch; the CLI draws a progress bar from it.
-pub trait Progress: Send + Sync {
+pub(crate) trait Progress: Send + Sync {
     /// `bytes` of `total_bytes` read, `rows` imported and `failed` refused so far.
     fn advance(&self, bytes: u64, total_bytes: u64, rows: u64, failed: u64);
 }
 
 /// A progress sink that ignores everything.
 #[derive(Debug, Default)]
-pub struct NoProgress;
+pub(crate) struct NoProgress;
 
 impl Progress for NoProgress {
     fn advance(&self, _: u64, _: u64, _: u64, _: u64) {}
@@ -78,7 +78,7 @@ impl Progress for NoProgress {
 
 /// How an import ended.
 #[derive(Debug, Clone)]
-pub struct ImportSummary {
+pub(crate) struct ImportSummary {
     pub run_id: i64,
     pub status: ImportRunStatus,
     pub imported: u64,
@@ -91,7 +91,7 @@ pub struct ImportSummary {
 /// # Errors
 /// When a list does not exist, the file cannot be read or has no email column, or the
 /// database fails. Bad rows are not errors: they are logged with their line and skipped.
-pub async fn import_file(
+pub(crate) async fn import_file(
     db: &Db,
     path: &Path,
     name: &str,
@@ -107,7 +107,7 @@ pub async fn import_file(
 
 /// Imports into an already started run with a plan made when it started (the API starts
 /// the run and checks the lists before the upload is imported).
-pub async fn import_into_run(
+pub(crate) async fn import_into_run(
     db: &Db,
     run_id: i64,
     path: &Path,
@@ -132,7 +132,7 @@ pub async fn import_into_run(
 }
 
 /// Checks the lists and decides the status of new subscriptions on each.
-pub async fn plan(db: &Db, options: &ImportOptions) -> OpsResult<BatchPlan> {
+pub(crate) async fn plan(db: &Db, options: &ImportOptions) -> OpsResult<BatchPlan> {
     if options.mode == ImportMode::Subscribe && options.list_ids.is_empty() {
         return Err(OpsError::Invalid(
             "choose at least one list to import into".into(),
@@ -253,12 +253,12 @@ async fn run_import(
 }
 
 /// The latest import run, if there was one.
-pub async fn latest(db: &Db) -> OpsResult<Option<ImportRun>> {
+pub(crate) async fn latest(db: &Db) -> OpsResult<Option<ImportRun>> {
     Ok(imports::latest_run(db).await?)
 }
 
 /// The rows the latest run refused, with their line and reason.
-pub async fn latest_refusals(db: &Db) -> OpsResult<Vec<RowError>> {
+pub(crate) async fn latest_refusals(db: &Db) -> OpsResult<Vec<RowError>> {
     match imports::latest_run(db).await? {
         Some(run) => Ok(imports::logs(db, run.id).await?),
         None => Ok(Vec::new()),
@@ -266,13 +266,13 @@ pub async fn latest_refusals(db: &Db) -> OpsResult<Vec<RowError>> {
 }
 
 /// The rows a run refused, with their line and reason.
-pub async fn refusals(db: &Db, run_id: i64) -> OpsResult<Vec<RowError>> {
+pub(crate) async fn refusals(db: &Db, run_id: i64) -> OpsResult<Vec<RowError>> {
     Ok(imports::logs(db, run_id).await?)
 }
 
 /// Asks a running import to stop after its current batch, or, when none runs, forgets the
 /// finished ones. Returns the latest run as it now stands.
-pub async fn stop_or_clear(db: &Db) -> OpsResult<Option<ImportRun>> {
+pub(crate) async fn stop_or_clear(db: &Db) -> OpsResult<Option<ImportRun>> {
     match imports::latest_run(db).await? {
         Some(run) if run.status == ImportRunStatus::Importing => {
             imports::request_stop(db, run.id).await?;
@@ -284,13 +284,13 @@ pub async fn stop_or_clear(db: &Db) -> OpsResult<Option<ImportRun>> {
 }
 
 /// Where uploads wait for their import, under the data directory.
-pub const UPLOAD_DIR: &str = "uploads";
+pub(crate) const UPLOAD_DIR: &str = "uploads";
 
 /// An uploaded file waiting for its import, removed when dropped: by the request that
 /// refuses it, or by the import when it ends. (A killed server's are swept at the next
 /// start.)
 #[derive(Debug)]
-pub struct Upload(PathBuf);
+pub(crate) struct Upload(PathBuf);
 
 impl Upload {
     /// A new, empty upload file in `dir` (made if missing), readable and writable by
@@ -298,7 +298,7 @@ impl Upload {
     ///
     /// # Errors
     /// When the folder or the file cannot be created.
-    pub async fn create(dir: &Path) -> std::io::Result<(Upload, tokio::fs::File)> {
+    pub(crate) async fn create(dir: &Path) -> std::io::Result<(Upload, tokio::fs::File)> {
         if !dir.is_dir() {
             let mut folder = std::fs::DirBuilder::new();
             folder.recursive(true);
@@ -324,14 +324,14 @@ impl Drop for Upload {
 
 /// The import this node runs in the background for uploads: one at a time.
 #[derive(Debug, Clone, Default)]
-pub struct Background(Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>);
+pub(crate) struct Background(Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>);
 
 /// Starts importing an uploaded file in the background and returns its run, for clients
 /// to poll. Bad lists are refused now, while the client is still listening.
 ///
 /// # Errors
 /// `Invalid` for bad options or lists, `Conflict` while another import runs.
-pub async fn start_in_background(
+pub(crate) async fn start_in_background(
     db: &Db,
     background: &Background,
     name: &str,

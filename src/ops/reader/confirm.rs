@@ -13,7 +13,7 @@ use crate::ops::{OpsError, OpsResult};
 
 /// What asking for a confirmation mail did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resent {
+pub(crate) enum Resent {
     Sent,
     /// No subscription waits for confirmation.
     NothingWaiting,
@@ -23,7 +23,7 @@ pub enum Resent {
 
 /// A confirmation link's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConfirmState {
+pub(crate) enum ConfirmState {
     /// Not a link of ours, or its subscriber is gone.
     Invalid,
     /// Expired: a new one may be asked for.
@@ -45,7 +45,7 @@ pub enum ConfirmState {
 
 /// A change-of-address link's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChangeState {
+pub(crate) enum ChangeState {
     Invalid,
     Expired,
     Used,
@@ -63,7 +63,7 @@ impl Readers {
     ///
     /// # Errors
     /// When the database fails or the mail cannot be built.
-    pub async fn send_confirmation(
+    pub(crate) async fn send_confirmation(
         &self,
         subscriber_id: i64,
         uuid: uuid::Uuid,
@@ -115,7 +115,7 @@ impl Readers {
     ///
     /// # Errors
     /// `NotFound` for an unknown subscriber.
-    pub async fn resend_confirmation(&self, subscriber_id: i64) -> OpsResult<Resent> {
+    pub(crate) async fn resend_confirmation(&self, subscriber_id: i64) -> OpsResult<Resent> {
         let subscriber = db::subscribers::get(&self.db, subscriber_id)
             .await?
             .ok_or(OpsError::NotFound("subscriber"))?;
@@ -158,7 +158,7 @@ impl Readers {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn confirm(&self, token: &str, apply: bool) -> OpsResult<ConfirmState> {
+    pub(crate) async fn confirm(&self, token: &str, apply: bool) -> OpsResult<ConfirmState> {
         let now = Timestamp::now();
         let Some(parsed) = self.kit.signer.parse_confirm(token) else {
             return Ok(ConfirmState::Invalid);
@@ -202,7 +202,7 @@ impl Readers {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn resend_from_link(&self, token: &str, ip: Option<IpAddr>) -> OpsResult<()> {
+    pub(crate) async fn resend_from_link(&self, token: &str, ip: Option<IpAddr>) -> OpsResult<()> {
         let Some(parsed) = self.kit.signer.parse_confirm(token) else {
             return Ok(());
         };
@@ -221,7 +221,7 @@ impl Readers {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn change_address(&self, token: &str, apply: bool) -> OpsResult<ChangeState> {
+    pub(crate) async fn change_address(&self, token: &str, apply: bool) -> OpsResult<ChangeState> {
         let now = Timestamp::now();
         let Some((parsed, new_email)) = self.kit.signer.parse_change_address(token) else {
             return Ok(ChangeState::Invalid);
@@ -272,7 +272,7 @@ impl Readers {
     ///
     /// # Errors
     /// `NotFound` for an unknown subscriber.
-    pub async fn confirm_as_admin(
+    pub(crate) async fn confirm_as_admin(
         &self,
         subscriber: uuid::Uuid,
         lists: &[uuid::Uuid],
@@ -298,7 +298,7 @@ impl Readers {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn expire(&self, now: Timestamp) -> OpsResult<store::Expired> {
+    pub(crate) async fn expire(&self, now: Timestamp) -> OpsResult<store::Expired> {
         self.per_ip.retain_recent();
         db::spent::forget_expired(&self.db, now).await?;
         let expired = store::expire(

@@ -17,7 +17,7 @@ use crate::ops::subscribers::{self, ReaderData};
 
 /// A topic on the preference page.
 #[derive(Debug, Clone, Serialize)]
-pub struct Topic {
+pub(crate) struct Topic {
     pub uuid: uuid::Uuid,
     pub name: String,
     pub subscribed: bool,
@@ -26,7 +26,7 @@ pub struct Topic {
 
 /// What the preference page shows.
 #[derive(Debug, Clone)]
-pub struct Preferences {
+pub(crate) struct Preferences {
     pub subscriber: Subscriber,
     pub topics: Vec<Topic>,
     pub lang: Option<Lang>,
@@ -39,7 +39,7 @@ impl Readers {
     ///
     /// # Errors
     /// `Ok(Err(_))` for a refused request (bad address, proof of work, limits).
-    pub async fn send_link(
+    pub(crate) async fn send_link(
         &self,
         email: &str,
         proofs: &Proofs,
@@ -106,7 +106,7 @@ impl Readers {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn manage_target(&self, token: &str) -> OpsResult<Option<Subscriber>> {
+    pub(crate) async fn manage_target(&self, token: &str) -> OpsResult<Option<Subscriber>> {
         let Some(subscriber) = self.kit.signer.parse_manage(token) else {
             return Ok(None);
         };
@@ -118,7 +118,7 @@ impl Readers {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn preferences(&self, subscriber: Subscriber) -> OpsResult<Preferences> {
+    pub(crate) async fn preferences(&self, subscriber: Subscriber) -> OpsResult<Preferences> {
         let subscriptions = db::subscribers::subscriptions_of(&self.db, &[subscriber.id]).await?;
         let public = db::lists::public(&self.db).await?;
         let mut topics: Vec<Topic> = Vec::new();
@@ -164,7 +164,7 @@ impl Readers {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn save_topics(
+    pub(crate) async fn save_topics(
         &self,
         subscriber: &Subscriber,
         chosen: &[String],
@@ -225,7 +225,7 @@ impl Readers {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn unsubscribe_all(&self, subscriber: &Subscriber) -> OpsResult<()> {
+    pub(crate) async fn unsubscribe_all(&self, subscriber: &Subscriber) -> OpsResult<()> {
         let lists: Vec<i64> = db::subscribers::subscriptions_of(&self.db, &[subscriber.id])
             .await?
             .into_iter()
@@ -241,7 +241,7 @@ impl Readers {
     ///
     /// # Errors
     /// `Ok(Err(_))` for an invalid address.
-    pub async fn request_change(
+    pub(crate) async fn request_change(
         &self,
         subscriber: &Subscriber,
         new_email: &str,
@@ -299,7 +299,7 @@ impl Readers {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn reader_data(&self, subscriber: &Subscriber) -> OpsResult<ReaderData> {
+    pub(crate) async fn reader_data(&self, subscriber: &Subscriber) -> OpsResult<ReaderData> {
         subscribers::export(&self.db, subscriber.id).await
     }
 
@@ -307,7 +307,7 @@ impl Readers {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn erase(&self, subscriber: &Subscriber) -> OpsResult<()> {
+    pub(crate) async fn erase(&self, subscriber: &Subscriber) -> OpsResult<()> {
         let hash = self.kit.signer.address_hash(subscriber.email.as_str());
         store::erase(&self.db, subscriber.id, &hash, Timestamp::now()).await?;
         Ok(())

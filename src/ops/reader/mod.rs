@@ -23,9 +23,9 @@ use std::sync::Arc;
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-pub use confirm::{ChangeState, ConfirmState, Resent};
-pub use manage::{Preferences, Topic};
-pub use signup::{Accepted, Request};
+pub(crate) use confirm::{ChangeState, ConfirmState, Resent};
+pub(crate) use manage::Preferences;
+pub(crate) use signup::{Accepted, Request};
 
 use crate::db::Db;
 use crate::db::signup::{self as store, Event};
@@ -49,7 +49,7 @@ pub enum IpRecord {
 
 /// What the request says about language; the lists may add theirs.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct LangChoice {
+pub(crate) struct LangChoice {
     /// The reader picked it (the switch, or a form field).
     pub explicit: Option<Lang>,
     /// From `Accept-Language`.
@@ -59,7 +59,7 @@ pub struct LangChoice {
 /// Why a signup (or a request for a link) was refused. Each has a localized message; the
 /// web layer maps them to statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     Honeypot,
     TooManyFromIp,
     TooManyOverall,
@@ -76,7 +76,7 @@ pub enum Refusal {
 
 impl Refusal {
     /// The catalog key of its message.
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Refusal::Honeypot => "error.honeypot",
             Refusal::TooManyFromIp => "error.too_many_ip",
@@ -97,7 +97,7 @@ impl Refusal {
     }
 
     /// The form field it is about, for pages that tie errors to fields.
-    pub fn field(self) -> &'static str {
+    pub(crate) fn field(self) -> &'static str {
         match self {
             Refusal::EmailMissing | Refusal::EmailInvalid | Refusal::TooManyForAddress => "email",
             Refusal::NameInvalid => "name",
@@ -109,7 +109,7 @@ impl Refusal {
     }
 
     /// Refusals that say "later", not "fix this".
-    pub fn is_rate_limit(self) -> bool {
+    pub(crate) fn is_rate_limit(self) -> bool {
         matches!(
             self,
             Refusal::TooManyFromIp | Refusal::TooManyOverall | Refusal::TooManyForAddress
@@ -119,21 +119,21 @@ impl Refusal {
 
 /// A refused signup: every problem found, the language to tell it in.
 #[derive(Debug, Clone)]
-pub struct Rejection {
+pub(crate) struct Rejection {
     pub refusals: Vec<Refusal>,
     pub lang: Lang,
 }
 
 /// A published document a consent refers to.
 #[derive(Debug, Clone, Default)]
-pub struct Document {
+pub(crate) struct Document {
     pub version: String,
     pub url: String,
 }
 
 /// The rules of the reader's side, built from the settings by `app`.
 #[derive(Debug, Clone)]
-pub struct ReaderPolicy {
+pub(crate) struct ReaderPolicy {
     pub altcha: Difficulty,
     /// A third-party captcha checked after the proof of work, failing closed.
     pub external: Option<External>,
@@ -159,7 +159,7 @@ pub struct ReaderPolicy {
 /// What a stranger's form brings to show it is a person: the proof of work, the
 /// third-party captcha's token, the honeypot field, and where it came from.
 #[derive(Debug, Clone, Default)]
-pub struct Proofs {
+pub(crate) struct Proofs {
     pub altcha: Option<String>,
     pub captcha: Option<String>,
     pub honeypot: Option<String>,
@@ -191,7 +191,7 @@ pub(crate) struct StrangerMail<'a> {
 
 /// The reader-facing use cases, with their limits. One per process.
 #[derive(Debug)]
-pub struct Readers {
+pub(crate) struct Readers {
     db: Db,
     kit: Arc<MailKit>,
     views: Arc<Views>,
@@ -237,18 +237,18 @@ impl Readers {
     }
 
     /// The third-party captcha, if one is configured.
-    pub fn external_captcha(&self) -> Option<captcha::Provider> {
+    pub(crate) fn external_captcha(&self) -> Option<captcha::Provider> {
         self.policy.external.as_ref().map(|e| e.provider)
     }
 
-    pub fn difficulty(&self) -> Difficulty {
+    pub(crate) fn difficulty(&self) -> Difficulty {
         self.policy.altcha
     }
 
     /// The language for a request and the lists it is about: the reader's explicit choice,
     /// else the lists' own language when they agree on one, else the browser's, else the
     /// default.
-    pub fn language(&self, choice: LangChoice, lists: &[List]) -> Lang {
+    pub(crate) fn language(&self, choice: LangChoice, lists: &[List]) -> Lang {
         let mut list_langs = lists.iter().filter_map(|l| l.language);
         let first = list_langs.next();
         let agreed = first.filter(|f| list_langs.all(|l| l == *f));
@@ -260,7 +260,7 @@ impl Readers {
     }
 
     /// The consent sentence as a reader sees it, in plain text: what the record keeps.
-    pub fn consent_text(&self, lang: Lang) -> String {
+    pub(crate) fn consent_text(&self, lang: Lang) -> String {
         let sentence = fill(
             lang,
             "consent.sentence",

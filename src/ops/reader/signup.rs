@@ -13,7 +13,7 @@ use crate::ops::{OpsError, OpsResult};
 
 /// A signup as it arrives, unchecked.
 #[derive(Debug, Clone, Default)]
-pub struct Request {
+pub(crate) struct Request {
     pub email: String,
     pub name: String,
     /// List UUIDs as given.
@@ -34,7 +34,7 @@ pub struct Request {
 
 /// An accepted signup. The same whatever the address's past.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Accepted {
+pub(crate) struct Accepted {
     /// Some chosen list needs a confirmation by mail (listmonk's `has_optin`).
     pub has_optin: bool,
     pub lang: Lang,
@@ -45,7 +45,7 @@ impl Readers {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn public_lists(&self) -> OpsResult<Vec<List>> {
+    pub(crate) async fn public_lists(&self) -> OpsResult<Vec<List>> {
         Ok(db::lists::public(&self.db).await?)
     }
 
@@ -56,7 +56,7 @@ impl Readers {
     ///
     /// # Errors
     /// `Ok(Err(_))` lists what the reader must fix or wait for; `Err` is an internal failure.
-    pub async fn sign_up(&self, request: Request) -> OpsResult<Result<Accepted, Rejection>> {
+    pub(crate) async fn sign_up(&self, request: Request) -> OpsResult<Result<Accepted, Rejection>> {
         let now = Timestamp::now();
         let early_lang = self.language(request.lang, &[]);
         let refuse = |refusals: Vec<Refusal>, lang| Ok(Err(Rejection { refusals, lang }));
