@@ -20,6 +20,7 @@ use crate::mail::tokens::Signer;
 use crate::ops::captcha::{Difficulty, External};
 use crate::ops::compose::MailKit;
 use crate::ops::reader::{Document, ReaderPolicy, Readers};
+use crate::ops::sessions::SignInPolicy;
 use crate::ops::users::{FirstAdmin, Password, ensure_first_admin};
 use crate::render::views::{Brand, Views};
 use crate::web::{
@@ -235,7 +236,11 @@ impl App {
         } else {
             None
         };
-        let expiry = tokio::spawn(expire_signups(self.state.readers.clone()));
+        let expiry = tokio::spawn(expire_signups(
+            self.state.readers.clone(),
+            db.clone(),
+            self.state.settings.sign_in.clone(),
+        ));
         let limits = web::serve::Limits {
             max_connections: connection_bound(self.settings.http_max_connections),
             header_timeout: std::time::Duration::from_secs(
@@ -290,6 +295,19 @@ fn web_settings(settings: &Settings) -> WebSettings {
         max_upload_bytes: settings.max_upload_bytes,
         upload_dir: settings.data_dir.join(crate::ops::imports::UPLOAD_DIR),
         import_batch_size: settings.import_batch_size,
+        sign_in: sign_in_policy(settings),
+    }
+}
+
+/// The desk's sign-in rules, from the settings.
+fn sign_in_policy(settings: &Settings) -> SignInPolicy {
+    let minutes = |n: u64| std::time::Duration::from_secs(n.saturating_mul(60).min(u64::MAX / 4));
+    SignInPolicy {
+        idle: minutes(settings.session_idle_minutes.max(1)),
+        absolute: minutes(settings.session_max_hours.max(1).saturating_mul(60)),
+        window: minutes(settings.login_window_minutes.max(1)),
+        account_lockout: i64::from(settings.login_lockout_per_account.max(1)),
+        address_lockout: i64::from(settings.login_lockout_per_address.max(1)),
     }
 }
 
@@ -360,7 +378,7 @@ fn engine_settings(settings: &Settings) -> EngineSettings {
 }
 
 /// Removes unconfirmed signups past their expiry, at the start and every ten minutes.
-async fn expire_signups(readers: Arc<Readers>) {
+async fn expire_signups(readers: Arc<Readers>, db: Db, sign_in: SignInPolicy) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         every.tick().await;
@@ -368,6 +386,12 @@ async fn expire_signups(readers: Arc<Readers>) {
             tracing::warn!(
                 error = %crate::telemetry::chain(&err),
                 "expiring unconfirmed signups failed"
+            );
+        }
+        if let Err(err) = crate::ops::sessions::sweep(&db, &sign_in).await {
+            tracing::warn!(
+                error = %crate::telemetry::chain(&err),
+                "dropping ended desk sessions failed"
             );
         }
     }

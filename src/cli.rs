@@ -265,6 +265,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = App::build(settings).await?;
     let url = app.url();
     println!("bulten is running at {url}");
+    println!("Sign in to the desk at {url}/admin/login");
     if let Some(admin) = &app.first_admin {
         match &admin.generated_password {
             Some(password) => println!(

@@ -131,6 +131,19 @@ pub struct Settings {
     /// Seconds after which an unconfirmed signup is deleted. Defaults to 604,800 (a week).
     pub unconfirmed_expiry_secs: u64,
 
+    /// Minutes a desk session may go unused before it ends. Defaults to 120.
+    pub session_idle_minutes: u64,
+    /// Hours after sign-in when a desk session ends, used or not. Defaults to 12.
+    pub session_max_hours: u64,
+    /// Failed sign-ins counted together, in minutes: an account or address with too many in
+    /// this window is locked until the oldest leaves it (or an admin lifts the lock).
+    /// Defaults to 15.
+    pub login_window_minutes: u64,
+    /// Failed sign-ins on one account that lock it. Defaults to 10.
+    pub login_lockout_per_account: u32,
+    /// Failed sign-ins from one address, on any accounts, that lock it out. Defaults to 50.
+    pub login_lockout_per_address: u32,
+
     /// The publisher's name, logo and colours on pages and system mail.
     pub brand_name: String,
     pub brand_logo_url: Option<String>,
@@ -193,6 +206,11 @@ impl Default for Settings {
             confirmation_resend_secs: 300,
             confirmation_valid_secs: 2 * 24 * 3600,
             unconfirmed_expiry_secs: 7 * 24 * 3600,
+            session_idle_minutes: 120,
+            session_max_hours: 12,
+            login_window_minutes: 15,
+            login_lockout_per_account: 10,
+            login_lockout_per_address: 50,
             brand_name: "bulten".into(),
             brand_logo_url: None,
             brand_color: "#0b5394".into(),
@@ -425,6 +443,14 @@ confirmations_per_address_per_day = 3
 confirmation_resend_secs = 300
 confirmation_valid_secs = 172800
 unconfirmed_expiry_secs = 604800
+
+# The desk (/admin): how long a sign-in lasts, and when failed sign-ins lock an account or
+# an address out. Repeated failures on an account also wait 1, 2, 4 … up to 60 seconds.
+session_idle_minutes = 120
+session_max_hours = 12
+login_window_minutes = 15
+login_lockout_per_account = 10
+login_lockout_per_address = 50
 
 # The publisher on pages and system mail.
 brand_name = "bulten"

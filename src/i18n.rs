@@ -1,5 +1,5 @@
-//! What readers read, in English and Turkish: every text of the public pages and the system
-//! mails, by key. Templates ask for a text with `t("key")`; code with [`text`].
+//! What readers and the newsroom read, in English and Turkish: every text of the public
+//! pages, the system mails and the desk (`desk.*`), by key. Templates ask for a text with `t("key")`; code with [`text`].
 //!
 //! Texts with `{name}` placeholders are filled by the caller, which escapes what it puts in.
 
@@ -228,6 +228,87 @@ catalog! {
         "Birisi, umarız sizsiniz, bültenlerimizi bundan sonra bu adrese almak istedi."
     ),
     "mail.change.button" => ("Confirm the new address", "Yeni adresi onayla"),
+    "desk.name" => ("Desk", "Masa"),
+    "desk.skip" => ("Skip to the content", "İçeriğe geç"),
+    "desk.nav" => ("Desk sections", "Masa bölümleri"),
+    "desk.other_lang" => ("Türkçe", "English"),
+    "desk.logout" => ("Sign out", "Çıkış yap"),
+    "desk.back" => ("Back to the dashboard", "Panoya dön"),
+    "desk.role.admin" => ("admin", "yönetici"),
+    "desk.role.editor" => ("editor", "editör"),
+    "desk.role.viewer" => ("viewer", "izleyici"),
+    "desk.login.title" => ("Sign in", "Giriş yap"),
+    "desk.login.username" => ("User name", "Kullanıcı adı"),
+    "desk.login.password" => ("Password", "Parola"),
+    "desk.login.submit" => ("Sign in", "Giriş yap"),
+    "desk.login.wrong" => ("The user name or password is wrong.", "Kullanıcı adı ya da parola yanlış."),
+    "desk.login.wait" => (
+        "Too many failed attempts. Please wait {seconds} seconds and try again.",
+        "Çok fazla başarısız deneme. Lütfen {seconds} saniye bekleyip yeniden deneyin."
+    ),
+    "desk.login.locked" => (
+        "Signing in is locked after too many failed attempts. Try again later, or ask an admin to lift the lock.",
+        "Çok fazla başarısız denemeden sonra giriş kilitlendi. Daha sonra yeniden deneyin ya da bir yöneticiden kilidi kaldırmasını isteyin."
+    ),
+    "desk.password.title" => ("Password", "Parola"),
+    "desk.password.must_change" => (
+        "An admin reset your password. Please choose a new one to continue.",
+        "Parolanız bir yönetici tarafından sıfırlandı. Devam etmek için lütfen yeni bir parola seçin."
+    ),
+    "desk.password.current" => ("Current password", "Şimdiki parola"),
+    "desk.password.new" => ("New password", "Yeni parola"),
+    "desk.password.hint" => ("At least 8 characters.", "En az 8 karakter."),
+    "desk.password.repeat" => ("New password again", "Yeni parola (yeniden)"),
+    "desk.password.submit" => ("Change the password", "Parolayı değiştir"),
+    "desk.password.mismatch" => ("The two new passwords differ.", "İki yeni parola birbirini tutmuyor."),
+    "desk.password.changed" => (
+        "Your password is changed. Every other session of yours has ended.",
+        "Parolanız değişti. Diğer tüm oturumlarınız kapatıldı."
+    ),
+    "desk.sessions.title" => ("Sessions", "Oturumlar"),
+    "desk.sessions.everywhere_hint" => (
+        "Signs you out in every browser, this one included, for example after losing a laptop.",
+        "Bu tarayıcı dahil tüm tarayıcılarda oturumunuzu kapatır; örneğin bir dizüstü bilgisayarı kaybettiğinizde."
+    ),
+    "desk.sessions.everywhere" => ("Sign out everywhere", "Her yerde çıkış yap"),
+    "desk.refused.title" => ("Not allowed", "İzin verilmedi"),
+    "desk.refused.session" => ("Please sign in first.", "Lütfen önce giriş yapın."),
+    "desk.refused.csrf" => (
+        "This request did not come from a page of the desk and was refused. Reload the page and try again.",
+        "Bu istek masanın bir sayfasından gelmediği için reddedildi. Sayfayı yenileyip yeniden deneyin."
+    ),
+    "desk.refused.size" => ("The request is too large.", "İstek çok büyük."),
+    "desk.refused.permission" => ("Your role does not allow this", "Rolünüz buna izin vermiyor"),
+    "desk.dash.title" => ("Dashboard", "Pano"),
+    "desk.dash.readers" => ("Readers", "Okurlar"),
+    "desk.dash.queue" => ("Messages waiting", "Bekleyen iletiler"),
+    "desk.dash.running" => ("Running campaigns", "Süren kampanyalar"),
+    "desk.dash.none_running" => ("No campaign is running.", "Süren kampanya yok."),
+    "desk.dash.progress" => (
+        "{percent}% · {sent} of {total} sent · {failed} failed · {rate} a minute",
+        "%{percent} · {total} iletinin {sent} tanesi gönderildi · {failed} başarısız · dakikada {rate}"
+    ),
+    "desk.dash.eta" => ("about {minutes} min left", "yaklaşık {minutes} dk kaldı"),
+    "desk.dash.activity" => ("Activity", "Etkinlik"),
+    "desk.dash.days" => ("last {n} days", "son {n} gün"),
+    "desk.dash.signups" => ("New readers", "Yeni okurlar"),
+    "desk.dash.confirmations" => ("Confirmations", "Onaylar"),
+    "desk.dash.unsubscriptions" => ("Unsubscriptions", "Abonelikten çıkışlar"),
+    "desk.dash.sent" => ("Messages sent", "Gönderilen iletiler"),
+    "desk.dash.numbers" => ("The numbers", "Sayılar"),
+    "desk.dash.day" => ("Day", "Gün"),
+    "desk.dash.count" => ("Count", "Sayı"),
+    "desk.dash.nothing" => ("Nothing in this period.", "Bu dönemde bir şey yok."),
+    "desk.dash.lists" => ("Lists", "Listeler"),
+    "desk.dash.list" => ("List", "Liste"),
+    "desk.dash.total" => ("Total", "Toplam"),
+    "desk.dash.no_lists" => ("No list yet.", "Henüz liste yok."),
+    "desk.status.enabled" => ("enabled", "etkin"),
+    "desk.status.disabled" => ("disabled", "devre dışı"),
+    "desk.status.blocklisted" => ("blocklisted", "engelli"),
+    "desk.status.confirmed" => ("confirmed", "onaylı"),
+    "desk.status.unconfirmed" => ("unconfirmed", "onaysız"),
+    "desk.status.unsubscribed" => ("unsubscribed", "ayrılmış"),
 }
 
 /// The text for `key` in `lang`; the key itself when it is unknown, so a missing text shows
@@ -302,8 +383,9 @@ mod tests {
                         .split('.')
                         .next()
                         .is_some_and(|p| prefixes.contains(p))
-                    && !candidate.ends_with(".html")
-                    && !candidate.ends_with(".txt");
+                    && ![".html", ".txt", ".css", ".js"]
+                        .iter()
+                        .any(|file| candidate.ends_with(file));
                 if looks_like_key {
                     checked += 1;
                     if !KEYS.contains(&candidate) {

@@ -18,12 +18,14 @@
 pub(crate) mod campaigns;
 mod codec;
 mod copy;
+pub(crate) mod dashboard;
 pub mod deliveries;
 pub(crate) mod filter;
 pub(crate) mod imports;
 pub(crate) mod lists;
 pub(crate) mod outbox;
 pub mod secrets;
+pub(crate) mod sessions;
 pub mod signup;
 pub mod spent;
 pub(crate) mod subscribers;
@@ -345,6 +347,8 @@ mod tests {
             ("templates.rs", include_str!("templates.rs")),
             ("users.rs", include_str!("users.rs")),
             ("copy.rs", include_str!("copy.rs")),
+            ("dashboard.rs", include_str!("dashboard.rs")),
+            ("sessions.rs", include_str!("sessions.rs")),
         ];
         let mut seen = 0;
         for (file, source) in sources {

@@ -73,10 +73,6 @@ pub(crate) fn hash_password(password: &Password) -> OpsResult<String> {
         .map_err(|e| OpsError::Internal(anyhow::anyhow!("password hashing failed: {e}")))
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the desk's sign-in checks passwords with it")
-)]
 pub(crate) fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|hash| {
         Argon2::default()

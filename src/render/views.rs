@@ -43,6 +43,30 @@ impl Brand {
 /// Every template, by name.
 const TEMPLATES: &[(&str, &str)] = &[
     (
+        "admin/layout.html",
+        include_str!("../../templates/admin/layout.html"),
+    ),
+    (
+        "admin/login.html",
+        include_str!("../../templates/admin/login.html"),
+    ),
+    (
+        "admin/password.html",
+        include_str!("../../templates/admin/password.html"),
+    ),
+    (
+        "admin/refused.html",
+        include_str!("../../templates/admin/refused.html"),
+    ),
+    (
+        "admin/dashboard.html",
+        include_str!("../../templates/admin/dashboard.html"),
+    ),
+    (
+        "admin/running.html",
+        include_str!("../../templates/admin/running.html"),
+    ),
+    (
         "layout.html",
         include_str!("../../templates/pages/layout.html"),
     ),

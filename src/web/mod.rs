@@ -1,11 +1,13 @@
 //! The HTTP side: the router (the single list of every route), shared state, extractors and
 //! the error type. `api/` holds the listmonk-compatible JSON API; `public/` the pages readers
-//! reach from mail.
+//! reach from mail; `admin/` the desk, the newsroom's pages under `/admin`.
 //!
 //! A request flows: tower-http layers (trace, panic catcher, body limit) → the authentication
 //! middleware for protected `/api` routes → a handler in `api/` that parses its input into
 //! domain types → one `ops` function → `db`. Errors come back as [`error::ApiError`].
 
+pub(crate) mod admin;
+pub use admin::desk_route_table;
 pub(crate) mod api;
 pub(crate) mod error;
 pub(crate) mod extract;
@@ -285,6 +287,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(embeddable)
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))
         .merge(protected)
+        .merge(admin::router(&state))
         .fallback(api::not_found)
         .layer(axum::middleware::map_response(close_after_unread_body))
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -29,6 +29,16 @@ pub(crate) struct WebSettings {
     /// Where uploads wait for their import.
     pub(crate) upload_dir: std::path::PathBuf,
     pub(crate) import_batch_size: usize,
+    /// The desk's sign-in rules.
+    pub(crate) sign_in: crate::ops::sessions::SignInPolicy,
+}
+
+impl WebSettings {
+    /// Whether bulten is reached over HTTPS: then the desk's cookie is `Secure` and
+    /// `__Host-` prefixed, which a page of another subdomain cannot set or overwrite.
+    pub(crate) fn is_https(&self) -> bool {
+        self.root_url.starts_with("https://")
+    }
 }
 
 #[derive(Debug, Clone)]

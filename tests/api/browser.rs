@@ -118,3 +118,23 @@ on_both_backends! {
         }
     }
 }
+
+on_both_backends! {
+    async fn the_desk_signs_in_draws_its_dashboard_and_switches_language_in_a_real_browser(app) {
+        let list = app.create_list("Gündem", "single").await;
+        app.create_subscriber(serde_json::json!({"email": "okur@example.com", "name": "Okur", "lists": [list]})).await;
+        let backend = if app.database_url.is_some() { "postgres" } else { "sqlite" };
+        let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots").join(backend);
+        run_script(
+            "desk.mjs",
+            &[
+                ("BASE_URL", app.url.clone()),
+                ("USERNAME", "admin".into()),
+                ("PASSWORD", "first-admin-password".into()),
+                ("SHOTS", shots.display().to_string()),
+            ],
+        )
+        .await;
+        assert!(shots.join("desk-390-3-dashboard.png").exists());
+    }
+}

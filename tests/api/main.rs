@@ -11,6 +11,7 @@ mod cli;
 mod confirm;
 mod crash;
 mod delivery;
+mod desk;
 mod dkim;
 mod imports;
 mod links;

@@ -1,0 +1,31 @@
+-- The desk: staff sessions, failed sign-ins, and what a user must do next.
+
+-- Set when an admin resets the password: the next sign-in must choose a new one.
+ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+-- The desk's language the user chose (`en`, `tr`); NULL: the browser's.
+ALTER TABLE users ADD COLUMN language TEXT;
+
+-- One row per signed-in browser. The cookie holds a random id; only its SHA-256 is kept,
+-- so a copy of the table signs nobody in.
+CREATE TABLE sessions (
+    id_hash      TEXT    PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    -- Every state-changing request of the desk carries it.
+    csrf_token   TEXT    NOT NULL,
+    ip           TEXT,
+    user_agent   TEXT,
+    created_at   TEXT    NOT NULL,
+    last_seen_at TEXT    NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+
+-- Failed sign-ins, by account and by address: a lockout is a count in a window, so it ends
+-- by itself as rows age out, and an admin lifts it by deleting the account's rows.
+CREATE TABLE login_failures (
+    id       INTEGER PRIMARY KEY,
+    username TEXT    NOT NULL,
+    ip       TEXT    NOT NULL,
+    at       TEXT    NOT NULL
+);
+CREATE INDEX login_failures_username ON login_failures (username, at);
+CREATE INDEX login_failures_ip ON login_failures (ip, at);

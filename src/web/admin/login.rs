@@ -1,0 +1,292 @@
+//! Signing in and out, changing one's password, choosing the desk's language.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Desk, page, session_cookie, session_set_cookie};
+use crate::domain::Lang;
+use crate::i18n;
+use crate::ops::OpsError;
+use crate::ops::sessions::{self, Origin, Refusal};
+use crate::web::public::reader::Reader;
+use crate::web::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Next {
+    next: Option<String>,
+}
+
+/// Where to go after signing in: a desk page of ours, never another site (`//evil`).
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(path)
+            if path.starts_with("/admin") && !path.contains("//") && !path.contains('\\') =>
+        {
+            path
+        }
+        _ => "/admin/",
+    }
+}
+
+fn reader_lang(state: &AppState, reader: &Reader) -> Lang {
+    reader
+        .lang
+        .explicit
+        .or(reader.lang.browser)
+        .unwrap_or(state.settings.default_language)
+}
+
+pub(crate) async fn form(
+    State(state): State<AppState>,
+    reader: Reader,
+    Query(query): Query<Next>,
+) -> Response {
+    let lang = reader_lang(&state, &reader);
+    login_page(
+        &state,
+        &reader,
+        lang,
+        StatusCode::OK,
+        "",
+        safe_next(query.next.as_deref()),
+        None,
+    )
+}
+
+fn login_page(
+    state: &AppState,
+    reader: &Reader,
+    lang: Lang,
+    status: StatusCode,
+    username: &str,
+    next: &str,
+    error: Option<String>,
+) -> Response {
+    let other = i18n::other(lang);
+    page(
+        state,
+        None,
+        lang,
+        status,
+        "admin/login.html",
+        "desk.login.title",
+        json!({
+            "username": username,
+            "next": next,
+            "error": error,
+            "switch": {"url": reader.switch_url(other), "label": i18n::text(other, "lang.name")},
+        }),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignInForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+pub(crate) async fn sign_in(
+    State(state): State<AppState>,
+    reader: Reader,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let lang = reader_lang(&state, &reader);
+    let next = safe_next(form.next.as_deref()).to_owned();
+    let ip = reader.ip.map(|ip| ip.to_string()).unwrap_or_default();
+    let from = Origin {
+        ip: &ip,
+        user_agent: Some(reader.user_agent.as_str()).filter(|a| !a.is_empty()),
+    };
+    let started = sessions::sign_in(
+        &state.db,
+        &state.settings.sign_in,
+        &form.username,
+        &form.password,
+        from,
+    )
+    .await;
+    let refusal = match started {
+        Ok(Ok(started)) => {
+            let to = if started.staff.must_change_password {
+                "/admin/password"
+            } else {
+                next.as_str()
+            };
+            let mut response = Redirect::to(to).into_response();
+            response.headers_mut().insert(
+                header::SET_COOKIE,
+                session_set_cookie(&state, Some(&started.cookie)),
+            );
+            return response;
+        }
+        Ok(Err(refusal)) => refusal,
+        Err(err) => return internal(&err),
+    };
+    let (status, text) = match refusal {
+        Refusal::WrongCredentials => (
+            StatusCode::UNAUTHORIZED,
+            i18n::text(lang, "desk.login.wrong").to_owned(),
+        ),
+        Refusal::Wait(seconds) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            i18n::text(lang, "desk.login.wait").replace("{seconds}", &seconds.to_string()),
+        ),
+        Refusal::Locked => (
+            StatusCode::TOO_MANY_REQUESTS,
+            i18n::text(lang, "desk.login.locked").to_owned(),
+        ),
+    };
+    login_page(
+        &state,
+        &reader,
+        lang,
+        status,
+        form.username.trim(),
+        &next,
+        Some(text),
+    )
+}
+
+pub(crate) fn internal(err: &OpsError) -> Response {
+    tracing::error!(error = %crate::telemetry::chain(err), "a desk request failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
+}
+
+fn signed_out(state: &AppState) -> Response {
+    let mut response = Redirect::to("/admin/login").into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_set_cookie(state, None));
+    response
+}
+
+pub(crate) async fn sign_out(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+) -> Response {
+    let (parts, _) = request.into_parts();
+    if let Some(cookie) = session_cookie(&state, &parts)
+        && let Err(err) = sessions::sign_out(&state.db, &cookie).await
+    {
+        return internal(&err);
+    }
+    signed_out(&state)
+}
+
+pub(crate) async fn sign_out_everywhere(State(state): State<AppState>, desk: Desk) -> Response {
+    match sessions::sign_out_everywhere(&state.db, desk.staff.id).await {
+        Ok(ended) => {
+            tracing::info!(
+                username = desk.staff.username,
+                ended,
+                "signed out everywhere"
+            );
+            signed_out(&state)
+        }
+        Err(err) => internal(&err),
+    }
+}
+
+pub(crate) async fn password_form(State(state): State<AppState>, desk: Desk) -> Response {
+    password_page(&state, &desk, StatusCode::OK, None, None)
+}
+
+fn password_page(
+    state: &AppState,
+    desk: &Desk,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<&str>,
+) -> Response {
+    page(
+        state,
+        Some(desk),
+        desk.lang,
+        status,
+        "admin/password.html",
+        "desk.password.title",
+        json!({
+            "must_change": desk.staff.must_change_password,
+            "error": error,
+            "notice": notice.map(|key| i18n::text(desk.lang, key)),
+        }),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    repeat: String,
+}
+
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    desk: Desk,
+    reader: Reader,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    if form.new != form.repeat {
+        let text = i18n::text(desk.lang, "desk.password.mismatch").to_owned();
+        return password_page(&state, &desk, StatusCode::BAD_REQUEST, Some(text), None);
+    }
+    let ip = reader.ip.map(|ip| ip.to_string()).unwrap_or_default();
+    let from = Origin {
+        ip: &ip,
+        user_agent: Some(reader.user_agent.as_str()).filter(|a| !a.is_empty()),
+    };
+    match sessions::change_password(&state.db, &desk.staff, &form.current, form.new, from).await {
+        Ok(started) => {
+            let desk = Desk {
+                staff: started.staff,
+                lang: desk.lang,
+            };
+            let mut response = password_page(
+                &state,
+                &desk,
+                StatusCode::OK,
+                None,
+                Some("desk.password.changed"),
+            );
+            response.headers_mut().insert(
+                header::SET_COOKIE,
+                session_set_cookie(&state, Some(&started.cookie)),
+            );
+            response
+        }
+        Err(OpsError::Invalid(message)) => {
+            password_page(&state, &desk, StatusCode::BAD_REQUEST, Some(message), None)
+        }
+        Err(err) => internal(&err),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LanguageForm {
+    lang: String,
+    back: Option<String>,
+}
+
+pub(crate) async fn choose_language(
+    State(state): State<AppState>,
+    desk: Desk,
+    Form(form): Form<LanguageForm>,
+) -> Response {
+    let Ok(lang) = form.lang.parse::<Lang>() else {
+        return (StatusCode::BAD_REQUEST, "unknown language").into_response();
+    };
+    if let Err(err) = sessions::choose_language(&state.db, &desk.staff, lang).await {
+        return internal(&err);
+    }
+    Redirect::to(safe_next(form.back.as_deref())).into_response()
+}

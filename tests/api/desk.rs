@@ -1,0 +1,375 @@
+//! The desk (`/admin`) as a browser meets it: signing in and out, lockouts, the session and
+//! CSRF checks on every route, the dashboard.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{TestApp, on_both_backends};
+
+const ADMIN: &str = "admin";
+const ADMIN_PASSWORD: &str = "first-admin-password";
+
+/// A browser of the desk: keeps its session cookie, follows no redirect, and sends the
+/// headers a browser sends on a same-origin form post.
+struct Browser {
+    client: reqwest::Client,
+    url: String,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_idle_timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap(),
+            url: app.url.clone(),
+            cookie: None,
+        }
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut request = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("Cookie", cookie);
+        }
+        request
+    }
+
+    fn remember(&mut self, response: &reqwest::Response) {
+        if let Some(set) = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+        {
+            let pair = set.split(';').next().unwrap_or_default().to_owned();
+            self.cookie = pair
+                .split_once('=')
+                .filter(|(_, v)| !v.is_empty())
+                .map(|_| pair.clone());
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> reqwest::Response {
+        let response = self.request(Method::GET, path).send().await.unwrap();
+        self.remember(&response);
+        response
+    }
+
+    /// Posts a form as a page of the desk does: same origin, with the session's CSRF token.
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let csrf = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        if let Some(csrf) = csrf.as_deref() {
+            all.push(("_csrf", csrf));
+        }
+        self.post_raw(
+            path,
+            &all,
+            &[
+                ("Origin", self.url.clone()),
+                ("Sec-Fetch-Site", "same-origin".into()),
+            ],
+        )
+        .await
+    }
+
+    async fn post_raw(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, String)],
+    ) -> reqwest::Response {
+        let mut request = self.request(Method::POST, path).form(fields);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.unwrap();
+        self.remember(&response);
+        response
+    }
+
+    /// The CSRF token the password page carries, when signed in.
+    async fn csrf(&mut self) -> Option<String> {
+        self.cookie.as_ref()?;
+        let page = self
+            .request(Method::GET, "/admin/password")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let at = page.find("name=\"_csrf\" value=\"")? + "name=\"_csrf\" value=\"".len();
+        Some(page[at..].split('"').next()?.to_owned())
+    }
+
+    async fn sign_in(&mut self, username: &str, password: &str) -> reqwest::Response {
+        self.post_raw(
+            "/admin/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("next", "/admin/"),
+            ],
+            &[
+                ("Origin", self.url.clone()),
+                ("Sec-Fetch-Site", "same-origin".into()),
+            ],
+        )
+        .await
+    }
+}
+
+/// Adds a user with `bulten user add`, the password on standard input.
+fn add_user(app: &TestApp, name: &str, role: &str, password: &str) {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bulten"))
+        .args(app.cli_args())
+        .args(["user", "add", name, "--role", role])
+        .env_remove("BULTEN_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+on_both_backends! {
+    async fn a_wrong_password_and_an_unknown_user_get_the_same_answer_and_the_right_one_signs_in(app) {
+        let mut browser = Browser::new(&app);
+        let page = browser.get("/admin/login").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+
+        let wrong = browser.sign_in(ADMIN, "not-the-password").await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        let wrong = wrong.text().await.unwrap();
+        let unknown = browser.sign_in("nobody", "not-the-password").await;
+        assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+        let unknown = unknown.text().await.unwrap();
+        assert!(wrong.contains("The user name or password is wrong."), "{wrong}");
+        assert_eq!(
+            wrong.replace("value=\"admin\"", ""),
+            unknown.replace("value=\"nobody\"", ""),
+            "an unknown user is told what a wrong password is told"
+        );
+        assert!(browser.cookie.is_none());
+
+        let signed_in = browser.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&signed_in), "/admin/");
+        let set_cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_owned();
+        for part in ["bulten_session=", "HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(set_cookie.contains(part), "{part} in {set_cookie}");
+        }
+        assert!(!set_cookie.contains("Secure"), "plain HTTP: {set_cookie}");
+        let dashboard = browser.get("/admin/").await;
+        assert_eq!(dashboard.status(), StatusCode::OK);
+        assert!(dashboard.text().await.unwrap().contains("Dashboard"));
+
+        let out = browser.post("/admin/logout", &[]).await;
+        assert_eq!(out.status(), StatusCode::SEE_OTHER);
+        assert!(browser.cookie.is_none(), "the cookie is cleared");
+        let old = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        browser.cookie = Some(old);
+        let after = browser.get("/admin/").await;
+        assert_eq!(after.status(), StatusCode::SEE_OTHER, "the old cookie signs nobody in");
+        assert!(location(&after).starts_with("/admin/login?next="));
+    }
+}
+
+on_both_backends! {
+    with |s| { s.login_lockout_per_account = 3; };
+    async fn repeated_failures_lock_the_account_even_against_the_right_password(app) {
+        let mut browser = Browser::new(&app);
+        for _ in 0..3 {
+            assert_eq!(browser.sign_in(ADMIN, "guess").await.status(), StatusCode::UNAUTHORIZED);
+        }
+        let locked = browser.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(locked.text().await.unwrap().contains("locked"));
+        assert!(browser.cookie.is_none());
+
+        // Another account is not locked by the admin's failures.
+        let mut other = Browser::new(&app);
+        add_user(&app, "editor1", "editor", "editor-password-1");
+        assert_eq!(other.sign_in("editor1", "editor-password-1").await.status(), StatusCode::SEE_OTHER);
+    }
+}
+
+on_both_backends! {
+    async fn every_desk_route_refuses_a_stranger_and_every_change_refuses_a_missing_csrf_token(app) {
+        let mut stranger = Browser::new(&app);
+        for (method, path) in bulten::web::desk_route_table() {
+            let path = path.replace("{id}", "1");
+            let response = stranger
+                .post_raw_or_get(method.clone(), &path)
+                .await;
+            if method == Method::GET {
+                assert_eq!(response.status(), StatusCode::SEE_OTHER, "GET {path}");
+                assert!(location(&response).starts_with("/admin/login?next="), "GET {path}");
+            } else {
+                assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method} {path}");
+            }
+        }
+        assert_eq!(stranger.get("/admin/login").await.status(), StatusCode::OK);
+        assert_eq!(stranger.get("/admin/assets/desk.css").await.status(), StatusCode::OK);
+
+        let mut admin = Browser::new(&app);
+        admin.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        for (method, path) in bulten::web::desk_route_table() {
+            if method == Method::GET {
+                continue;
+            }
+            let path = path.replace("{id}", "1");
+            let response = admin
+                .post_raw(&path, &[("lang", "tr")], &[("Origin", admin.url.clone()), ("Sec-Fetch-Site", "same-origin".into())])
+                .await;
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method} {path} without a CSRF token");
+        }
+        assert_eq!(admin.get("/admin/").await.status(), StatusCode::OK, "still signed in");
+    }
+}
+
+on_both_backends! {
+    async fn a_form_posted_from_another_site_is_refused(app) {
+        let mut admin = Browser::new(&app);
+        admin.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        let csrf = admin.csrf().await.unwrap();
+        let forged = admin
+            .post_raw(
+                "/admin/logout/everywhere",
+                &[("_csrf", csrf.as_str())],
+                &[("Origin", "https://evil.example".into()), ("Sec-Fetch-Site", "cross-site".into())],
+            )
+            .await;
+        assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+        assert_eq!(admin.get("/admin/").await.status(), StatusCode::OK, "the session survived");
+
+        let mut victim = Browser::new(&app);
+        let login_csrf = victim
+            .post_raw(
+                "/admin/login",
+                &[("username", ADMIN), ("password", ADMIN_PASSWORD)],
+                &[("Origin", "https://evil.example".into()), ("Sec-Fetch-Site", "cross-site".into())],
+            )
+            .await;
+        assert_eq!(login_csrf.status(), StatusCode::FORBIDDEN, "no sign-in from another site");
+        assert!(victim.cookie.is_none());
+    }
+}
+
+on_both_backends! {
+    async fn changing_the_password_ends_every_other_session(app) {
+        let mut laptop = Browser::new(&app);
+        let mut phone = Browser::new(&app);
+        laptop.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        phone.sign_in(ADMIN, ADMIN_PASSWORD).await;
+
+        let mismatch = laptop
+            .post("/admin/password", &[("current", ADMIN_PASSWORD), ("new", "a-new-password"), ("repeat", "another-one")])
+            .await;
+        assert_eq!(mismatch.status(), StatusCode::BAD_REQUEST);
+        let wrong = laptop
+            .post("/admin/password", &[("current", "wrong"), ("new", "a-new-password"), ("repeat", "a-new-password")])
+            .await;
+        assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+
+        let changed = laptop
+            .post("/admin/password", &[("current", ADMIN_PASSWORD), ("new", "a-new-password"), ("repeat", "a-new-password")])
+            .await;
+        assert_eq!(changed.status(), StatusCode::OK);
+        assert_eq!(laptop.get("/admin/").await.status(), StatusCode::OK, "this browser stays in");
+        assert_eq!(phone.get("/admin/").await.status(), StatusCode::SEE_OTHER, "the other is out");
+
+        let mut again = Browser::new(&app);
+        assert_eq!(again.sign_in(ADMIN, ADMIN_PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(again.sign_in(ADMIN, "a-new-password").await.status(), StatusCode::SEE_OTHER);
+
+        let everywhere = again.post("/admin/logout/everywhere", &[]).await;
+        assert_eq!(everywhere.status(), StatusCode::SEE_OTHER);
+        laptop.cookie.as_ref().unwrap();
+        assert_eq!(laptop.get("/admin/").await.status(), StatusCode::SEE_OTHER, "signed out everywhere");
+    }
+}
+
+on_both_backends! {
+    async fn the_dashboard_counts_readers_draws_its_charts_and_speaks_turkish_on_request(app) {
+        let list = app.create_list("Gündem", "single").await;
+        for n in 0..3 {
+            app.create_subscriber(json!({"email": format!("okur{n}@example.com"), "name": "Okur", "lists": [list]})).await;
+        }
+        let mut admin = Browser::new(&app);
+        admin.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        let page = admin.get("/admin/").await.text().await.unwrap();
+        assert!(page.contains("<svg"), "charts are drawn");
+        assert!(page.contains("<title>New readers</title>"), "each chart has a title");
+        assert!(page.contains(">3<"), "three readers are counted");
+        assert!(page.contains("Gündem"));
+        assert!(page.contains("data-refresh=\"/admin/dashboard/running\""));
+        let ninety = admin.get("/admin/?days=90").await.text().await.unwrap();
+        assert_eq!(ninety.matches("<rect").count(), 4 * 90);
+
+        let switched = admin.post("/admin/language", &[("lang", "tr"), ("back", "/admin/")]).await;
+        assert_eq!(switched.status(), StatusCode::SEE_OTHER);
+        let turkish = admin.get("/admin/").await.text().await.unwrap();
+        assert!(turkish.contains("<html lang=\"tr\">") && turkish.contains("Pano"), "{turkish}");
+        let running = admin.get("/admin/dashboard/running").await;
+        assert_eq!(running.status(), StatusCode::OK);
+        assert!(running.text().await.unwrap().contains("Süren kampanya yok."));
+    }
+}
+
+on_both_backends! {
+    with |s| { s.root_url = Some("https://haber.example".into()); };
+    async fn over_https_the_session_cookie_is_secure_and_host_bound(app) {
+        let mut browser = Browser::new(&app);
+        let signed_in = browser.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+        let set_cookie = signed_in.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(set_cookie.starts_with("__Host-bulten_session="), "{set_cookie}");
+        assert!(set_cookie.contains("Secure"), "{set_cookie}");
+    }
+}
+
+impl Browser {
+    /// A GET, or a POST with no token, as a stranger would send it.
+    async fn post_raw_or_get(&mut self, method: Method, path: &str) -> reqwest::Response {
+        if method == Method::GET {
+            self.get(path).await
+        } else {
+            let url = self.url.clone();
+            self.post_raw(
+                path,
+                &[],
+                &[("Origin", url), ("Sec-Fetch-Site", "same-origin".into())],
+            )
+            .await
+        }
+    }
+}
