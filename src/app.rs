@@ -308,6 +308,7 @@ fn sign_in_policy(settings: &Settings) -> SignInPolicy {
         window: minutes(settings.login_window_minutes.max(1)),
         account_lockout: i64::from(settings.login_lockout_per_account.max(1)),
         address_lockout: i64::from(settings.login_lockout_per_address.max(1)),
+        admins_need_second_factor: settings.admins_need_second_factor,
     }
 }
 

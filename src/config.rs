@@ -143,6 +143,9 @@ pub struct Settings {
     pub login_lockout_per_account: u32,
     /// Failed sign-ins from one address, on any accounts, that lock it out. Defaults to 50.
     pub login_lockout_per_address: u32,
+    /// Admins must enrol a second factor (an authenticator app) before using the desk.
+    /// Defaults to false.
+    pub admins_need_second_factor: bool,
 
     /// The publisher's name, logo and colours on pages and system mail.
     pub brand_name: String,
@@ -211,6 +214,7 @@ impl Default for Settings {
             login_window_minutes: 15,
             login_lockout_per_account: 10,
             login_lockout_per_address: 50,
+            admins_need_second_factor: false,
             brand_name: "bulten".into(),
             brand_logo_url: None,
             brand_color: "#0b5394".into(),
@@ -451,6 +455,8 @@ session_max_hours = 12
 login_window_minutes = 15
 login_lockout_per_account = 10
 login_lockout_per_address = 50
+# Admins must enrol an authenticator app (TOTP) before anything else on the desk.
+admins_need_second_factor = false
 
 # The publisher on pages and system mail.
 brand_name = "bulten"

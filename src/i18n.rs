@@ -250,6 +250,52 @@ catalog! {
         "Signing in is locked after too many failed attempts. Try again later, or ask an admin to lift the lock.",
         "Çok fazla başarısız denemeden sonra giriş kilitlendi. Daha sonra yeniden deneyin ya da bir yöneticiden kilidi kaldırmasını isteyin."
     ),
+    "desk.login.wrong_code" => ("The code is wrong or was used already.", "Kod yanlış ya da daha önce kullanılmış."),
+    "desk.login.expired" => (
+        "Too much time passed since the password. Please sign in again.",
+        "Paroladan bu yana çok zaman geçti. Lütfen yeniden giriş yapın."
+    ),
+    "desk.login.code_title" => ("Two-step sign-in", "İki adımlı giriş"),
+    "desk.login.code_hint" => (
+        "Type the six-digit code your authenticator app shows, or one of your recovery codes.",
+        "Kimlik doğrulama uygulamanızın gösterdiği altı haneli kodu ya da kurtarma kodlarınızdan birini yazın."
+    ),
+    "desk.login.code" => ("Code", "Kod"),
+    "desk.twofa.title" => ("Two-step sign-in", "İki adımlı giriş"),
+    "desk.twofa.explain" => (
+        "After your password, the desk will also ask for a code from an authenticator app on your phone, so a stolen password alone signs nobody in.",
+        "Parolanızdan sonra masa, telefonunuzdaki bir kimlik doğrulama uygulamasından bir kod da isteyecek; böylece yalnızca çalınmış bir parolayla kimse giriş yapamaz."
+    ),
+    "desk.twofa.begin" => ("Set up two-step sign-in", "İki adımlı girişi kur"),
+    "desk.twofa.scan" => (
+        "Scan this code with an authenticator app (for example FreeOTP, Aegis or Google Authenticator).",
+        "Bu kodu bir kimlik doğrulama uygulamasıyla tarayın (örneğin FreeOTP, Aegis ya da Google Authenticator)."
+    ),
+    "desk.twofa.type_code" => ("Type the six-digit code the app then shows.", "Ardından uygulamanın gösterdiği altı haneli kodu yazın."),
+    "desk.twofa.manual" => ("Cannot scan? Type this key into the app:", "Tarayamıyor musunuz? Bu anahtarı uygulamaya yazın:"),
+    "desk.twofa.confirm" => ("Turn on", "Aç"),
+    "desk.twofa.open_app" => ("On this phone? Open the key in the app.", "Bu telefonda mısınız? Anahtarı uygulamada açın."),
+    "desk.twofa.wrong_code" => (
+        "That code does not match. Check the phone's clock and type the code shown now.",
+        "Bu kod tutmuyor. Telefonun saatini kontrol edip şu an gösterilen kodu yazın."
+    ),
+    "desk.twofa.now_on" => ("Two-step sign-in is on.", "İki adımlı giriş açıldı."),
+    "desk.twofa.codes_explain" => (
+        "Keep these recovery codes somewhere safe. Each signs you in once if you lose your phone. They are shown only now.",
+        "Bu kurtarma kodlarını güvenli bir yerde saklayın. Telefonunuzu kaybederseniz her biri bir kez giriş yapmanızı sağlar. Yalnızca şimdi gösteriliyorlar."
+    ),
+    "desk.twofa.on" => (
+        "Two-step sign-in is on. Recovery codes left: {left}.",
+        "İki adımlı giriş açık. Kalan kurtarma kodu: {left}."
+    ),
+    "desk.twofa.off_password" => ("Your password, to turn it off", "Kapatmak için parolanız"),
+    "desk.twofa.off" => ("Turn off two-step sign-in", "İki adımlı girişi kapat"),
+    "desk.twofa.turned_off" => ("Two-step sign-in is off.", "İki adımlı giriş kapatıldı."),
+    "desk.twofa.wrong_password" => ("The password is wrong.", "Parola yanlış."),
+    "desk.twofa.required" => (
+        "Admins must use two-step sign-in here. Please set it up to continue.",
+        "Burada yöneticilerin iki adımlı giriş kullanması gerekiyor. Devam etmek için lütfen kurun."
+    ),
     "desk.password.title" => ("Password", "Parola"),
     "desk.password.must_change" => (
         "An admin reset your password. Please choose a new one to continue.",

@@ -4,6 +4,21 @@
 ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
 -- The desk's language the user chose (`en`, `tr`); NULL: the browser's.
 ALTER TABLE users ADD COLUMN language TEXT;
+-- The second factor: a TOTP secret (base32) once enrolled; the one being enrolled until its
+-- first code confirms it; the last time step a code was accepted for, so each code signs in
+-- once only.
+ALTER TABLE users ADD COLUMN totp_secret TEXT;
+ALTER TABLE users ADD COLUMN totp_pending TEXT;
+ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
+
+-- Single-use codes for a lost authenticator, shown once at enrolment; only hashes are kept.
+CREATE TABLE recovery_codes (
+    id        INTEGER PRIMARY KEY,
+    user_id   INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    code_hash TEXT NOT NULL,
+    used_at   TEXT
+);
+CREATE INDEX recovery_codes_user ON recovery_codes (user_id);
 
 -- One row per signed-in browser. The cookie holds a random id; only its SHA-256 is kept,
 -- so a copy of the table signs nobody in.

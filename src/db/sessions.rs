@@ -1,7 +1,7 @@
 //! The desk's sessions and failed sign-ins. Both live in the database so that every node
 //! knows who is signed in and who is locked out.
 
-use super::{Db, DbResult, on_pool};
+use super::{BeginWrite as _, Db, DbResult, on_pool};
 use crate::domain::Timestamp;
 
 /// A user as the sign-in sees them.
@@ -14,13 +14,28 @@ pub(crate) struct Account {
     pub(crate) status: String,
     pub(crate) must_change_password: bool,
     pub(crate) language: Option<String>,
+    /// The enrolled TOTP secret, base32.
+    pub(crate) totp_secret: Option<String>,
 }
 
 /// An account's columns, as a literal so static queries can be built with `concat!`.
 macro_rules! account_columns {
     () => {
-        "u.id, u.username, u.password_hash, u.role, u.status, u.must_change_password, u.language"
+        "u.id, u.username, u.password_hash, u.role, u.status, u.must_change_password, \
+         u.language, u.totp_secret"
     };
+}
+
+pub(crate) async fn account_by_id(db: &Db, id: i64) -> DbResult<Option<Account>> {
+    let sql: &str = concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM users u WHERE u.id = $1"
+    );
+    Ok(on_pool!(db, pool => sqlx::query_as::<_, Account>(sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?))
 }
 
 pub(crate) async fn account_by_name(db: &Db, username: &str) -> DbResult<Option<Account>> {
@@ -236,4 +251,126 @@ pub(crate) async fn set_language(db: &Db, user_id: i64, language: &str) -> DbRes
         .await?
         .rows_affected());
     Ok(())
+}
+
+/// Keeps a secret being enrolled until its first code confirms it.
+pub(crate) async fn set_totp_pending(db: &Db, user_id: i64, secret: &str) -> DbResult<()> {
+    on_pool!(db, pool => sqlx::query("UPDATE users SET totp_pending = $1 WHERE id = $2")
+        .bind(secret)
+        .bind(user_id)
+        .execute(pool)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+pub(crate) async fn totp_pending(db: &Db, user_id: i64) -> DbResult<Option<String>> {
+    Ok(
+        on_pool!(db, pool => sqlx::query_scalar::<_, Option<String>>(
+        "SELECT totp_pending FROM users WHERE id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?)
+        .flatten(),
+    )
+}
+
+/// Makes the pending secret the user's second factor, the step its first code was accepted
+/// for the last one used, and `code_hashes` their recovery codes, replacing any earlier.
+pub(crate) async fn enable_totp(
+    db: &Db,
+    user_id: i64,
+    step: i64,
+    code_hashes: &[String],
+) -> DbResult<bool> {
+    on_pool!(db, pool => {
+        let mut tx = pool.begin_write().await?;
+        let n = sqlx::query(
+            "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, \
+             totp_last_step = $1, updated_at = $2 WHERE id = $3 AND totp_pending IS NOT NULL",
+        )
+        .bind(step)
+        .bind(Timestamp::now())
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        for hash in code_hashes {
+            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                .bind(user_id)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    })
+}
+
+/// Removes the second factor and its recovery codes.
+pub(crate) async fn disable_totp(db: &Db, user_id: i64) -> DbResult<()> {
+    on_pool!(db, pool => {
+        let mut tx = pool.begin_write().await?;
+        sqlx::query(
+            "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = 0, \
+             updated_at = $1 WHERE id = $2",
+        )
+        .bind(Timestamp::now())
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+/// Accepts a code's time step once: false when this step or a later one was used already
+/// (a replayed code, or one from another node a moment before).
+pub(crate) async fn use_totp_step(db: &Db, user_id: i64, step: i64) -> DbResult<bool> {
+    let n = on_pool!(db, pool => sqlx::query(
+        "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1",
+    )
+    .bind(step)
+    .bind(user_id)
+    .execute(pool)
+    .await?
+    .rows_affected());
+    Ok(n == 1)
+}
+
+/// Spends a recovery code; false when it is not one of the user's unused codes.
+pub(crate) async fn use_recovery_code(db: &Db, user_id: i64, code_hash: &str) -> DbResult<bool> {
+    let n = on_pool!(db, pool => sqlx::query(
+        "UPDATE recovery_codes SET used_at = $1 \
+         WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
+    )
+    .bind(Timestamp::now())
+    .bind(user_id)
+    .bind(code_hash)
+    .execute(pool)
+    .await?
+    .rows_affected());
+    Ok(n == 1)
+}
+
+/// Recovery codes not used yet.
+pub(crate) async fn recovery_codes_left(db: &Db, user_id: i64) -> DbResult<i64> {
+    Ok(on_pool!(db, pool => sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_one(pool)
+    .await?))
 }

@@ -177,6 +177,23 @@ impl Signer {
         Some((ExpiringToken::from_bytes(fixed)?, email.to_owned()))
     }
 
+    /// The desk's sign-in between the password and the second factor: who passed the
+    /// password, until when (Unix seconds). Only a code completes it.
+    pub fn second_factor_token(&self, user_id: i64, expires: i64) -> String {
+        let mut payload = user_id.to_be_bytes().to_vec();
+        payload.extend_from_slice(&expires.to_be_bytes());
+        self.sign("second factor", &payload)
+    }
+
+    /// The user and expiry of a [`Signer::second_factor_token`]; the caller checks expiry.
+    pub fn parse_second_factor(&self, token: &str) -> Option<(i64, i64)> {
+        let mut buf = Vec::new();
+        let payload = self.verify("second factor", token, &mut buf)?;
+        let user = i64::from_be_bytes(payload.get(..8)?.try_into().ok()?);
+        let expires = i64::from_be_bytes(payload.get(8..16)?.try_into().ok()?);
+        (payload.len() == 16).then_some((user, expires))
+    }
+
     /// The VERP token of a ledger row: its ID, signed, in characters a local part allows.
     pub fn verp_token(&self, delivery_id: i64) -> String {
         self.sign("verp", &delivery_id.to_be_bytes())

@@ -16,6 +16,7 @@ pub(crate) mod imports;
 pub(crate) mod lists;
 pub(crate) mod outbox;
 pub mod reader;
+pub(crate) mod second_factor;
 pub(crate) mod sessions;
 pub(crate) mod subscribers;
 pub(crate) mod templates;

@@ -18,6 +18,7 @@ use super::users::{Password, hash_password, verify_password};
 use super::{OpsError, OpsResult};
 use crate::db::{Db, sessions};
 use crate::domain::{Lang, Timestamp};
+use crate::mail::tokens::Signer;
 
 /// The sign-in's rules, from the settings.
 #[derive(Debug, Clone)]
@@ -31,6 +32,8 @@ pub(crate) struct SignInPolicy {
     pub(crate) window: Duration,
     pub(crate) account_lockout: i64,
     pub(crate) address_lockout: i64,
+    /// Admins must enrol a second factor before anything else.
+    pub(crate) admins_need_second_factor: bool,
 }
 
 impl Default for SignInPolicy {
@@ -41,6 +44,7 @@ impl Default for SignInPolicy {
             window: Duration::from_secs(15 * 60),
             account_lockout: 10,
             address_lockout: 50,
+            admins_need_second_factor: false,
         }
     }
 }
@@ -49,6 +53,8 @@ impl Default for SignInPolicy {
 const FREE_FAILURES: i64 = 3;
 /// The longest delay between two attempts on one account.
 const MAX_DELAY_SECS: i64 = 60;
+/// Seconds between the password and the second factor's code.
+const SECOND_FACTOR_SECS: i64 = 300;
 /// How often a session's last use is written: a page view is a read, not a write.
 const TOUCH_EVERY_SECS: i64 = 60;
 
@@ -62,6 +68,8 @@ pub(crate) struct Staff {
     pub(crate) language: Option<Lang>,
     /// An admin reset the password: nothing but choosing a new one until then.
     pub(crate) must_change_password: bool,
+    /// Admins must have a second factor and this one has none: nothing but enrolling.
+    pub(crate) must_enrol_second_factor: bool,
     pub(crate) csrf_token: String,
 }
 
@@ -88,10 +96,22 @@ pub(crate) struct Started {
     pub(crate) staff: Staff,
 }
 
+/// A password accepted: a session, or for a user with a second factor, the token that
+/// carries the sign-in to the code.
+#[derive(Debug)]
+pub(crate) enum SignedIn {
+    Started(Started),
+    SecondFactor { token: String },
+}
+
 /// Why a sign-in was refused. An unknown user and a wrong password get the same answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Refusal {
     WrongCredentials,
+    /// The second factor's code is wrong or was used already.
+    WrongCode,
+    /// Too long between the password and the code: start again.
+    Expired,
     /// Too many recent failures on this account: try again in this many seconds.
     Wait(i64),
     /// Too many failures on this account or from this address.
@@ -112,27 +132,17 @@ pub(crate) struct Origin<'a> {
 pub(crate) async fn sign_in(
     db: &Db,
     policy: &SignInPolicy,
+    signer: &Signer,
     username: &str,
     password: &str,
     from: Origin<'_>,
-) -> OpsResult<Result<Started, Refusal>> {
+) -> OpsResult<Result<SignedIn, Refusal>> {
     let username = username.trim();
     let now = Timestamp::now();
     let since = now.plus_secs(-secs(policy.window));
     let failures = sessions::failures(db, username, from.ip, since).await?;
-    if failures.account >= policy.account_lockout || failures.address >= policy.address_lockout {
-        tracing::warn!(
-            username,
-            ip = from.ip,
-            account_failures = failures.account,
-            address_failures = failures.address,
-            "sign-in refused: locked out"
-        );
-        return Ok(Err(Refusal::Locked));
-    }
-    if let Some(wait) = delay_left(failures, now) {
-        tracing::warn!(username, ip = from.ip, wait, "sign-in refused: too soon");
-        return Ok(Err(Refusal::Wait(wait)));
+    if let Some(refusal) = held_back(policy, failures, now, username, from) {
+        return Ok(Err(refusal));
     }
 
     let account = sessions::account_by_name(db, username).await?;
@@ -158,7 +168,95 @@ pub(crate) async fn sign_in(
         return Ok(Err(Refusal::WrongCredentials));
     };
 
+    if account.totp_secret.is_some() {
+        let token = signer.second_factor_token(account.id, now.unix() + SECOND_FACTOR_SECS);
+        tracing::info!(
+            username,
+            ip = from.ip,
+            "password accepted; the second factor is due"
+        );
+        return Ok(Ok(SignedIn::SecondFactor { token }));
+    }
     sessions::clear_failures(db, username).await?;
+    let started = start(db, policy, account, from).await?;
+    tracing::info!(username, ip = from.ip, "signed in");
+    Ok(Ok(SignedIn::Started(started)))
+}
+
+/// Completes a sign-in with the second factor's code (or a recovery code).
+///
+/// # Errors
+/// Only when the database fails; a refusal is `Ok(Err(_))`.
+pub(crate) async fn complete_second_factor(
+    db: &Db,
+    policy: &SignInPolicy,
+    signer: &Signer,
+    token: &str,
+    code: &str,
+    from: Origin<'_>,
+) -> OpsResult<Result<Started, Refusal>> {
+    let now = Timestamp::now();
+    let Some((user_id, expires)) = signer.parse_second_factor(token) else {
+        return Ok(Err(Refusal::Expired));
+    };
+    if expires < now.unix() {
+        return Ok(Err(Refusal::Expired));
+    }
+    let Some(account) = sessions::account_by_id(db, user_id).await? else {
+        return Ok(Err(Refusal::Expired));
+    };
+    let Some(secret) = account.totp_secret.clone() else {
+        return Ok(Err(Refusal::Expired));
+    };
+    let username = account.username.clone();
+    let since = now.plus_secs(-secs(policy.window));
+    let failures = sessions::failures(db, &username, from.ip, since).await?;
+    if let Some(refusal) = held_back(policy, failures, now, &username, from) {
+        return Ok(Err(refusal));
+    }
+    if account.status != "enabled"
+        || !super::second_factor::accept(db, account.id, &secret, code).await?
+    {
+        sessions::record_failure(db, &username, from.ip, now).await?;
+        tracing::warn!(username, ip = from.ip, "a second factor's code was refused");
+        return Ok(Err(Refusal::WrongCode));
+    }
+    sessions::clear_failures(db, &username).await?;
+    let started = start(db, policy, account, from).await?;
+    tracing::info!(username, ip = from.ip, "signed in with the second factor");
+    Ok(Ok(started))
+}
+
+/// A lockout or a delay that holds a sign-in back before any secret is checked.
+fn held_back(
+    policy: &SignInPolicy,
+    failures: sessions::Failures,
+    now: Timestamp,
+    username: &str,
+    from: Origin<'_>,
+) -> Option<Refusal> {
+    if failures.account >= policy.account_lockout || failures.address >= policy.address_lockout {
+        tracing::warn!(
+            username,
+            ip = from.ip,
+            account_failures = failures.account,
+            address_failures = failures.address,
+            "sign-in refused: locked out"
+        );
+        return Some(Refusal::Locked);
+    }
+    let wait = delay_left(failures, now)?;
+    tracing::warn!(username, ip = from.ip, wait, "sign-in refused: too soon");
+    Some(Refusal::Wait(wait))
+}
+
+/// A new session for `account`, with a new id and CSRF token.
+async fn start(
+    db: &Db,
+    policy: &SignInPolicy,
+    account: sessions::Account,
+    from: Origin<'_>,
+) -> OpsResult<Started> {
     let cookie = random_token();
     let csrf_token = random_token();
     sessions::insert(
@@ -170,12 +268,11 @@ pub(crate) async fn sign_in(
             ip: Some(from.ip),
             user_agent: from.user_agent,
         },
-        now,
+        Timestamp::now(),
     )
     .await?;
-    tracing::info!(username, ip = from.ip, "signed in");
-    let staff = staff_from(account, csrf_token)?;
-    Ok(Ok(Started { cookie, staff }))
+    let staff = staff_from(policy, account, csrf_token)?;
+    Ok(Started { cookie, staff })
 }
 
 /// Who a session cookie signs in, if it is still valid; ends it when it is not.
@@ -202,7 +299,7 @@ pub(crate) async fn staff_of(
     if idle > TOUCH_EVERY_SECS {
         sessions::touch(db, &hash, now).await?;
     }
-    Ok(Some(staff_from(found.account, found.csrf_token)?))
+    Ok(Some(staff_from(policy, found.account, found.csrf_token)?))
 }
 
 /// Ends this browser's session.
@@ -228,6 +325,7 @@ pub(crate) async fn sign_out_everywhere(db: &Db, user_id: i64) -> OpsResult<u64>
 /// `Invalid` for a wrong current password or a new one that breaks the rules.
 pub(crate) async fn change_password(
     db: &Db,
+    policy: &SignInPolicy,
     staff: &Staff,
     current: &str,
     new: String,
@@ -255,27 +353,11 @@ pub(crate) async fn change_password(
         .map_err(|e| OpsError::Internal(anyhow::anyhow!("password hashing failed: {e}")))??;
     sessions::set_password(db, staff.id, &hash, false).await?;
     sessions::delete_all_of(db, staff.id).await?;
-    let cookie = random_token();
-    let csrf_token = random_token();
-    sessions::insert(
-        db,
-        &sessions::NewSession {
-            id_hash: &id_hash(&cookie),
-            user_id: staff.id,
-            csrf_token: &csrf_token,
-            ip: Some(from.ip),
-            user_agent: from.user_agent,
-        },
-        Timestamp::now(),
-    )
-    .await?;
+    let account = sessions::account_by_id(db, staff.id)
+        .await?
+        .ok_or(OpsError::NotFound("user"))?;
     tracing::info!(username = staff.username, "password changed");
-    let staff = Staff {
-        must_change_password: false,
-        csrf_token,
-        ..staff.clone()
-    };
-    Ok(Started { cookie, staff })
+    start(db, policy, account, from).await
 }
 
 /// Remembers the desk's language a user chose.
@@ -318,11 +400,19 @@ fn delay_left(failures: sessions::Failures, now: Timestamp) -> Option<i64> {
     (left > 0).then_some(left)
 }
 
-fn staff_from(account: sessions::Account, csrf_token: String) -> OpsResult<Staff> {
-    let role = account.role.parse().map_err(|e: crate::domain::Invalid| {
+fn staff_from(
+    policy: &SignInPolicy,
+    account: sessions::Account,
+    csrf_token: String,
+) -> OpsResult<Staff> {
+    let role: Role = account.role.parse().map_err(|e: crate::domain::Invalid| {
         OpsError::Internal(anyhow::anyhow!("user {}: {}", account.username, e.0))
     })?;
+    let second_factor = account.totp_secret.is_some();
     Ok(Staff {
+        must_enrol_second_factor: policy.admins_need_second_factor
+            && role == Role::Admin
+            && !second_factor,
         id: account.id,
         username: account.username,
         role,

@@ -55,6 +55,22 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/admin/password.html"),
     ),
     (
+        "admin/login-code.html",
+        include_str!("../../templates/admin/login-code.html"),
+    ),
+    (
+        "admin/second-factor.html",
+        include_str!("../../templates/admin/second-factor.html"),
+    ),
+    (
+        "admin/second-factor-enrol.html",
+        include_str!("../../templates/admin/second-factor-enrol.html"),
+    ),
+    (
+        "admin/second-factor-codes.html",
+        include_str!("../../templates/admin/second-factor-codes.html"),
+    ),
+    (
         "admin/refused.html",
         include_str!("../../templates/admin/refused.html"),
     ),

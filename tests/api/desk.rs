@@ -91,19 +91,25 @@ impl Browser {
         response
     }
 
-    /// The CSRF token the password page carries, when signed in.
+    /// The CSRF token every desk page carries, when signed in. A user held to one task
+    /// (a new password, a second factor) reaches only its page.
     async fn csrf(&mut self) -> Option<String> {
         self.cookie.as_ref()?;
-        let page = self
-            .request(Method::GET, "/admin/password")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let at = page.find("name=\"_csrf\" value=\"")? + "name=\"_csrf\" value=\"".len();
-        Some(page[at..].split('"').next()?.to_owned())
+        for path in ["/admin/password", "/admin/second-factor"] {
+            let page = self
+                .request(Method::GET, path)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if let Some(at) = page.find("name=\"_csrf\" value=\"") {
+                let rest = &page[at + "name=\"_csrf\" value=\"".len()..];
+                return Some(rest.split('"').next()?.to_owned());
+            }
+        }
+        None
     }
 
     async fn sign_in(&mut self, username: &str, password: &str) -> reqwest::Response {
@@ -371,5 +377,118 @@ impl Browser {
             )
             .await
         }
+    }
+}
+
+/// The text between `start` and the next `end` in `page`.
+fn between(page: &str, start: &str, end: &str) -> String {
+    let at = page
+        .find(start)
+        .unwrap_or_else(|| panic!("{start} in {page}"))
+        + start.len();
+    page[at..].split(end).next().unwrap().to_owned()
+}
+
+/// The authenticator's code for `secret`, `ahead` steps from now.
+fn authenticator(secret: &str, ahead: u64) -> String {
+    let totp = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(secret).unwrap())
+        .build()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    totp.generate(now + 30 * ahead).to_string()
+}
+
+on_both_backends! {
+    async fn a_second_factor_is_enrolled_then_asked_for_and_each_code_signs_in_once(app) {
+        let mut admin = Browser::new(&app);
+        admin.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        assert_eq!(admin.get("/admin/second-factor").await.status(), StatusCode::OK);
+        let enrol = admin.post("/admin/second-factor/begin", &[]).await.text().await.unwrap();
+        assert!(enrol.contains("<svg"), "a QR code is drawn");
+        let shown = between(&enrol, "<code class=\"secret\">", "<");
+        let secret = shown.replace(' ', "");
+        let current = authenticator(&secret, 0);
+        let wrong = if current == "123456" { "654321" } else { "123456" };
+        let refused = admin.post("/admin/second-factor/confirm", &[("code", wrong)]).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert!(refused.text().await.unwrap().contains(&shown), "the same secret is shown again");
+        let confirmed = admin.post("/admin/second-factor/confirm", &[("code", &current)]).await;
+        assert_eq!(confirmed.status(), StatusCode::OK);
+        let page = confirmed.text().await.unwrap();
+        let recovery: Vec<String> = page
+            .split("<li><code>")
+            .skip(1)
+            .map(|rest| rest.split('<').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(recovery.len(), 10, "{page}");
+
+        // The password alone no longer signs in: it leads to the code.
+        let mut laptop = Browser::new(&app);
+        let step = laptop.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        assert_eq!(step.status(), StatusCode::OK);
+        assert!(laptop.cookie.is_none(), "no session before the code");
+        let token = between(&step.text().await.unwrap(), "name=\"token\" value=\"", "\"");
+        let same_origin = [("Origin", laptop.url.clone()), ("Sec-Fetch-Site", "same-origin".to_owned())];
+        let replayed = laptop.post_raw("/admin/login/code", &[("token", &token), ("code", &current)], &same_origin).await;
+        assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED, "the enrolment's code was used");
+        assert!(replayed.text().await.unwrap().contains("used already"));
+        let next = authenticator(&secret, 1);
+        let in_ = laptop.post_raw("/admin/login/code", &[("token", &token), ("code", &next)], &same_origin).await;
+        assert_eq!(in_.status(), StatusCode::SEE_OTHER);
+        assert!(laptop.cookie.is_some());
+        assert_eq!(laptop.get("/admin/").await.status(), StatusCode::OK);
+
+        // A recovery code signs in once, typed however.
+        let mut phone = Browser::new(&app);
+        let step = phone.sign_in(ADMIN, ADMIN_PASSWORD).await.text().await.unwrap();
+        let token = between(&step, "name=\"token\" value=\"", "\"");
+        let again = phone.post_raw("/admin/login/code", &[("token", &token), ("code", &next)], &same_origin).await;
+        assert_eq!(again.status(), StatusCode::UNAUTHORIZED, "a code signs in once");
+        let typed = recovery[0].to_uppercase().replace('-', " ");
+        let recovered = phone.post_raw("/admin/login/code", &[("token", &token), ("code", &typed)], &same_origin).await;
+        assert_eq!(recovered.status(), StatusCode::SEE_OTHER);
+        let mut thief = Browser::new(&app);
+        let step = thief.sign_in(ADMIN, ADMIN_PASSWORD).await.text().await.unwrap();
+        let token = between(&step, "name=\"token\" value=\"", "\"");
+        let reused = thief.post_raw("/admin/login/code", &[("token", &token), ("code", &recovery[0])], &same_origin).await;
+        assert_eq!(reused.status(), StatusCode::UNAUTHORIZED, "a recovery code signs in once");
+        let forged = thief.post_raw("/admin/login/code", &[("token", "forged"), ("code", &recovery[1])], &same_origin).await;
+        assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+        assert!(thief.cookie.is_none());
+
+        let status = phone.get("/admin/second-factor").await.text().await.unwrap();
+        assert!(status.contains("Recovery codes left: 9."), "{status}");
+        let off = phone.post("/admin/second-factor/off", &[("password", ADMIN_PASSWORD)]).await;
+        assert_eq!(off.status(), StatusCode::OK);
+        let mut plain = Browser::new(&app);
+        assert_eq!(plain.sign_in(ADMIN, ADMIN_PASSWORD).await.status(), StatusCode::SEE_OTHER, "the password alone again");
+    }
+}
+
+on_both_backends! {
+    with |s| { s.admins_need_second_factor = true; };
+    async fn an_admin_without_a_second_factor_can_only_set_one_up_when_the_setting_asks(app) {
+        let mut admin = Browser::new(&app);
+        let signed_in = admin.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        assert_eq!(location(&signed_in), "/admin/second-factor");
+        let dashboard = admin.get("/admin/").await;
+        assert_eq!(dashboard.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&dashboard), "/admin/second-factor");
+        let page = admin.get("/admin/second-factor").await.text().await.unwrap();
+        assert!(page.contains("Admins must use two-step sign-in here."));
+        let enrol = admin.post("/admin/second-factor/begin", &[]).await.text().await.unwrap();
+        let secret = between(&enrol, "<code class=\"secret\">", "<").replace(' ', "");
+        let code = authenticator(&secret, 0);
+        assert_eq!(admin.post("/admin/second-factor/confirm", &[("code", &code)]).await.status(), StatusCode::OK);
+        assert_eq!(admin.get("/admin/").await.status(), StatusCode::OK, "the desk opens once it is set up");
+
+        add_user(&app, "editor1", "editor", "editor-password-1");
+        let mut editor = Browser::new(&app);
+        let signed_in = editor.sign_in("editor1", "editor-password-1").await;
+        assert_eq!(location(&signed_in), "/admin/", "editors are not held to it");
     }
 }

@@ -1,12 +1,29 @@
 // The desk in a real browser: a wrong password, then the right one, the dashboard with its
 // charts, the password page, the switch to Turkish, and signing out; with screenshots of
 // every page at a laptop's width (1280) and a phone's (390), and no script, style or
-// request the page's policy refuses.
+// request the page's policy refuses. Then two-step sign-in: enrolment by the QR code's key,
+// a sign-in with the authenticator's code, and one with a recovery code.
 //
 // Run by tests/api/browser.rs. Environment: BASE_URL, USERNAME, PASSWORD, SHOTS, CHROMIUM.
 
 import { check, env, launch } from './common.mjs';
 import { mkdirSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+
+// The code an authenticator app shows for a base32 secret, `ahead` 30-second steps from now
+// (RFC 6238 with SHA-1 and six digits).
+function authenticator(secret, ahead) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + ahead));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const at = mac[19] & 0xf;
+  const value = (mac.readUInt32BE(at) & 0x7fffffff) % 1000000;
+  return String(value).padStart(6, '0');
+}
 
 const base = env('BASE_URL');
 const username = env('USERNAME');
@@ -49,6 +66,50 @@ try {
     await page.click('header button:has-text("Sign out")');
     await page.waitForSelector('h1:has-text("Sign in")');
     check(problems.length === 0, `the pages ran cleanly: ${problems.join('; ')}`);
+    await context.close();
+  }
+  // Two-step sign-in, on a phone: enrol, then sign in with a code, then with a recovery code.
+  {
+    const context = await browser.newContext({ locale: 'en-GB', viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    const shot = (name) => page.screenshot({ path: `${shots}/desk-390-${name}.png`, fullPage: true });
+    const signIn = async () => {
+      await page.goto(`${base}/admin/login`);
+      await page.fill('#username', username);
+      await page.fill('#password', password);
+      await page.click('button[type=submit]');
+    };
+    await signIn();
+    await page.waitForSelector('h1:has-text("Dashboard")');
+    await page.click('header a:has-text("Two-step sign-in")');
+    await page.click('button:has-text("Set up two-step sign-in")');
+    await page.waitForSelector('.qr svg');
+    await shot('6-twofa-enrol');
+    const secret = (await page.textContent('code.secret')).replace(/\s+/g, '');
+    await page.fill('#code', authenticator(secret, 0));
+    await page.click('button:has-text("Turn on")');
+    await page.waitForSelector('.codes');
+    await shot('7-twofa-codes');
+    const recovery = (await page.locator('.codes code').allTextContents()).map((c) => c.trim());
+    check(recovery.length === 10, 'ten recovery codes');
+    await page.click('header button:has-text("Sign out")');
+
+    await signIn();
+    await page.waitForSelector('#code');
+    await shot('8-login-code');
+    await page.fill('#code', authenticator(secret, 1));
+    await page.click('button[type=submit]');
+    await page.waitForSelector('h1:has-text("Dashboard")');
+    await page.click('header button:has-text("Sign out")');
+
+    await signIn();
+    await page.waitForSelector('#code');
+    await page.fill('#code', recovery[0]);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('h1:has-text("Dashboard")');
+    await page.goto(`${base}/admin/second-factor`);
+    check((await page.textContent('main')).includes('Recovery codes left: 9.'), 'the recovery code was spent');
+    await shot('9-twofa-on');
     await context.close();
   }
   process.stdout.write('DONE\n');

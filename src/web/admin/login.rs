@@ -11,7 +11,7 @@ use super::{Desk, page, session_cookie, session_set_cookie};
 use crate::domain::Lang;
 use crate::i18n;
 use crate::ops::OpsError;
-use crate::ops::sessions::{self, Origin, Refusal};
+use crate::ops::sessions::{self, Origin, Refusal, SignedIn};
 use crate::web::public::reader::Reader;
 use crate::web::state::AppState;
 
@@ -104,45 +104,24 @@ pub(crate) async fn sign_in(
         ip: &ip,
         user_agent: Some(reader.user_agent.as_str()).filter(|a| !a.is_empty()),
     };
-    let started = sessions::sign_in(
+    let signed_in = sessions::sign_in(
         &state.db,
         &state.settings.sign_in,
+        &state.kit.signer,
         &form.username,
         &form.password,
         from,
     )
     .await;
-    let refusal = match started {
-        Ok(Ok(started)) => {
-            let to = if started.staff.must_change_password {
-                "/admin/password"
-            } else {
-                next.as_str()
-            };
-            let mut response = Redirect::to(to).into_response();
-            response.headers_mut().insert(
-                header::SET_COOKIE,
-                session_set_cookie(&state, Some(&started.cookie)),
-            );
-            return response;
+    let refusal = match signed_in {
+        Ok(Ok(SignedIn::Started(started))) => return welcome(&state, &started, &next),
+        Ok(Ok(SignedIn::SecondFactor { token })) => {
+            return code_page(&state, &reader, lang, StatusCode::OK, &token, &next, None);
         }
         Ok(Err(refusal)) => refusal,
         Err(err) => return internal(&err),
     };
-    let (status, text) = match refusal {
-        Refusal::WrongCredentials => (
-            StatusCode::UNAUTHORIZED,
-            i18n::text(lang, "desk.login.wrong").to_owned(),
-        ),
-        Refusal::Wait(seconds) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            i18n::text(lang, "desk.login.wait").replace("{seconds}", &seconds.to_string()),
-        ),
-        Refusal::Locked => (
-            StatusCode::TOO_MANY_REQUESTS,
-            i18n::text(lang, "desk.login.locked").to_owned(),
-        ),
-    };
+    let (status, text) = refusal_text(lang, refusal);
     login_page(
         &state,
         &reader,
@@ -152,6 +131,117 @@ pub(crate) async fn sign_in(
         &next,
         Some(text),
     )
+}
+
+/// A new session's cookie, and the way on: the page asked for, unless something must be
+/// done first.
+fn welcome(state: &AppState, started: &sessions::Started, next: &str) -> Response {
+    let to = if started.staff.must_change_password {
+        "/admin/password"
+    } else if started.staff.must_enrol_second_factor {
+        "/admin/second-factor"
+    } else {
+        next
+    };
+    let mut response = Redirect::to(to).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_set_cookie(state, Some(&started.cookie)),
+    );
+    response
+}
+
+fn refusal_text(lang: Lang, refusal: Refusal) -> (StatusCode, String) {
+    let text = |key: &str| i18n::text(lang, key).to_owned();
+    match refusal {
+        Refusal::WrongCredentials => (StatusCode::UNAUTHORIZED, text("desk.login.wrong")),
+        Refusal::WrongCode => (StatusCode::UNAUTHORIZED, text("desk.login.wrong_code")),
+        Refusal::Expired => (StatusCode::UNAUTHORIZED, text("desk.login.expired")),
+        Refusal::Wait(seconds) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            text("desk.login.wait").replace("{seconds}", &seconds.to_string()),
+        ),
+        Refusal::Locked => (StatusCode::TOO_MANY_REQUESTS, text("desk.login.locked")),
+    }
+}
+
+fn code_page(
+    state: &AppState,
+    reader: &Reader,
+    lang: Lang,
+    status: StatusCode,
+    token: &str,
+    next: &str,
+    error: Option<String>,
+) -> Response {
+    let other = i18n::other(lang);
+    page(
+        state,
+        None,
+        lang,
+        status,
+        "admin/login-code.html",
+        "desk.login.code_title",
+        json!({
+            "token": token,
+            "next": next,
+            "error": error,
+            "switch": {"url": reader.switch_url(other), "label": i18n::text(other, "lang.name")},
+        }),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CodeForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    code: String,
+    next: Option<String>,
+}
+
+/// The second step of a sign-in: the authenticator's code, or a recovery code.
+pub(crate) async fn sign_in_code(
+    State(state): State<AppState>,
+    reader: Reader,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let lang = reader_lang(&state, &reader);
+    let next = safe_next(form.next.as_deref()).to_owned();
+    let ip = reader.ip.map(|ip| ip.to_string()).unwrap_or_default();
+    let from = Origin {
+        ip: &ip,
+        user_agent: Some(reader.user_agent.as_str()).filter(|a| !a.is_empty()),
+    };
+    let completed = sessions::complete_second_factor(
+        &state.db,
+        &state.settings.sign_in,
+        &state.kit.signer,
+        &form.token,
+        &form.code,
+        from,
+    )
+    .await;
+    match completed {
+        Ok(Ok(started)) => welcome(&state, &started, &next),
+        Ok(Err(Refusal::Expired)) => {
+            let (status, text) = refusal_text(lang, Refusal::Expired);
+            login_page(&state, &reader, lang, status, "", &next, Some(text))
+        }
+        Ok(Err(refusal)) => {
+            let (status, text) = refusal_text(lang, refusal);
+            code_page(
+                &state,
+                &reader,
+                lang,
+                status,
+                &form.token,
+                &next,
+                Some(text),
+            )
+        }
+        Err(err) => internal(&err),
+    }
 }
 
 pub(crate) fn internal(err: &OpsError) -> Response {
@@ -245,7 +335,16 @@ pub(crate) async fn change_password(
         ip: &ip,
         user_agent: Some(reader.user_agent.as_str()).filter(|a| !a.is_empty()),
     };
-    match sessions::change_password(&state.db, &desk.staff, &form.current, form.new, from).await {
+    let changed = sessions::change_password(
+        &state.db,
+        &state.settings.sign_in,
+        &desk.staff,
+        &form.current,
+        form.new,
+        from,
+    )
+    .await;
+    match changed {
         Ok(started) => {
             let desk = Desk {
                 staff: started.staff,

@@ -13,6 +13,7 @@
 
 pub(crate) mod dashboard;
 pub(crate) mod login;
+pub(crate) mod second_factor;
 
 use axum::Router;
 use axum::body::Body;
@@ -52,6 +53,10 @@ fn desk_routes() -> Vec<DeskRoute> {
         (Method::GET, "/admin/password", None, get(login::password_form)),
         (Method::POST, "/admin/password", None, post(login::change_password)),
         (Method::POST, "/admin/language", None, post(login::choose_language)),
+        (Method::GET, "/admin/second-factor", None, get(second_factor::show)),
+        (Method::POST, "/admin/second-factor/begin", None, post(second_factor::begin)),
+        (Method::POST, "/admin/second-factor/confirm", None, post(second_factor::confirm)),
+        (Method::POST, "/admin/second-factor/off", None, post(second_factor::turn_off)),
     ]
 }
 
@@ -93,6 +98,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
     };
     Router::new()
         .route("/admin/login", get(login::form).post(login::sign_in))
+        .route("/admin/login/code", post(login::sign_in_code))
         .route("/admin/assets/{file}", get(asset))
         .merge(guarded)
         .layer(csrf)
@@ -160,6 +166,13 @@ pub(crate) fn session_set_cookie(state: &AppState, value: Option<&str>) -> Heade
 
 /// Pages a user who must choose a new password may still reach.
 const WHILE_CHANGING_PASSWORD: &[&str] = &["/admin/password", "/admin/logout"];
+/// Pages an admin who must enrol a second factor may still reach.
+const WHILE_ENROLLING: &[&str] = &[
+    "/admin/second-factor",
+    "/admin/second-factor/begin",
+    "/admin/second-factor/confirm",
+    "/admin/logout",
+];
 
 /// The session check, and the CSRF token for anything but a read. A stranger reading a page
 /// is sent to sign in; a stranger's or a forged change is refused.
@@ -245,6 +258,12 @@ async fn require_staff(State(state): State<AppState>, request: Request, next: Ne
             StatusCode::FORBIDDEN,
             "desk.password.must_change",
         );
+    }
+    if staff.must_enrol_second_factor && !WHILE_ENROLLING.contains(&parts.uri.path()) {
+        if is_read {
+            return Redirect::to("/admin/second-factor").into_response();
+        }
+        return refusal(&state, lang, StatusCode::FORBIDDEN, "desk.twofa.required");
     }
     parts.extensions.insert(Desk { staff, lang });
     next.run(Request::from_parts(parts, body)).await
