@@ -197,3 +197,160 @@ mod tests {
         assert_eq!(password.expose().len(), 20);
     }
 }
+
+pub(crate) use crate::db::users::{ApiUserSummary, UserRow};
+
+/// Every user, with how many sign-ins failed on each in the lockout window and whether that
+/// locks them out now.
+///
+/// # Errors
+/// When the database fails.
+pub(crate) async fn list(
+    db: &Db,
+    policy: &super::sessions::SignInPolicy,
+) -> OpsResult<Vec<(UserRow, bool)>> {
+    let window = i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX / 2);
+    let since = crate::domain::Timestamp::now().plus_secs(-window);
+    Ok(users::all_users(db, since)
+        .await?
+        .into_iter()
+        .map(|u| {
+            let locked = u.recent_failures >= policy.account_lockout;
+            (u, locked)
+        })
+        .collect())
+}
+
+/// Adds a user with a password bulten draws, which they must change at their first sign-in;
+/// returns it, to be shown once.
+///
+/// # Errors
+/// `Invalid` for a bad name, `Conflict` for a taken one.
+pub(crate) async fn invite(db: &Db, username: &str, role: Role) -> OpsResult<(i64, Password)> {
+    let password = Password::generate();
+    let id = add_user(db, username, &password, role).await?;
+    users::require_password_change(db, id).await?;
+    Ok((id, password))
+}
+
+/// Gives a user a new password bulten draws, to be changed at their next sign-in; ends their
+/// sessions and lifts any lockout. Returns the password, to be shown once.
+///
+/// # Errors
+/// `NotFound` for an unknown user.
+pub(crate) async fn reset_password(db: &Db, id: i64) -> OpsResult<Password> {
+    let account = crate::db::sessions::account_by_id(db, id)
+        .await?
+        .ok_or(OpsError::NotFound("user"))?;
+    let password = Password::generate();
+    let hash = hash_password(&password)?;
+    crate::db::sessions::set_password(db, id, &hash, true).await?;
+    crate::db::sessions::delete_all_of(db, id).await?;
+    crate::db::sessions::clear_failures(db, &account.username).await?;
+    tracing::info!(username = account.username, "password reset by an admin");
+    Ok(password)
+}
+
+/// Lifts a lockout: forgets the account's failed sign-ins.
+///
+/// # Errors
+/// `NotFound` for an unknown user.
+pub(crate) async fn lift_lockout(db: &Db, id: i64) -> OpsResult<()> {
+    let account = crate::db::sessions::account_by_id(db, id)
+        .await?
+        .ok_or(OpsError::NotFound("user"))?;
+    crate::db::sessions::clear_failures(db, &account.username).await?;
+    tracing::info!(
+        username = account.username,
+        "sign-in lockout lifted by an admin"
+    );
+    Ok(())
+}
+
+/// Whether a user may sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UserStatus {
+    Enabled,
+    Disabled,
+}
+
+impl UserStatus {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Enabled => "enabled",
+            UserStatus::Disabled => "disabled",
+        }
+    }
+
+    /// # Errors
+    /// For anything but `enabled` or `disabled`.
+    pub(crate) fn parse(text: &str) -> OpsResult<Self> {
+        match text {
+            "enabled" => Ok(UserStatus::Enabled),
+            "disabled" => Ok(UserStatus::Disabled),
+            other => Err(OpsError::Invalid(format!(
+                "unknown status '{other}': use enabled or disabled"
+            ))),
+        }
+    }
+}
+
+/// Changes a user's role and status. The last enabled admin keeps both, so the desk always
+/// has someone who can manage it; disabling a user ends their sessions.
+///
+/// # Errors
+/// `NotFound`, or `Conflict` for the last admin.
+pub(crate) async fn update(db: &Db, id: i64, role: Role, status: UserStatus) -> OpsResult<()> {
+    let account = crate::db::sessions::account_by_id(db, id)
+        .await?
+        .ok_or(OpsError::NotFound("user"))?;
+    let stays_admin = role == Role::Admin && status == UserStatus::Enabled;
+    if account.role == "admin" && !stays_admin && users::other_enabled_admins(db, id).await? == 0 {
+        return Err(OpsError::Conflict(
+            "the last enabled admin must stay an enabled admin".into(),
+        ));
+    }
+    users::update_user(db, id, role.as_str(), status.as_str()).await?;
+    if status == UserStatus::Disabled {
+        crate::db::sessions::delete_all_of(db, id).await?;
+    }
+    Ok(())
+}
+
+/// Deletes a user, never oneself nor the last enabled admin.
+///
+/// # Errors
+/// `NotFound`, or `Conflict`.
+pub(crate) async fn delete(db: &Db, acting_user: Option<i64>, id: i64) -> OpsResult<()> {
+    if acting_user == Some(id) {
+        return Err(OpsError::Conflict("you cannot delete yourself".into()));
+    }
+    let account = crate::db::sessions::account_by_id(db, id)
+        .await?
+        .ok_or(OpsError::NotFound("user"))?;
+    if account.role == "admin" && users::other_enabled_admins(db, id).await? == 0 {
+        return Err(OpsError::Conflict(
+            "the last enabled admin cannot be deleted".into(),
+        ));
+    }
+    users::delete_user(db, id).await?;
+    Ok(())
+}
+
+/// # Errors
+/// When the database fails.
+pub(crate) async fn api_users(db: &Db) -> OpsResult<Vec<ApiUserSummary>> {
+    Ok(users::all_api_users(db).await?)
+}
+
+/// Deletes an API user: its token stops working at once.
+///
+/// # Errors
+/// `NotFound` for an unknown API user.
+pub(crate) async fn delete_api_user(db: &Db, id: i64) -> OpsResult<()> {
+    if users::delete_api_user(db, id).await? {
+        Ok(())
+    } else {
+        Err(OpsError::NotFound("API user"))
+    }
+}

@@ -71,6 +71,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/admin/second-factor-codes.html"),
     ),
     (
+        "admin/users.html",
+        include_str!("../../templates/admin/users.html"),
+    ),
+    (
+        "admin/shown-once.html",
+        include_str!("../../templates/admin/shown-once.html"),
+    ),
+    (
         "admin/refused.html",
         include_str!("../../templates/admin/refused.html"),
     ),

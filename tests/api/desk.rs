@@ -492,3 +492,83 @@ on_both_backends! {
         assert_eq!(location(&signed_in), "/admin/", "editors are not held to it");
     }
 }
+
+on_both_backends! {
+    with |s| { s.login_lockout_per_account = 3; };
+    async fn an_admin_invites_resets_unlocks_and_deletes_people_and_programs_on_the_page_and_the_api(app) {
+        let mut admin = Browser::new(&app);
+        admin.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        let invited = admin.post("/admin/users", &[("username", "muhabir"), ("role", "editor")]).await;
+        assert_eq!(invited.status(), StatusCode::OK);
+        let first_password = between(&invited.text().await.unwrap(), "<code class=\"secret\" id=\"secret\">", "<");
+        assert_eq!(first_password.len(), 20);
+
+        // The first sign-in leads to choosing a new password, and nothing else opens before.
+        let mut reporter = Browser::new(&app);
+        let signed_in = reporter.sign_in("muhabir", &first_password).await;
+        assert_eq!(location(&signed_in), "/admin/password");
+        assert_eq!(location(&reporter.get("/admin/").await), "/admin/password");
+        let changed = reporter
+            .post("/admin/password", &[("current", &first_password), ("new", "muhabir-parolasi"), ("repeat", "muhabir-parolasi")])
+            .await;
+        assert_eq!(changed.status(), StatusCode::OK);
+        assert_eq!(reporter.get("/admin/").await.status(), StatusCode::OK);
+        assert_eq!(reporter.get("/admin/users").await.status(), StatusCode::FORBIDDEN, "an editor manages no accounts");
+        let refused = app.request(Method::GET, "/api/users").send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::OK, "the admin API user may");
+
+        // Locked out by failures; an admin lifts it.
+        let mut stranger = Browser::new(&app);
+        for _ in 0..3 {
+            stranger.sign_in("muhabir", "guess").await;
+        }
+        assert_eq!(stranger.sign_in("muhabir", "muhabir-parolasi").await.status(), StatusCode::TOO_MANY_REQUESTS);
+        let users: serde_json::Value = app.request(Method::GET, "/api/users").send().await.unwrap().json().await.unwrap();
+        let reporter_row = users["data"].as_array().unwrap().iter().find(|u| u["username"] == "muhabir").unwrap().clone();
+        assert_eq!(reporter_row["locked"], true);
+        assert_eq!(reporter_row["type"], "user");
+        let id = reporter_row["id"].as_i64().unwrap();
+        assert_eq!(admin.post(&format!("/admin/users/{id}/unlock"), &[]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(stranger.sign_in("muhabir", "muhabir-parolasi").await.status(), StatusCode::SEE_OTHER);
+
+        // A reset ends the reporter's sessions and asks for a new password again.
+        let reset: serde_json::Value = app.request(Method::POST, &format!("/api/users/{id}/password")).send().await.unwrap().json().await.unwrap();
+        let temporary = reset["data"]["password"].as_str().unwrap().to_owned();
+        assert_eq!(reporter.get("/admin/").await.status(), StatusCode::SEE_OTHER, "signed out by the reset");
+        let mut again = Browser::new(&app);
+        assert_eq!(location(&again.sign_in("muhabir", &temporary).await), "/admin/password");
+
+        // The last admin stays an admin; a person is demoted, then deleted.
+        let me = users["data"].as_array().unwrap().iter().find(|u| u["username"] == ADMIN).unwrap()["id"].as_i64().unwrap();
+        let demote = app.request(Method::PUT, &format!("/api/users/{me}")).json(&json!({"role": "viewer", "status": "enabled"})).send().await.unwrap();
+        assert_eq!(demote.status(), StatusCode::CONFLICT);
+        assert_eq!(admin.post(&format!("/admin/users/{me}/delete"), &[]).await.status(), StatusCode::BAD_REQUEST, "not oneself");
+        assert_eq!(admin.post(&format!("/admin/users/{id}"), &[("role", "viewer"), ("status", "disabled")]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(again.get("/admin/").await.status(), StatusCode::SEE_OTHER, "disabling signs out");
+        let page = admin.get("/admin/users").await.text().await.unwrap();
+        assert!(page.contains("muhabir") && page.contains("disabled"), "{page}");
+        assert_eq!(admin.post(&format!("/admin/users/{id}/delete"), &[]).await.status(), StatusCode::SEE_OTHER);
+        assert!(!admin.get("/admin/users").await.text().await.unwrap().contains("muhabir"));
+
+        // A program's token is shown once, works, and stops working when deleted.
+        let made = admin.post("/admin/api-users", &[("name", "mobil-uygulama"), ("role", "viewer")]).await.text().await.unwrap();
+        let credentials = between(&made, "<code class=\"secret\" id=\"secret\">", "<");
+        assert!(credentials.starts_with("mobil-uygulama:"));
+        let as_program = |path: &str| {
+            app.client.get(format!("{}{path}", app.url)).header("Authorization", format!("token {credentials}")).send()
+        };
+        assert_eq!(as_program("/api/lists").await.unwrap().status(), StatusCode::OK);
+        assert_eq!(as_program("/api/users").await.unwrap().status(), StatusCode::FORBIDDEN, "a viewer program");
+        let programs: serde_json::Value = app.request(Method::GET, "/api/api-users").send().await.unwrap().json().await.unwrap();
+        let program = programs["data"].as_array().unwrap().iter().find(|p| p["name"] == "mobil-uygulama").unwrap().clone();
+        assert!(program.get("token_hash").is_none());
+        let program_id = program["id"].as_i64().unwrap();
+        assert_eq!(admin.post(&format!("/admin/api-users/{program_id}/delete"), &[]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(as_program("/api/lists").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+        let made: serde_json::Value = app.request(Method::POST, "/api/api-users").json(&json!({"name": "ikinci", "role": "editor"})).send().await.unwrap().json().await.unwrap();
+        assert!(made["data"]["token"].as_str().unwrap().len() >= 32);
+        let invited: serde_json::Value = app.request(Method::POST, "/api/users").json(&json!({"username": "editor2", "role": "editor"})).send().await.unwrap().json().await.unwrap();
+        assert_eq!(invited["data"]["password"].as_str().unwrap().len(), 20);
+    }
+}

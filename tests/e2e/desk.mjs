@@ -58,6 +58,9 @@ try {
     await shot('3-dashboard');
     await page.goto(`${base}/admin/password`);
     await shot('4-password');
+    await page.click('header a:has-text("Accounts")');
+    await page.waitForSelector('h1:has-text("Accounts")');
+    await shot('4-accounts');
     await page.click('header button:has-text("Türkçe")');
     await page.waitForSelector('h1:has-text("Pano")');
     await shot('5-dashboard-tr');

@@ -14,6 +14,7 @@
 pub(crate) mod dashboard;
 pub(crate) mod login;
 pub(crate) mod second_factor;
+pub(crate) mod users;
 
 use axum::Router;
 use axum::body::Body;
@@ -57,6 +58,14 @@ fn desk_routes() -> Vec<DeskRoute> {
         (Method::POST, "/admin/second-factor/begin", None, post(second_factor::begin)),
         (Method::POST, "/admin/second-factor/confirm", None, post(second_factor::confirm)),
         (Method::POST, "/admin/second-factor/off", None, post(second_factor::turn_off)),
+        (Method::GET, "/admin/users", Some(Permission::UsersManage), get(users::show)),
+        (Method::POST, "/admin/users", Some(Permission::UsersManage), post(users::invite)),
+        (Method::POST, "/admin/users/{id}", Some(Permission::UsersManage), post(users::update)),
+        (Method::POST, "/admin/users/{id}/password", Some(Permission::UsersManage), post(users::reset_password)),
+        (Method::POST, "/admin/users/{id}/unlock", Some(Permission::UsersManage), post(users::unlock)),
+        (Method::POST, "/admin/users/{id}/delete", Some(Permission::UsersManage), post(users::delete)),
+        (Method::POST, "/admin/api-users", Some(Permission::UsersManage), post(users::add_api_user)),
+        (Method::POST, "/admin/api-users/{id}/delete", Some(Permission::UsersManage), post(users::delete_api_user)),
     ]
 }
 
@@ -330,6 +339,7 @@ pub(crate) fn page(
             "role": i18n::text(lang, &format!("desk.role.{}", d.staff.role.as_str())),
         })),
         "csrf": desk.map(|d| d.staff.csrf_token.clone()),
+        "may_manage_users": desk.is_some_and(|d| d.staff.caller().require(Permission::UsersManage).is_ok()),
         "nav": desk.is_some(),
     });
     if let (Some(full), Value::Object(extra)) = (full.as_object_mut(), ctx) {

@@ -9,6 +9,7 @@ pub(crate) mod outbox;
 pub(crate) mod subscribers;
 pub(crate) mod templates;
 pub(crate) mod tx;
+pub(crate) mod users;
 
 use axum::Json;
 use axum::http::StatusCode;

@@ -1,0 +1,277 @@
+//! The accounts page (admins only): people who sign in to the desk and the API's programs.
+//! It calls the same `ops::users` functions as `/api/users` and `/api/api-users`.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::login::internal;
+use super::{Desk, page};
+use crate::i18n;
+use crate::ops::OpsError;
+use crate::ops::users::{self as ops, Role, UserStatus};
+use crate::web::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Done {
+    done: Option<String>,
+}
+
+/// Notices a redirect back to the page may name.
+const NOTICES: &[&str] = &["updated", "unlocked", "deleted", "token_deleted"];
+
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    desk: Desk,
+    Query(done): Query<Done>,
+) -> Response {
+    let notice = done
+        .done
+        .as_deref()
+        .filter(|d| NOTICES.contains(d))
+        .map(|d| i18n::text(desk.lang, &format!("desk.users.done_{d}")).to_owned());
+    accounts_page(&state, &desk, StatusCode::OK, notice, None).await
+}
+
+async fn accounts_page(
+    state: &AppState,
+    desk: &Desk,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Response {
+    let users = match ops::list(&state.db, &state.settings.sign_in).await {
+        Ok(users) => users,
+        Err(err) => return internal(&err),
+    };
+    let api_users = match ops::api_users(&state.db).await {
+        Ok(api_users) => api_users,
+        Err(err) => return internal(&err),
+    };
+    let lang = desk.lang;
+    let role_label = |role: &str| i18n::text(lang, &format!("desk.role.{role}")).to_owned();
+    let users: Vec<_> = users
+        .into_iter()
+        .map(|(u, locked)| {
+            json!({
+                "id": u.id,
+                "username": u.username,
+                "role": u.role,
+                "role_label": role_label(&u.role),
+                "enabled": u.status == "enabled",
+                "second_factor": u.second_factor,
+                "locked": locked,
+                "must_change_password": u.must_change_password,
+                "last_seen": u.last_seen_at.map(|t| t.as_datetime().date().to_string()),
+                "is_me": u.id == desk.staff.id,
+            })
+        })
+        .collect();
+    let api_users: Vec<_> = api_users
+        .into_iter()
+        .map(|a| json!({"id": a.id, "name": a.name, "role_label": role_label(&a.role), "created": a.created_at.as_datetime().date().to_string()}))
+        .collect();
+    let roles: Vec<_> = ["admin", "editor", "viewer"]
+        .iter()
+        .map(|r| json!({"value": r, "label": role_label(r)}))
+        .collect();
+    page(
+        state,
+        Some(desk),
+        lang,
+        status,
+        "admin/users.html",
+        "desk.users.title",
+        json!({
+            "users": users,
+            "api_users": api_users,
+            "roles": roles,
+            "notice": notice,
+            "error": error,
+        }),
+    )
+}
+
+/// A secret shown once: a new person's password or a new program's token.
+fn shown_once(state: &AppState, desk: &Desk, intro_key: &str, who: &str, secret: &str) -> Response {
+    page(
+        state,
+        Some(desk),
+        desk.lang,
+        StatusCode::OK,
+        "admin/shown-once.html",
+        "desk.users.title",
+        json!({
+            "intro": i18n::text(desk.lang, intro_key).replace("{name}", who),
+            "secret": secret,
+        }),
+    )
+}
+
+async fn refused(state: &AppState, desk: &Desk, err: OpsError) -> Response {
+    match err {
+        OpsError::Invalid(message) | OpsError::Conflict(message) => {
+            accounts_page(state, desk, StatusCode::BAD_REQUEST, None, Some(message)).await
+        }
+        OpsError::NotFound(what) => {
+            accounts_page(
+                state,
+                desk,
+                StatusCode::NOT_FOUND,
+                None,
+                Some(format!("{what} not found")),
+            )
+            .await
+        }
+        other => internal(&other),
+    }
+}
+
+fn parse_role(text: &str) -> Result<Role, OpsError> {
+    text.parse().map_err(OpsError::from)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewUser {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub(crate) async fn invite(
+    State(state): State<AppState>,
+    desk: Desk,
+    Form(form): Form<NewUser>,
+) -> Response {
+    let role = match parse_role(&form.role) {
+        Ok(role) => role,
+        Err(err) => return refused(&state, &desk, err).await,
+    };
+    let username = form.username.trim();
+    match ops::invite(&state.db, username, role).await {
+        Ok((_, password)) => shown_once(
+            &state,
+            &desk,
+            "desk.users.invited",
+            username,
+            password.expose(),
+        ),
+        Err(err) => refused(&state, &desk, err).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Changes {
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    status: String,
+}
+
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<i64>,
+    Form(form): Form<Changes>,
+) -> Response {
+    let changed = async {
+        let role = parse_role(&form.role)?;
+        let status = UserStatus::parse(&form.status)?;
+        ops::update(&state.db, id, role, status).await
+    };
+    match changed.await {
+        Ok(()) => Redirect::to("/admin/users?done=updated").into_response(),
+        Err(err) => refused(&state, &desk, err).await,
+    }
+}
+
+pub(crate) async fn reset_password(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<i64>,
+) -> Response {
+    let name = match ops::list(&state.db, &state.settings.sign_in).await {
+        Ok(users) => users
+            .into_iter()
+            .find(|(u, _)| u.id == id)
+            .map(|(u, _)| u.username),
+        Err(err) => return internal(&err),
+    };
+    match ops::reset_password(&state.db, id).await {
+        Ok(password) => shown_once(
+            &state,
+            &desk,
+            "desk.users.reset_done",
+            &name.unwrap_or_default(),
+            password.expose(),
+        ),
+        Err(err) => refused(&state, &desk, err).await,
+    }
+}
+
+pub(crate) async fn unlock(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<i64>,
+) -> Response {
+    match ops::lift_lockout(&state.db, id).await {
+        Ok(()) => Redirect::to("/admin/users?done=unlocked").into_response(),
+        Err(err) => refused(&state, &desk, err).await,
+    }
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<i64>,
+) -> Response {
+    match ops::delete(&state.db, Some(desk.staff.id), id).await {
+        Ok(()) => Redirect::to("/admin/users?done=deleted").into_response(),
+        Err(err) => refused(&state, &desk, err).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewApiUser {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub(crate) async fn add_api_user(
+    State(state): State<AppState>,
+    desk: Desk,
+    Form(form): Form<NewApiUser>,
+) -> Response {
+    let role = match parse_role(&form.role) {
+        Ok(role) => role,
+        Err(err) => return refused(&state, &desk, err).await,
+    };
+    let name = form.name.trim();
+    match ops::add_api_user(&state.db, name, role).await {
+        Ok(token) => shown_once(
+            &state,
+            &desk,
+            "desk.users.token_made",
+            name,
+            &format!("{name}:{token}"),
+        ),
+        Err(err) => refused(&state, &desk, err).await,
+    }
+}
+
+pub(crate) async fn delete_api_user(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<i64>,
+) -> Response {
+    match ops::delete_api_user(&state.db, id).await {
+        Ok(()) => Redirect::to("/admin/users?done=token_deleted").into_response(),
+        Err(err) => refused(&state, &desk, err).await,
+    }
+}
