@@ -342,6 +342,49 @@ catalog! {
     "desk.users.done_unlocked" => ("The lockout is lifted.", "Kilit kaldırıldı."),
     "desk.users.done_deleted" => ("The person is deleted.", "Kişi silindi."),
     "desk.users.done_token_deleted" => ("The program's token is deleted.", "Programın anahtarı silindi."),
+    "desk.lists.title" => ("Lists", "Listeler"),
+    "desk.lists.all" => ("All lists", "Tüm listeler"),
+    "desk.lists.kind" => ("Kind", "Tür"),
+    "desk.lists.type_public" => ("public", "herkese açık"),
+    "desk.lists.type_private" => ("private", "özel"),
+    "desk.lists.type_temporary" => ("temporary", "geçici"),
+    "desk.lists.type_hint" => (
+        "Readers can sign up to public lists on the form; private lists are filled by the desk, imports and the API.",
+        "Okurlar herkese açık listelere formdan abone olabilir; özel listeler masa, içe aktarma ve API ile doldurulur."
+    ),
+    "desk.lists.optin" => ("Confirmation", "Onay"),
+    "desk.lists.optin_double" => ("double opt-in", "çift onaylı"),
+    "desk.lists.optin_single" => ("single opt-in", "tek onaylı"),
+    "desk.lists.optin_hint" => (
+        "Double opt-in sends a confirmation mail and mails only readers who confirmed.",
+        "Çift onay bir onay e-postası gönderir ve yalnızca onaylayan okurlara ileti yollar."
+    ),
+    "desk.lists.active" => ("active", "etkin"),
+    "desk.lists.archived" => ("archived", "arşivlenmiş"),
+    "desk.lists.language" => ("Language of its pages and mail", "Sayfalarının ve e-postalarının dili"),
+    "desk.lists.language_reader" => ("The reader's", "Okurun dili"),
+    "desk.lists.tags" => ("Tags", "Etiketler"),
+    "desk.lists.tags_hint" => ("Separated by commas.", "Virgülle ayırın."),
+    "desk.lists.description" => ("Description", "Açıklama"),
+    "desk.lists.name" => ("Name", "Ad"),
+    "desk.lists.new" => ("New list", "Yeni liste"),
+    "desk.lists.create" => ("Create the list", "Listeyi oluştur"),
+    "desk.lists.edit" => ("Edit the list", "Listeyi düzenle"),
+    "desk.lists.snippet" => ("Signup form for this list", "Bu listenin abonelik formu"),
+    "desk.lists.snippet_hint" => (
+        "Paste this into a page of your site; it posts to bulten with the proof of work. Or link to the hosted form:",
+        "Bunu sitenizin bir sayfasına yapıştırın; bulten'e iş kanıtıyla gönderilir. Ya da barındırılan forma bağlantı verin:"
+    ),
+    "desk.lists.hosted" => ("the hosted form", "barındırılan form"),
+    "desk.lists.copy" => ("Copy the snippet", "Kodu kopyala"),
+    "desk.lists.copied" => ("Copied.", "Kopyalandı."),
+    "desk.lists.delete_confirm" => (
+        "Delete {name}? Its {n} subscriptions go with it; the readers stay.",
+        "{name} silinsin mi? {n} aboneliği de silinir; okurlar kalır."
+    ),
+    "desk.lists.done_created" => ("The list is created.", "Liste oluşturuldu."),
+    "desk.lists.done_saved" => ("The list is saved.", "Liste kaydedildi."),
+    "desk.lists.done_deleted" => ("The list is deleted.", "Liste silindi."),
     "desk.password.title" => ("Password", "Parola"),
     "desk.password.must_change" => (
         "An admin reset your password. Please choose a new one to continue.",

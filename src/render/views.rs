@@ -79,6 +79,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/admin/shown-once.html"),
     ),
     (
+        "admin/lists.html",
+        include_str!("../../templates/admin/lists.html"),
+    ),
+    (
+        "admin/list.html",
+        include_str!("../../templates/admin/list.html"),
+    ),
+    (
+        "admin/list-fields.html",
+        include_str!("../../templates/admin/list-fields.html"),
+    ),
+    (
         "admin/refused.html",
         include_str!("../../templates/admin/refused.html"),
     ),

@@ -572,3 +572,62 @@ on_both_backends! {
         assert_eq!(invited["data"]["password"].as_str().unwrap().len(), 20);
     }
 }
+
+on_both_backends! {
+    async fn lists_are_made_edited_and_deleted_on_the_desk_and_a_public_one_shows_its_snippet(app) {
+        let mut admin = Browser::new(&app);
+        admin.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        let fields = [
+            ("name", "Spor"),
+            ("type", "public"),
+            ("optin", "double"),
+            ("status", "active"),
+            ("tags", "spor, hafta sonu"),
+            ("description", "Maç sonuçları"),
+            ("language", "tr"),
+        ];
+        let created = admin.post("/admin/lists", &fields).await;
+        assert_eq!(created.status(), StatusCode::SEE_OTHER);
+        let at = location(&created);
+        assert!(at.starts_with("/admin/lists/") && at.ends_with("?done=created"), "{at}");
+        let id: i64 = at.trim_start_matches("/admin/lists/").split('?').next().unwrap().parse().unwrap();
+
+        // The API sees what the page made.
+        let list: serde_json::Value = app.request(Method::GET, &format!("/api/lists/{id}")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(list["data"]["name"], "Spor");
+        assert_eq!(list["data"]["optin"], "double");
+        assert_eq!(list["data"]["language"], "tr");
+        assert_eq!(list["data"]["tags"], json!(["spor", "hafta sonu"]));
+
+        let page = admin.get(&at).await.text().await.unwrap();
+        assert!(page.contains("The list is created."));
+        assert!(page.contains("data-copy=\"snippet\""), "a public list shows its snippet");
+        assert!(page.contains(&format!("name=\"l\" value=\"{}\"", list["data"]["uuid"].as_str().unwrap())) || page.contains(list["data"]["uuid"].as_str().unwrap()));
+
+        let bad = admin.post(&format!("/admin/lists/{id}"), &[("name", ""), ("type", "public"), ("optin", "double")]).await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST, "an empty name is refused with the form kept");
+        let saved = admin.post(&format!("/admin/lists/{id}"), &[("name", "Spor Gündemi"), ("type", "private"), ("optin", "single"), ("status", "archived"), ("tags", ""), ("description", ""), ("language", "")]).await;
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+        let list: serde_json::Value = app.request(Method::GET, &format!("/api/lists/{id}")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(list["data"]["name"], "Spor Gündemi");
+        assert_eq!(list["data"]["type"], "private");
+        assert_eq!(list["data"]["status"], "archived");
+        assert!(list["data"]["language"].is_null());
+        let private_page = admin.get(&format!("/admin/lists/{id}")).await.text().await.unwrap();
+        assert!(!private_page.contains("data-copy=\"snippet\""), "a private list has no signup snippet");
+
+        // A viewer reads lists and changes none.
+        add_user(&app, "izleyici", "viewer", "izleyici-parolasi");
+        let mut viewer = Browser::new(&app);
+        viewer.sign_in("izleyici", "izleyici-parolasi").await;
+        let seen = viewer.get("/admin/lists").await.text().await.unwrap();
+        assert!(seen.contains("Spor Gündemi") && !seen.contains("action=\"/admin/lists\""), "no create form for a viewer");
+        let refused = viewer.post(&format!("/admin/lists/{id}/delete"), &[]).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused.text().await.unwrap().contains("lists:manage"), "the refusal names the permission");
+
+        assert_eq!(admin.post(&format!("/admin/lists/{id}/delete"), &[]).await.status(), StatusCode::SEE_OTHER);
+        let gone = app.request(Method::GET, &format!("/api/lists/{id}")).send().await.unwrap();
+        assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    }
+}

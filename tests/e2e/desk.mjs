@@ -58,6 +58,12 @@ try {
     await shot('3-dashboard');
     await page.goto(`${base}/admin/password`);
     await shot('4-password');
+    await page.click('header a:has-text("Lists")');
+    await page.waitForSelector('h1:has-text("Lists")');
+    await shot('4-lists');
+    await page.click('main table a');
+    await page.waitForSelector('h2:has-text("Edit the list")');
+    await shot('4-list');
     await page.click('header a:has-text("Accounts")');
     await page.waitForSelector('h1:has-text("Accounts")');
     await shot('4-accounts');

@@ -12,6 +12,7 @@
 //! else: no inline script or style, nothing from another origin.
 
 pub(crate) mod dashboard;
+pub(crate) mod lists;
 pub(crate) mod login;
 pub(crate) mod second_factor;
 pub(crate) mod users;
@@ -58,6 +59,11 @@ fn desk_routes() -> Vec<DeskRoute> {
         (Method::POST, "/admin/second-factor/begin", None, post(second_factor::begin)),
         (Method::POST, "/admin/second-factor/confirm", None, post(second_factor::confirm)),
         (Method::POST, "/admin/second-factor/off", None, post(second_factor::turn_off)),
+        (Method::GET, "/admin/lists", Some(Permission::ListsGet), get(lists::all)),
+        (Method::POST, "/admin/lists", Some(Permission::ListsManage), post(lists::create)),
+        (Method::GET, "/admin/lists/{id}", Some(Permission::ListsGet), get(lists::one)),
+        (Method::POST, "/admin/lists/{id}", Some(Permission::ListsManage), post(lists::update)),
+        (Method::POST, "/admin/lists/{id}/delete", Some(Permission::ListsManage), post(lists::delete)),
         (Method::GET, "/admin/users", Some(Permission::UsersManage), get(users::show)),
         (Method::POST, "/admin/users", Some(Permission::UsersManage), post(users::invite)),
         (Method::POST, "/admin/users/{id}", Some(Permission::UsersManage), post(users::update)),

@@ -214,6 +214,34 @@ pub(super) fn captcha_widget(state: &AppState) -> Option<Value> {
     })
 }
 
+/// The snippet a publisher pastes into a page to offer `lists` (the embed page shows the
+/// same, with the topics the reader picks; this one fixes them). The desk shows it for a list.
+///
+/// # Errors
+/// When the form's template fails to render.
+pub(crate) fn snippet(
+    state: &AppState,
+    lists: &[List],
+    lang: Lang,
+) -> Result<String, crate::domain::Invalid> {
+    let view = FormView {
+        lists,
+        fixed: true,
+        chosen: &[],
+        email: "",
+        name: "",
+        source: SignupSource::Embed,
+        page: "",
+    };
+    let ctx = form_context(state, &view, &[], lang);
+    Ok(state
+        .readers
+        .views()
+        .render("form-fields.html", lang, &ctx)?
+        .trim()
+        .to_owned())
+}
+
 /// What the form template needs besides errors.
 struct FormView<'a> {
     lists: &'a [List],
