@@ -181,7 +181,9 @@ async fn run_command(command: Command, mut settings: Settings) -> anyhow::Result
         }
         Command::ApiUser(ApiUserCommand::Add { name, role }) => {
             let db = app::open_database(&settings).await?;
-            let token = users::add_api_user(&db, &name, role).await?;
+            let token =
+                users::create_api_user(&db, &crate::ops::access::Caller::cli(), &name, role)
+                    .await?;
             println!("{name}:{token}");
             eprintln!("Store this token now: it is shown only once.");
             Ok(())
@@ -189,7 +191,14 @@ async fn run_command(command: Command, mut settings: Settings) -> anyhow::Result
         Command::User(UserCommand::Add { name, role }) => {
             let password = Password::parse(read_password()?)?;
             let db = app::open_database(&settings).await?;
-            users::add_user(&db, &name, &password, role).await?;
+            users::create_user(
+                &db,
+                &crate::ops::access::Caller::cli(),
+                &name,
+                &password,
+                role,
+            )
+            .await?;
             println!("user {name} created with role {}", role.as_str());
             Ok(())
         }

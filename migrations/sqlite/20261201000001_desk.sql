@@ -44,3 +44,24 @@ CREATE TABLE login_failures (
 );
 CREATE INDEX login_failures_username ON login_failures (username, at);
 CREATE INDEX login_failures_ip ON login_failures (ip, at);
+
+-- Every change made by a person on the desk or a program through the API (readers' own
+-- actions have their records in consents and signup_events): who, when, from where, what,
+-- on which object, with the relevant state before and after.
+CREATE TABLE audit_log (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL,
+    -- user (the desk), api (a program), cli, system
+    actor_kind  TEXT NOT NULL,
+    actor_id    INTEGER,
+    actor_name  TEXT NOT NULL,
+    ip          TEXT,
+    action      TEXT NOT NULL,
+    object_kind TEXT NOT NULL,
+    object_id   INTEGER,
+    before      TEXT,
+    after       TEXT
+);
+CREATE INDEX audit_log_at ON audit_log (at);
+CREATE INDEX audit_log_actor ON audit_log (actor_name, at);
+CREATE INDEX audit_log_object ON audit_log (object_kind, object_id, at);

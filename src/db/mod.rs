@@ -15,6 +15,7 @@
 //! Every sqlx error becomes a [`DbError`] through one classification, so a bare `?` names a
 //! unique or foreign-key violation for the layers above.
 
+pub(crate) mod audit;
 pub(crate) mod campaigns;
 mod codec;
 mod copy;

@@ -46,6 +46,7 @@ impl Newsroom {
         db.migrate().await.unwrap();
         let list = crate::ops::lists::create(
             &db,
+            &crate::ops::access::Caller::cli(),
             &ListFields {
                 name: ListName::parse("Gündem").unwrap(),
                 list_type: ListType::Public,
@@ -75,7 +76,9 @@ impl Newsroom {
                 list_ids: vec![list.list.id],
                 preconfirm: false,
             };
-            crate::ops::subscribers::create(&db, new).await.unwrap();
+            crate::ops::subscribers::create(&db, &crate::ops::access::Caller::cli(), new)
+                .await
+                .unwrap();
         }
         let kit = Arc::new(MailKit::new(
             crate::mail::tokens::Signer::new(b"engine test".to_vec()),
@@ -90,13 +93,23 @@ impl Newsroom {
             body: Some("Merhaba".into()),
             ..CampaignDraft::default()
         };
-        let campaign =
-            crate::ops::campaigns::create(&db, &kit, "Haber <bulten@haber.example>", draft)
-                .await
-                .unwrap();
-        crate::ops::campaigns::change_status(&db, campaign.id, CampaignStatus::Running)
-            .await
-            .unwrap();
+        let campaign = crate::ops::campaigns::create(
+            &db,
+            &kit,
+            &crate::ops::access::Caller::cli(),
+            "Haber <bulten@haber.example>",
+            draft,
+        )
+        .await
+        .unwrap();
+        crate::ops::campaigns::change_status(
+            &db,
+            &crate::ops::access::Caller::cli(),
+            campaign.id,
+            CampaignStatus::Running,
+        )
+        .await
+        .unwrap();
 
         let settings = EngineSettings {
             sqlite_path: None,

@@ -12,7 +12,7 @@ const MAX_LOCAL_LEN: usize = 64;
 const MAX_ADDRESS_LEN: usize = 254;
 
 /// A syntactically valid, canonical email address.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct EmailAddress(String);
 
 /// Why a string is not an acceptable email address.

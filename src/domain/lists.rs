@@ -105,7 +105,7 @@ mod tests {
 }
 
 /// A list as stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct List {
     pub id: i64,
     pub uuid: uuid::Uuid,

@@ -24,7 +24,7 @@ status_enum!(
 );
 
 /// A display name: trimmed, single-line, at most 256 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SubscriberName(String);
 
 impl SubscriberName {
@@ -99,7 +99,7 @@ fn holds_nul(value: &serde_json::Value) -> bool {
 }
 
 /// A subscriber's attributes: a JSON object of bounded size.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct Attribs(serde_json::Map<String, serde_json::Value>);
 
 impl Attribs {
@@ -256,7 +256,7 @@ mod tests {
 }
 
 /// A subscriber as stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Subscriber {
     pub id: i64,
     pub uuid: uuid::Uuid,

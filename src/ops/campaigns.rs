@@ -11,6 +11,8 @@ use crate::domain::{
     CampaignStatus, CampaignType, ContentType, EmailAddress, Invalid, Messenger, Tags,
     TemplateType, Timestamp,
 };
+use crate::ops::access::Caller;
+use crate::ops::audit::{self, Change};
 use crate::ops::compose::{self, CampaignComposer, MailKit};
 use crate::ops::{OpsError, OpsResult};
 
@@ -206,12 +208,31 @@ impl CampaignDraft {
 pub(crate) async fn create(
     db: &Db,
     kit: &Arc<MailKit>,
+    by: &Caller,
     default_from: &str,
     draft: CampaignDraft,
 ) -> OpsResult<Campaign> {
     let fields = draft.fields(db, default_from, None).await?;
     check(db, kit, &fields).await?;
-    Ok(campaigns::insert(db, &fields).await?)
+    let campaign = campaigns::insert(db, &fields).await?;
+    let change =
+        Change::new("campaign.create", "campaign", Some(campaign.id)).after(&state(&campaign));
+    audit::record(db, by, change).await;
+    Ok(campaign)
+}
+
+/// What the audit log keeps of a campaign: what identifies and schedules it, and the size
+/// of its body, which can be large.
+fn state(campaign: &Campaign) -> serde_json::Value {
+    serde_json::json!({
+        "name": campaign.name,
+        "subject": campaign.subject,
+        "from_email": campaign.from_email,
+        "status": campaign.status.as_str(),
+        "template_id": campaign.template_id,
+        "send_at": campaign.send_at,
+        "body_chars": campaign.body.chars().count(),
+    })
 }
 
 /// Changes a campaign that is still editable; absent fields keep their values.
@@ -221,6 +242,7 @@ pub(crate) async fn create(
 pub(crate) async fn update(
     db: &Db,
     kit: &Arc<MailKit>,
+    by: &Caller,
     id: i64,
     draft: CampaignDraft,
 ) -> OpsResult<Campaign> {
@@ -235,9 +257,14 @@ pub(crate) async fn update(
         .fields(db, &current.from_email, Some(&current))
         .await?;
     check(db, kit, &fields).await?;
-    campaigns::update(db, id, &fields)
+    let updated = campaigns::update(db, id, &fields)
         .await?
-        .ok_or_else(|| OpsError::Conflict("the campaign changed status meanwhile".into()))
+        .ok_or_else(|| OpsError::Conflict("the campaign changed status meanwhile".into()))?;
+    let change = Change::new("campaign.update", "campaign", Some(id))
+        .before(&state(&current))
+        .after(&state(&updated));
+    audit::record(db, by, change).await;
+    Ok(updated)
 }
 
 /// Campaigns as the API describes them: with their lists, and the template those without
@@ -305,7 +332,7 @@ pub(crate) async fn lists_of(db: &Db, ids: &[i64]) -> OpsResult<Vec<CampaignList
 }
 
 /// Deletes a campaign that is not sending (pause or cancel it first).
-pub(crate) async fn delete(db: &Db, id: i64) -> OpsResult<()> {
+pub(crate) async fn delete(db: &Db, by: &Caller, id: i64) -> OpsResult<()> {
     let campaign = get(db, id).await?;
     if campaign.status == CampaignStatus::Running {
         return Err(OpsError::Invalid(
@@ -313,11 +340,18 @@ pub(crate) async fn delete(db: &Db, id: i64) -> OpsResult<()> {
         ));
     }
     campaigns::delete(db, id).await?;
+    let change = Change::new("campaign.delete", "campaign", Some(id)).before(&state(&campaign));
+    audit::record(db, by, change).await;
     Ok(())
 }
 
 /// Moves a campaign to `to`, if the move is legal. Starting writes the ledger.
-pub(crate) async fn change_status(db: &Db, id: i64, to: CampaignStatus) -> OpsResult<Campaign> {
+pub(crate) async fn change_status(
+    db: &Db,
+    by: &Caller,
+    id: i64,
+    to: CampaignStatus,
+) -> OpsResult<Campaign> {
     let campaign = get(db, id).await?;
     let from = campaign.status;
     from.check_transition(to)?;
@@ -356,6 +390,10 @@ pub(crate) async fn change_status(db: &Db, id: i64, to: CampaignStatus) -> OpsRe
             "the campaign changed status meanwhile; reload it".into(),
         ));
     }
+    let change = Change::new("campaign.status", "campaign", Some(id))
+        .before(&serde_json::json!({"status": from.as_str()}))
+        .after(&serde_json::json!({"status": to.as_str()}));
+    audit::record(db, by, change).await;
     get(db, id).await
 }
 
@@ -388,6 +426,7 @@ pub(crate) async fn preview(
 pub(crate) async fn send_test(
     db: &Db,
     kit: &Arc<MailKit>,
+    by: &Caller,
     id: i64,
     draft: &CampaignDraft,
     addresses: &[String],
@@ -434,5 +473,8 @@ pub(crate) async fn send_test(
         });
     }
     deliveries::insert_tx(db, &messages).await?;
+    let change = Change::new("campaign.send_test", "campaign", Some(id))
+        .after(&serde_json::json!({"to": addresses}));
+    audit::record(db, by, change).await;
     Ok(messages.len())
 }

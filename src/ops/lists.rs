@@ -1,5 +1,7 @@
 //! Creating, changing and finding lists.
 
+use super::access::Caller;
+use super::audit::{self, Change};
 use super::{OpsError, OpsResult};
 use crate::db::Db;
 use crate::db::lists;
@@ -18,8 +20,14 @@ pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<ListWithCounts> {
     Ok(lists::with_counts(db, vec![list]).await?.remove(0))
 }
 
-pub(crate) async fn create(db: &Db, fields: &ListFields) -> OpsResult<ListWithCounts> {
+pub(crate) async fn create(db: &Db, by: &Caller, fields: &ListFields) -> OpsResult<ListWithCounts> {
     let list = lists::insert(db, fields).await?;
+    audit::record(
+        db,
+        by,
+        Change::new("list.create", "list", Some(list.id)).after(&list),
+    )
+    .await;
     Ok(lists::with_counts(db, vec![list]).await?.remove(0))
 }
 
@@ -41,7 +49,11 @@ pub(crate) struct ListChanges {
 ///
 /// # Errors
 /// `Invalid` without a name.
-pub(crate) async fn create_from(db: &Db, changes: ListChanges) -> OpsResult<ListWithCounts> {
+pub(crate) async fn create_from(
+    db: &Db,
+    by: &Caller,
+    changes: ListChanges,
+) -> OpsResult<ListWithCounts> {
     let fields = ListFields {
         name: changes
             .name
@@ -53,14 +65,19 @@ pub(crate) async fn create_from(db: &Db, changes: ListChanges) -> OpsResult<List
         description: changes.description.unwrap_or_default(),
         language: changes.language.flatten(),
     };
-    create(db, &fields).await
+    create(db, by, &fields).await
 }
 
 /// Changes the fields `changes` gives; the rest keep their values.
 ///
 /// # Errors
 /// `NotFound` for an unknown list.
-pub(crate) async fn update(db: &Db, id: i64, changes: ListChanges) -> OpsResult<ListWithCounts> {
+pub(crate) async fn update(
+    db: &Db,
+    by: &Caller,
+    id: i64,
+    changes: ListChanges,
+) -> OpsResult<ListWithCounts> {
     let current = get(db, id).await?.list;
     let fields = ListFields {
         name: match changes.name {
@@ -74,19 +91,34 @@ pub(crate) async fn update(db: &Db, id: i64, changes: ListChanges) -> OpsResult<
             Some(tags) => tags,
             None => Tags::parse(&current.tags)?,
         },
-        description: changes.description.unwrap_or(current.description),
+        description: changes
+            .description
+            .unwrap_or_else(|| current.description.clone()),
         language: changes.language.unwrap_or(current.language),
     };
     let list = lists::update(db, id, &fields)
         .await?
         .ok_or(OpsError::NotFound("list"))?;
+    let change = Change::new("list.update", "list", Some(id))
+        .before(&current)
+        .after(&list);
+    audit::record(db, by, change).await;
     Ok(lists::with_counts(db, vec![list]).await?.remove(0))
 }
 
-pub(crate) async fn delete(db: &Db, id: i64) -> OpsResult<()> {
+pub(crate) async fn delete(db: &Db, by: &Caller, id: i64) -> OpsResult<()> {
+    let current = get(db, id).await?.list;
     match lists::delete(db, &[id]).await? {
         0 => Err(OpsError::NotFound("list")),
-        _ => Ok(()),
+        _ => {
+            audit::record(
+                db,
+                by,
+                Change::new("list.delete", "list", Some(id)).before(&current),
+            )
+            .await;
+            Ok(())
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! (`ops::campaigns::Campaign`), so the layers above name nothing of `db` but its handle.
 
 pub(crate) mod access;
+pub(crate) mod audit;
 pub(crate) mod campaigns;
 pub mod captcha;
 pub(crate) mod compose;

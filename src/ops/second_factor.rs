@@ -7,6 +7,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
+use super::audit::{self, Change};
 use super::sessions::Staff;
 use super::users::verify_password;
 use super::{OpsError, OpsResult};
@@ -115,6 +116,8 @@ pub(crate) async fn confirm(db: &Db, staff: &Staff, code: &str) -> OpsResult<Vec
         ));
     }
     tracing::info!(username = staff.username, "second factor turned on");
+    let change = Change::new("user.second_factor_on", "user", Some(staff.id));
+    audit::record(db, &staff.caller(), change).await;
     Ok(codes)
 }
 
@@ -136,6 +139,8 @@ pub(crate) async fn turn_off(db: &Db, staff: &Staff, password: &str) -> OpsResul
     }
     sessions::disable_totp(db, staff.id).await?;
     tracing::info!(username = staff.username, "second factor turned off");
+    let change = Change::new("user.second_factor_off", "user", Some(staff.id));
+    audit::record(db, &staff.caller(), change).await;
     Ok(())
 }
 

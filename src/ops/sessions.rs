@@ -71,15 +71,19 @@ pub(crate) struct Staff {
     /// Admins must have a second factor and this one has none: nothing but enrolling.
     pub(crate) must_enrol_second_factor: bool,
     pub(crate) csrf_token: String,
+    /// The address of the request at hand, set by the web layer for the audit log.
+    pub(crate) ip: Option<String>,
 }
 
 impl Staff {
     /// The same caller the API's access checks take.
     pub(crate) fn caller(&self) -> Caller {
         Caller {
+            kind: super::access::CallerKind::User,
             id: self.id,
             name: self.username.clone(),
             role: self.role,
+            ip: self.ip.clone(),
         }
     }
 
@@ -357,6 +361,8 @@ pub(crate) async fn change_password(
         .await?
         .ok_or(OpsError::NotFound("user"))?;
     tracing::info!(username = staff.username, "password changed");
+    let change = super::audit::Change::new("user.change_password", "user", Some(staff.id));
+    super::audit::record(db, &staff.caller(), change).await;
     start(db, policy, account, from).await
 }
 
@@ -419,6 +425,7 @@ fn staff_from(
         language: account.language.and_then(|l| l.parse().ok()),
         must_change_password: account.must_change_password,
         csrf_token,
+        ip: None,
     })
 }
 

@@ -4,6 +4,10 @@
 
 use tokio::sync::mpsc;
 
+use serde_json::json;
+
+use super::access::Caller;
+use super::audit::{self, Change};
 use super::{OpsError, OpsResult, lists::require_all};
 use crate::db::Db;
 use crate::db::signup;
@@ -65,10 +69,22 @@ async fn subscriptions_for(
         .collect())
 }
 
-pub(crate) async fn create(db: &Db, new: NewSubscriber) -> OpsResult<SubscriberWithLists> {
+pub(crate) async fn create(
+    db: &Db,
+    by: &Caller,
+    new: NewSubscriber,
+) -> OpsResult<SubscriberWithLists> {
     let subs = subscriptions_for(db, &new.list_ids, new.fields.status, new.preconfirm).await?;
     let id = subscribers::insert(db, &new.fields, &subs).await?;
-    get(db, id).await
+    let created = get(db, id).await?;
+    let after = json!({"subscriber": created.subscriber, "lists": new.list_ids});
+    audit::record(
+        db,
+        by,
+        Change::new("subscriber.create", "subscriber", Some(id)).after(&after),
+    )
+    .await;
+    Ok(created)
 }
 
 pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<SubscriberWithLists> {
@@ -84,12 +100,14 @@ pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<SubscriberWithLists> {
 
 pub(crate) async fn update(
     db: &Db,
+    by: &Caller,
     id: i64,
     changes: SubscriberChanges,
 ) -> OpsResult<SubscriberWithLists> {
     let current = subscribers::get(db, id)
         .await?
         .ok_or(OpsError::NotFound("subscriber"))?;
+    let before = current.clone();
     let attribs = match (changes.attribs, changes.merge_attribs) {
         (Some(new), true) => current.attribs.merged(new)?,
         (Some(new), false) => new,
@@ -108,7 +126,13 @@ pub(crate) async fn update(
     if !subscribers::update(db, id, &fields, subs.as_deref()).await? {
         return Err(OpsError::NotFound("subscriber"));
     }
-    get(db, id).await
+    let updated = get(db, id).await?;
+    let after = json!({"subscriber": updated.subscriber, "lists": changes.list_ids});
+    let change = Change::new("subscriber.update", "subscriber", Some(id))
+        .before(&before)
+        .after(&after);
+    audit::record(db, by, change).await;
+    Ok(updated)
 }
 
 /// Subscribers matching `query`, each with its subscriptions, and the number matching.
@@ -168,22 +192,44 @@ async fn with_lists(db: &Db, found: Vec<Subscriber>) -> OpsResult<Vec<Subscriber
         .collect())
 }
 
-pub(crate) async fn delete(db: &Db, ids: &[i64]) -> OpsResult<u64> {
+pub(crate) async fn delete(db: &Db, by: &Caller, ids: &[i64]) -> OpsResult<u64> {
     if ids.is_empty() {
         return Err(OpsError::Invalid("no subscriber IDs given".into()));
     }
-    Ok(subscribers::delete(db, ids).await?)
+    let before = match ids {
+        [one] => subscribers::get(db, *one).await?.map(|s| json!(s)),
+        _ => None,
+    };
+    let deleted = subscribers::delete(db, ids).await?;
+    let change = Change::new("subscriber.delete", "subscriber", single(ids))
+        .before(&before)
+        .after(&json!({"ids": ids, "deleted": deleted}));
+    audit::record(db, by, change).await;
+    Ok(deleted)
 }
 
-pub(crate) async fn blocklist(db: &Db, ids: &[i64]) -> OpsResult<u64> {
+pub(crate) async fn blocklist(db: &Db, by: &Caller, ids: &[i64]) -> OpsResult<u64> {
     if ids.is_empty() {
         return Err(OpsError::Invalid("no subscriber IDs given".into()));
     }
-    Ok(subscribers::blocklist(db, ids).await?)
+    let blocked = subscribers::blocklist(db, ids).await?;
+    let change = Change::new("subscriber.blocklist", "subscriber", single(ids))
+        .after(&json!({"ids": ids, "blocklisted": blocked}));
+    audit::record(db, by, change).await;
+    Ok(blocked)
+}
+
+/// The one subscriber a change is about, when it is about one.
+fn single(ids: &[i64]) -> Option<i64> {
+    match ids {
+        [one] => Some(*one),
+        _ => None,
+    }
 }
 
 pub(crate) async fn change_lists(
     db: &Db,
+    by: &Caller,
     subscriber_ids: &[i64],
     list_ids: &[i64],
     action: ListAction,
@@ -195,7 +241,12 @@ pub(crate) async fn change_lists(
         return Err(OpsError::Invalid("no target list IDs given".into()));
     }
     require_all(db, list_ids).await?;
-    Ok(subscribers::change_lists(db, subscriber_ids, list_ids, action).await?)
+    subscribers::change_lists(db, subscriber_ids, list_ids, action).await?;
+    let change = Change::new("subscriber.lists", "subscriber", single(subscriber_ids)).after(
+        &json!({"ids": subscriber_ids, "lists": list_ids, "action": format!("{action:?}").to_lowercase()}),
+    );
+    audit::record(db, by, change).await;
+    Ok(())
 }
 
 /// What an unsubscribe link acts on: whose, and which lists.

@@ -4,6 +4,8 @@ use crate::db::Db;
 use crate::db::templates;
 pub(crate) use crate::db::templates::{Template, TemplateFields};
 use crate::domain::{Invalid, TemplateType};
+use crate::ops::access::Caller;
+use crate::ops::audit::{self, Change};
 use crate::ops::compose::{self, MailKit};
 use crate::ops::{OpsError, OpsResult};
 use crate::render::{self, BodyFormat, CampaignVars, Compiled, Source};
@@ -100,23 +102,49 @@ impl TemplateDraft {
 ///
 /// # Errors
 /// `Invalid` for a missing name or body, or a template that does not compile.
-pub(crate) async fn create(db: &Db, draft: TemplateDraft) -> OpsResult<Template> {
+pub(crate) async fn create(db: &Db, by: &Caller, draft: TemplateDraft) -> OpsResult<Template> {
     let fields = draft.fields(None)?;
     check(&fields)?;
-    Ok(templates::insert(db, &fields, false).await?)
+    let template = templates::insert(db, &fields, false).await?;
+    let change =
+        Change::new("template.create", "template", Some(template.id)).after(&state(&template));
+    audit::record(db, by, change).await;
+    Ok(template)
+}
+
+/// What the audit log keeps of a template: its identity and the size of its body, which
+/// can be large.
+fn state(template: &Template) -> serde_json::Value {
+    serde_json::json!({
+        "name": template.name,
+        "type": template.template_type.as_str(),
+        "subject": template.subject,
+        "is_default": template.is_default,
+        "body_chars": template.body.chars().count(),
+    })
 }
 
 /// Changes a template; absent fields keep their values.
 ///
 /// # Errors
 /// As [`create`], and `NotFound`.
-pub(crate) async fn update(db: &Db, id: i64, draft: TemplateDraft) -> OpsResult<Template> {
+pub(crate) async fn update(
+    db: &Db,
+    by: &Caller,
+    id: i64,
+    draft: TemplateDraft,
+) -> OpsResult<Template> {
     let current = get(db, id).await?;
     let fields = draft.fields(Some(&current))?;
     check(&fields)?;
-    templates::update(db, id, &fields)
+    let template = templates::update(db, id, &fields)
         .await?
-        .ok_or(OpsError::NotFound("template"))
+        .ok_or(OpsError::NotFound("template"))?;
+    let change = Change::new("template.update", "template", Some(id))
+        .before(&state(&current))
+        .after(&state(&template));
+    audit::record(db, by, change).await;
+    Ok(template)
 }
 
 pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<Template> {
@@ -126,7 +154,7 @@ pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<Template> {
 }
 
 /// Deletes a template; the default one stays (campaigns without a template use it).
-pub(crate) async fn delete(db: &Db, id: i64) -> OpsResult<()> {
+pub(crate) async fn delete(db: &Db, by: &Caller, id: i64) -> OpsResult<()> {
     let template = get(db, id).await?;
     if template.is_default {
         return Err(OpsError::Invalid(
@@ -134,10 +162,12 @@ pub(crate) async fn delete(db: &Db, id: i64) -> OpsResult<()> {
         ));
     }
     templates::delete(db, id).await?;
+    let change = Change::new("template.delete", "template", Some(id)).before(&state(&template));
+    audit::record(db, by, change).await;
     Ok(())
 }
 
-pub(crate) async fn set_default(db: &Db, id: i64) -> OpsResult<Template> {
+pub(crate) async fn set_default(db: &Db, by: &Caller, id: i64) -> OpsResult<Template> {
     let template = get(db, id).await?;
     if template.template_type != TemplateType::Campaign {
         return Err(OpsError::Invalid(
@@ -145,6 +175,12 @@ pub(crate) async fn set_default(db: &Db, id: i64) -> OpsResult<Template> {
         ));
     }
     templates::set_default(db, id).await?;
+    audit::record(
+        db,
+        by,
+        Change::new("template.set_default", "template", Some(id)),
+    )
+    .await;
     get(db, id).await
 }
 

@@ -6,6 +6,8 @@ use rand::Rng as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::access::{Caller, CallerKind};
+use super::audit::{self, Change};
 use super::{OpsError, OpsResult};
 use crate::db::{Db, users};
 
@@ -101,9 +103,13 @@ pub(crate) async fn add_user(
 
 /// Creates an API user and returns its token, which is stored only as a hash.
 pub async fn add_api_user(db: &Db, name: &str, role: Role) -> OpsResult<String> {
+    Ok(insert_api_user(db, name, role).await?.1)
+}
+
+async fn insert_api_user(db: &Db, name: &str, role: Role) -> OpsResult<(i64, String)> {
     validate_name(name, "API user name")?;
     let token = hex::encode(rand::rng().random::<[u8; 32]>());
-    users::insert_api_user(db, name, &token_hash(&token), role.as_str())
+    let id = users::insert_api_user(db, name, &token_hash(&token), role.as_str())
         .await
         .map_err(|e| match e {
             crate::db::DbError::Conflict(_) => {
@@ -111,7 +117,50 @@ pub async fn add_api_user(db: &Db, name: &str, role: Role) -> OpsResult<String> 
             }
             other => other.into(),
         })?;
+    Ok((id, token))
+}
+
+/// Creates an API user for `by` and returns its token, shown once.
+///
+/// # Errors
+/// As [`add_api_user`].
+pub(crate) async fn create_api_user(
+    db: &Db,
+    by: &Caller,
+    name: &str,
+    role: Role,
+) -> OpsResult<String> {
+    let (id, token) = insert_api_user(db, name, role).await?;
+    let state = serde_json::json!({"name": name, "role": role.as_str()});
+    audit::record(
+        db,
+        by,
+        Change::new("api_user.create", "api_user", Some(id)).after(&state),
+    )
+    .await;
     Ok(token)
+}
+
+/// Creates a person who signs in with `password`, for `by` (the CLI).
+///
+/// # Errors
+/// As [`add_user`].
+pub(crate) async fn create_user(
+    db: &Db,
+    by: &Caller,
+    username: &str,
+    password: &Password,
+    role: Role,
+) -> OpsResult<i64> {
+    let id = add_user(db, username, password, role).await?;
+    let state = serde_json::json!({"username": username, "role": role.as_str()});
+    audit::record(
+        db,
+        by,
+        Change::new("user.create", "user", Some(id)).after(&state),
+    )
+    .await;
+    Ok(id)
 }
 
 fn token_hash(token: &str) -> String {
@@ -135,9 +184,11 @@ pub(crate) async fn authenticate_api_user(
             OpsError::Internal(anyhow::anyhow!("API user {}: {}", user.name, e.0))
         })?;
         Ok(Some(ApiCaller {
+            kind: super::access::CallerKind::Api,
             id: user.id,
             name: user.name,
             role,
+            ip: None,
         }))
     } else {
         Ok(None)
@@ -226,9 +277,14 @@ pub(crate) async fn list(
 ///
 /// # Errors
 /// `Invalid` for a bad name, `Conflict` for a taken one.
-pub(crate) async fn invite(db: &Db, username: &str, role: Role) -> OpsResult<(i64, Password)> {
+pub(crate) async fn invite(
+    db: &Db,
+    by: &Caller,
+    username: &str,
+    role: Role,
+) -> OpsResult<(i64, Password)> {
     let password = Password::generate();
-    let id = add_user(db, username, &password, role).await?;
+    let id = create_user(db, by, username, &password, role).await?;
     users::require_password_change(db, id).await?;
     Ok((id, password))
 }
@@ -238,7 +294,7 @@ pub(crate) async fn invite(db: &Db, username: &str, role: Role) -> OpsResult<(i6
 ///
 /// # Errors
 /// `NotFound` for an unknown user.
-pub(crate) async fn reset_password(db: &Db, id: i64) -> OpsResult<Password> {
+pub(crate) async fn reset_password(db: &Db, by: &Caller, id: i64) -> OpsResult<Password> {
     let account = crate::db::sessions::account_by_id(db, id)
         .await?
         .ok_or(OpsError::NotFound("user"))?;
@@ -248,6 +304,7 @@ pub(crate) async fn reset_password(db: &Db, id: i64) -> OpsResult<Password> {
     crate::db::sessions::delete_all_of(db, id).await?;
     crate::db::sessions::clear_failures(db, &account.username).await?;
     tracing::info!(username = account.username, "password reset by an admin");
+    audit::record(db, by, Change::new("user.reset_password", "user", Some(id))).await;
     Ok(password)
 }
 
@@ -255,7 +312,7 @@ pub(crate) async fn reset_password(db: &Db, id: i64) -> OpsResult<Password> {
 ///
 /// # Errors
 /// `NotFound` for an unknown user.
-pub(crate) async fn lift_lockout(db: &Db, id: i64) -> OpsResult<()> {
+pub(crate) async fn lift_lockout(db: &Db, by: &Caller, id: i64) -> OpsResult<()> {
     let account = crate::db::sessions::account_by_id(db, id)
         .await?
         .ok_or(OpsError::NotFound("user"))?;
@@ -264,6 +321,7 @@ pub(crate) async fn lift_lockout(db: &Db, id: i64) -> OpsResult<()> {
         username = account.username,
         "sign-in lockout lifted by an admin"
     );
+    audit::record(db, by, Change::new("user.unlock", "user", Some(id))).await;
     Ok(())
 }
 
@@ -300,7 +358,13 @@ impl UserStatus {
 ///
 /// # Errors
 /// `NotFound`, or `Conflict` for the last admin.
-pub(crate) async fn update(db: &Db, id: i64, role: Role, status: UserStatus) -> OpsResult<()> {
+pub(crate) async fn update(
+    db: &Db,
+    by: &Caller,
+    id: i64,
+    role: Role,
+    status: UserStatus,
+) -> OpsResult<()> {
     let account = crate::db::sessions::account_by_id(db, id)
         .await?
         .ok_or(OpsError::NotFound("user"))?;
@@ -314,6 +378,12 @@ pub(crate) async fn update(db: &Db, id: i64, role: Role, status: UserStatus) -> 
     if status == UserStatus::Disabled {
         crate::db::sessions::delete_all_of(db, id).await?;
     }
+    let before = serde_json::json!({"role": account.role, "status": account.status});
+    let after = serde_json::json!({"role": role.as_str(), "status": status.as_str()});
+    let change = Change::new("user.update", "user", Some(id))
+        .before(&before)
+        .after(&after);
+    audit::record(db, by, change).await;
     Ok(())
 }
 
@@ -321,8 +391,8 @@ pub(crate) async fn update(db: &Db, id: i64, role: Role, status: UserStatus) -> 
 ///
 /// # Errors
 /// `NotFound`, or `Conflict`.
-pub(crate) async fn delete(db: &Db, acting_user: Option<i64>, id: i64) -> OpsResult<()> {
-    if acting_user == Some(id) {
+pub(crate) async fn delete(db: &Db, by: &Caller, id: i64) -> OpsResult<()> {
+    if by.kind == CallerKind::User && by.id == id {
         return Err(OpsError::Conflict("you cannot delete yourself".into()));
     }
     let account = crate::db::sessions::account_by_id(db, id)
@@ -334,6 +404,13 @@ pub(crate) async fn delete(db: &Db, acting_user: Option<i64>, id: i64) -> OpsRes
         ));
     }
     users::delete_user(db, id).await?;
+    let before = serde_json::json!({"username": account.username, "role": account.role});
+    audit::record(
+        db,
+        by,
+        Change::new("user.delete", "user", Some(id)).before(&before),
+    )
+    .await;
     Ok(())
 }
 
@@ -347,8 +424,14 @@ pub(crate) async fn api_users(db: &Db) -> OpsResult<Vec<ApiUserSummary>> {
 ///
 /// # Errors
 /// `NotFound` for an unknown API user.
-pub(crate) async fn delete_api_user(db: &Db, id: i64) -> OpsResult<()> {
+pub(crate) async fn delete_api_user(db: &Db, by: &Caller, id: i64) -> OpsResult<()> {
+    let before = users::all_api_users(db)
+        .await?
+        .into_iter()
+        .find(|a| a.id == id);
     if users::delete_api_user(db, id).await? {
+        let change = Change::new("api_user.delete", "api_user", Some(id)).before(&before);
+        audit::record(db, by, change).await;
         Ok(())
     } else {
         Err(OpsError::NotFound("API user"))

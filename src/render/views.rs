@@ -91,6 +91,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/admin/list-fields.html"),
     ),
     (
+        "admin/audit.html",
+        include_str!("../../templates/admin/audit.html"),
+    ),
+    (
         "admin/refused.html",
         include_str!("../../templates/admin/refused.html"),
     ),

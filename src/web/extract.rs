@@ -2,6 +2,7 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine as _;
@@ -115,7 +116,7 @@ fn credentials(header: &str) -> Option<(String, String)> {
 /// Middleware for every protected `/api` route: a valid API user or 401.
 pub(crate) async fn require_api_user(
     State(state): State<AppState>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let header = request
@@ -131,9 +132,14 @@ pub(crate) async fn require_api_user(
             "cross-site requests may not change anything through the API".into(),
         ));
     }
-    let caller = users::authenticate_api_user(&state.db, &user, &token)
+    let mut caller = users::authenticate_api_user(&state.db, &user, &token)
         .await?
         .ok_or(ApiError::Unauthorized)?;
+    let (mut parts, body) = request.into_parts();
+    let Ok(reader) =
+        crate::web::public::reader::Reader::from_request_parts(&mut parts, &state).await;
+    caller.ip = reader.ip.map(|ip| ip.to_string());
+    let mut request = Request::from_parts(parts, body);
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
 }
@@ -210,5 +216,22 @@ mod tests {
         );
         assert_eq!(credentials("Bearer xyz"), None);
         assert_eq!(credentials("token no-colon"), None);
+    }
+}
+
+/// Who calls: the API user the middleware identified, for the use case's audit record.
+#[derive(Debug, Clone)]
+pub(crate) struct Acting(pub(crate) crate::ops::access::Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for Acting {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<crate::ops::access::Caller>()
+            .cloned()
+            .map(Acting)
+            .ok_or(ApiError::Unauthorized)
     }
 }

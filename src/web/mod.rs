@@ -40,7 +40,7 @@ type Protected = (Method, &'static str, Permission, MethodRouter<AppState>);
 #[rustfmt::skip]
 fn protected_api_routes(upload_limit: usize) -> Vec<Protected> {
     use Permission::*;
-    use api::{campaigns, imports, lists, outbox, subscribers, templates, tx, users};
+    use api::{audit, campaigns, imports, lists, outbox, subscribers, templates, tx, users};
     let upload = post(imports::start).layer(DefaultBodyLimit::max(upload_limit));
     vec![
         (Method::GET, "/api/subscribers", SubscribersGet, get(subscribers::search)),
@@ -87,6 +87,7 @@ fn protected_api_routes(upload_limit: usize) -> Vec<Protected> {
         (Method::POST, "/api/tx", TxSend, post(tx::send)),
         (Method::GET, "/api/outbox", OutboxGet, get(outbox::search)),
         (Method::GET, "/api/outbox/{id}", MessagesRead, get(outbox::get_one)),
+        (Method::GET, "/api/audit", AuditGet, get(audit::search)),
         (Method::GET, "/api/users", UsersManage, get(users::all)),
         (Method::POST, "/api/users", UsersManage, post(users::create)),
         (Method::PUT, "/api/users/{id}", UsersManage, put(users::update)),

@@ -631,3 +631,82 @@ on_both_backends! {
         assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     }
 }
+
+on_both_backends! {
+    async fn every_change_by_a_person_or_a_program_lands_in_the_audit_log_with_who_what_and_before_after(app) {
+        // Through the API, as the test's program.
+        let list = app.create_list("Ekonomi", "single").await;
+        app.put_json(&format!("/api/lists/{list}"), &json!({"name": "Ekonomi ve Para"})).await;
+        let reader = app.create_subscriber(json!({"email": "okur@example.com", "name": "Okur", "lists": [list]})).await;
+        app.put_json(&format!("/api/subscribers/{reader}"), &json!({"email": "okur@example.com", "name": "Okur Yazar", "lists": [list]})).await;
+        app.put_json("/api/subscribers/blocklist", &json!({"ids": [reader]})).await;
+        app.delete(&format!("/api/subscribers/{reader}")).await;
+        let template: serde_json::Value = app
+            .post_json("/api/templates", &json!({"name": "Sade", "type": "campaign", "body": "<p>{{ template \"content\" . }}</p>"}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let template = template["data"]["id"].as_i64().unwrap();
+        let campaign: serde_json::Value = app
+            .post_json("/api/campaigns", &json!({"name": "Sabah", "subject": "Günaydın", "lists": [list], "body": "Merhaba"}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let campaign = campaign["data"]["id"].as_i64().unwrap();
+        app.delete(&format!("/api/campaigns/{campaign}")).await;
+        app.delete(&format!("/api/templates/{template}")).await;
+
+        // On the desk, as the admin.
+        let mut admin = Browser::new(&app);
+        admin.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        admin.post(&format!("/admin/lists/{list}/delete"), &[]).await;
+        admin.post("/admin/users", &[("username", "stajyer"), ("role", "viewer")]).await;
+
+        let log: serde_json::Value = app.request(Method::GET, "/api/audit?per_page=all").send().await.unwrap().json().await.unwrap();
+        let entries = log["data"]["results"].as_array().unwrap();
+        let actions: Vec<&str> = entries.iter().rev().map(|e| e["action"].as_str().unwrap()).collect();
+        for expected in [
+            "list.create", "list.update", "subscriber.create", "subscriber.update", "subscriber.blocklist",
+            "subscriber.delete", "template.create", "campaign.create", "campaign.delete", "template.delete",
+            "list.delete", "user.create",
+        ] {
+            assert!(actions.contains(&expected), "{expected} in {actions:?}");
+        }
+        let renamed = entries.iter().find(|e| e["action"] == "list.update").unwrap();
+        assert_eq!(renamed["actor_name"], "tester");
+        assert_eq!(renamed["actor_kind"], "api");
+        assert_eq!(renamed["object_kind"], "list");
+        assert_eq!(renamed["object_id"], list);
+        assert_eq!(renamed["before"]["name"], "Ekonomi");
+        assert_eq!(renamed["after"]["name"], "Ekonomi ve Para");
+        assert_eq!(renamed["ip"], "127.0.0.1");
+        let deleted = entries.iter().find(|e| e["action"] == "list.delete").unwrap();
+        assert_eq!(deleted["actor_name"], ADMIN);
+        assert_eq!(deleted["actor_kind"], "user");
+        assert_eq!(deleted["before"]["name"], "Ekonomi ve Para");
+
+        // Filters: by who, by object, by day.
+        let by_admin: serde_json::Value = app.request(Method::GET, "/api/audit?actor=admin").send().await.unwrap().json().await.unwrap();
+        assert_eq!(by_admin["data"]["total"], 2);
+        let on_list: serde_json::Value = app.request(Method::GET, &format!("/api/audit?object=list&object_id={list}")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(on_list["data"]["total"], 3);
+        let tomorrow = (time::OffsetDateTime::now_utc() + time::Duration::days(1)).date().to_string();
+        let none: serde_json::Value = app.request(Method::GET, &format!("/api/audit?from={tomorrow}")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(none["data"]["total"], 0);
+        let bad = app.request(Method::GET, "/api/audit?from=yesterday").send().await.unwrap();
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+        // The page shows the same, to admins only.
+        let page = admin.get("/admin/audit?object=list").await.text().await.unwrap();
+        assert!(page.contains("list.delete") && page.contains("Ekonomi ve Para"), "{page}");
+        assert!(!page.contains("subscriber.create"), "filtered to lists");
+        add_user(&app, "editor1", "editor", "editor-password-1");
+        let mut editor = Browser::new(&app);
+        editor.sign_in("editor1", "editor-password-1").await;
+        let refused = editor.get("/admin/audit").await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused.text().await.unwrap().contains("audit:get"));
+    }
+}

@@ -67,6 +67,9 @@ try {
     await page.click('header a:has-text("Accounts")');
     await page.waitForSelector('h1:has-text("Accounts")');
     await shot('4-accounts');
+    await page.click('header a:has-text("Audit log")');
+    await page.waitForSelector('h1:has-text("Audit log")');
+    await shot('4-audit');
     await page.click('header button:has-text("Türkçe")');
     await page.waitForSelector('h1:has-text("Pano")');
     await shot('5-dashboard-tr');

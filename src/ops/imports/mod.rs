@@ -22,6 +22,8 @@ use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
+use super::access::Caller;
+use super::audit::{self, Change};
 use super::{OpsError, OpsResult, lists::require_all};
 use crate::db::imports::{self, BatchPlan, ImportRow};
 pub(crate) use crate::db::imports::{ImportRun, RowError};
@@ -272,10 +274,11 @@ pub(crate) async fn refusals(db: &Db, run_id: i64) -> OpsResult<Vec<RowError>> {
 
 /// Asks a running import to stop after its current batch, or, when none runs, forgets the
 /// finished ones. Returns the latest run as it now stands.
-pub(crate) async fn stop_or_clear(db: &Db) -> OpsResult<Option<ImportRun>> {
+pub(crate) async fn stop_or_clear(db: &Db, by: &Caller) -> OpsResult<Option<ImportRun>> {
     match imports::latest_run(db).await? {
         Some(run) if run.status == ImportRunStatus::Importing => {
             imports::request_stop(db, run.id).await?;
+            audit::record(db, by, Change::new("import.stop", "import", Some(run.id))).await;
         }
         Some(run) if run.status == ImportRunStatus::Stopping => {}
         _ => imports::clear_finished_runs(db).await?,
@@ -333,6 +336,7 @@ pub(crate) struct Background(Arc<tokio::sync::Mutex<Option<tokio::task::JoinHand
 /// `Invalid` for bad options or lists, `Conflict` while another import runs.
 pub(crate) async fn start_in_background(
     db: &Db,
+    by: &Caller,
     background: &Background,
     name: &str,
     upload: Upload,
@@ -353,6 +357,13 @@ pub(crate) async fn start_in_background(
     }
     let run =
         imports::start_run(db, name, options.mode, options.overwrite, &options.list_ids).await?;
+    let change = Change::new("import.start", "import", Some(run.id)).after(&serde_json::json!({
+        "file": name,
+        "mode": options.mode.as_str(),
+        "overwrite": options.overwrite,
+        "lists": options.list_ids,
+    }));
+    audit::record(db, by, change).await;
     let db = db.clone();
     let run_id = run.id;
     *task = Some(tokio::spawn(async move {

@@ -230,7 +230,8 @@ pub(crate) async fn create(
     desk: Desk,
     Form(form): Form<ListForm>,
 ) -> Response {
-    let created = async { ops::create_from(&state.db, form.changes()?).await };
+    let created =
+        async { ops::create_from(&state.db, &desk.staff.caller(), form.changes()?).await };
     match created.await {
         Ok(list) => {
             Redirect::to(&format!("/admin/lists/{}?done=created", list.list.id)).into_response()
@@ -256,7 +257,7 @@ pub(crate) async fn update(
     Path(id): Path<i64>,
     Form(form): Form<ListForm>,
 ) -> Response {
-    let updated = async { ops::update(&state.db, id, form.changes()?).await };
+    let updated = async { ops::update(&state.db, &desk.staff.caller(), id, form.changes()?).await };
     match updated.await {
         Ok(_) => Redirect::to(&format!("/admin/lists/{id}?done=saved")).into_response(),
         Err(OpsError::Invalid(message) | OpsError::Conflict(message)) => {
@@ -278,10 +279,10 @@ pub(crate) async fn update(
 
 pub(crate) async fn delete(
     State(state): State<AppState>,
-    _desk: Desk,
+    desk: Desk,
     Path(id): Path<i64>,
 ) -> Response {
-    match ops::delete(&state.db, id).await {
+    match ops::delete(&state.db, &desk.staff.caller(), id).await {
         Ok(()) => Redirect::to("/admin/lists?done=deleted").into_response(),
         Err(OpsError::NotFound(_)) => (StatusCode::NOT_FOUND, "no such list").into_response(),
         Err(err) => internal(&err),

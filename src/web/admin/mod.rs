@@ -11,6 +11,7 @@
 //! own style sheet and script served from the binary under a policy that allows nothing
 //! else: no inline script or style, nothing from another origin.
 
+pub(crate) mod audit;
 pub(crate) mod dashboard;
 pub(crate) mod lists;
 pub(crate) mod login;
@@ -64,6 +65,7 @@ fn desk_routes() -> Vec<DeskRoute> {
         (Method::GET, "/admin/lists/{id}", Some(Permission::ListsGet), get(lists::one)),
         (Method::POST, "/admin/lists/{id}", Some(Permission::ListsManage), post(lists::update)),
         (Method::POST, "/admin/lists/{id}/delete", Some(Permission::ListsManage), post(lists::delete)),
+        (Method::GET, "/admin/audit", Some(Permission::AuditGet), get(audit::show)),
         (Method::GET, "/admin/users", Some(Permission::UsersManage), get(users::show)),
         (Method::POST, "/admin/users", Some(Permission::UsersManage), post(users::invite)),
         (Method::POST, "/admin/users/{id}", Some(Permission::UsersManage), post(users::update)),
@@ -280,6 +282,8 @@ async fn require_staff(State(state): State<AppState>, request: Request, next: Ne
         }
         return refusal(&state, lang, StatusCode::FORBIDDEN, "desk.twofa.required");
     }
+    let mut staff = staff;
+    staff.ip = reader.ip.map(|ip| ip.to_string());
     parts.extensions.insert(Desk { staff, lang });
     next.run(Request::from_parts(parts, body)).await
 }

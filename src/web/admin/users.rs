@@ -152,7 +152,7 @@ pub(crate) async fn invite(
         Err(err) => return refused(&state, &desk, err).await,
     };
     let username = form.username.trim();
-    match ops::invite(&state.db, username, role).await {
+    match ops::invite(&state.db, &desk.staff.caller(), username, role).await {
         Ok((_, password)) => shown_once(
             &state,
             &desk,
@@ -181,7 +181,7 @@ pub(crate) async fn update(
     let changed = async {
         let role = parse_role(&form.role)?;
         let status = UserStatus::parse(&form.status)?;
-        ops::update(&state.db, id, role, status).await
+        ops::update(&state.db, &desk.staff.caller(), id, role, status).await
     };
     match changed.await {
         Ok(()) => Redirect::to("/admin/users?done=updated").into_response(),
@@ -201,7 +201,7 @@ pub(crate) async fn reset_password(
             .map(|(u, _)| u.username),
         Err(err) => return internal(&err),
     };
-    match ops::reset_password(&state.db, id).await {
+    match ops::reset_password(&state.db, &desk.staff.caller(), id).await {
         Ok(password) => shown_once(
             &state,
             &desk,
@@ -218,7 +218,7 @@ pub(crate) async fn unlock(
     desk: Desk,
     Path(id): Path<i64>,
 ) -> Response {
-    match ops::lift_lockout(&state.db, id).await {
+    match ops::lift_lockout(&state.db, &desk.staff.caller(), id).await {
         Ok(()) => Redirect::to("/admin/users?done=unlocked").into_response(),
         Err(err) => refused(&state, &desk, err).await,
     }
@@ -229,7 +229,7 @@ pub(crate) async fn delete(
     desk: Desk,
     Path(id): Path<i64>,
 ) -> Response {
-    match ops::delete(&state.db, Some(desk.staff.id), id).await {
+    match ops::delete(&state.db, &desk.staff.caller(), id).await {
         Ok(()) => Redirect::to("/admin/users?done=deleted").into_response(),
         Err(err) => refused(&state, &desk, err).await,
     }
@@ -253,7 +253,7 @@ pub(crate) async fn add_api_user(
         Err(err) => return refused(&state, &desk, err).await,
     };
     let name = form.name.trim();
-    match ops::add_api_user(&state.db, name, role).await {
+    match ops::create_api_user(&state.db, &desk.staff.caller(), name, role).await {
         Ok(token) => shown_once(
             &state,
             &desk,
@@ -270,7 +270,7 @@ pub(crate) async fn delete_api_user(
     desk: Desk,
     Path(id): Path<i64>,
 ) -> Response {
-    match ops::delete_api_user(&state.db, id).await {
+    match ops::delete_api_user(&state.db, &desk.staff.caller(), id).await {
         Ok(()) => Redirect::to("/admin/users?done=token_deleted").into_response(),
         Err(err) => refused(&state, &desk, err).await,
     }

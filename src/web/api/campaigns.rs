@@ -11,7 +11,7 @@ use super::{Data, PageParams, PageResults, data};
 use crate::domain::{CampaignStatus, CampaignType, ContentType, Timestamp};
 use crate::ops::campaigns::{self as ops, Campaign, CampaignDraft, CampaignList, CampaignQuery};
 use crate::web::error::ApiError;
-use crate::web::extract::{Json as Body, Path, Query};
+use crate::web::extract::{Acting, Json as Body, Path, Query};
 use crate::web::state::AppState;
 
 #[derive(Debug, Serialize)]
@@ -246,20 +246,22 @@ impl CampaignBody {
 /// `POST /api/campaigns`
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Body(body): Body<CampaignBody>,
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
     let from = &state.settings.from_email;
-    let campaign = ops::create(&state.db, &state.kit, from, body.draft()?).await?;
+    let campaign = ops::create(&state.db, &state.kit, &by, from, body.draft()?).await?;
     Ok(data(view(&state, campaign).await?))
 }
 
 /// `PUT /api/campaigns/{id}`
 pub(crate) async fn update(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
     Body(body): Body<CampaignBody>,
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
-    let campaign = ops::update(&state.db, &state.kit, id, body.draft()?).await?;
+    let campaign = ops::update(&state.db, &state.kit, &by, id, body.draft()?).await?;
     state.kick.kick();
     Ok(data(view(&state, campaign).await?))
 }
@@ -267,9 +269,10 @@ pub(crate) async fn update(
 /// `DELETE /api/campaigns/{id}`
 pub(crate) async fn delete_one(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
-    ops::delete(&state.db, id).await?;
+    ops::delete(&state.db, &by, id).await?;
     Ok(data(true))
 }
 
@@ -281,10 +284,11 @@ pub(crate) struct StatusBody {
 /// `PUT /api/campaigns/{id}/status`
 pub(crate) async fn change_status(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
     Body(body): Body<StatusBody>,
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
-    let campaign = ops::change_status(&state.db, id, body.status).await?;
+    let campaign = ops::change_status(&state.db, &by, id, body.status).await?;
     state.kick.kick();
     Ok(data(view(&state, campaign).await?))
 }
@@ -311,11 +315,12 @@ pub(crate) async fn preview_unsaved(
 /// `POST /api/campaigns/{id}/test`: the campaign (with unsaved changes) to a few addresses.
 pub(crate) async fn send_test(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
     Body(body): Body<CampaignBody>,
 ) -> Result<Json<Data<bool>>, ApiError> {
     let draft = body.draft()?;
-    ops::send_test(&state.db, &state.kit, id, &draft, &body.subscribers).await?;
+    ops::send_test(&state.db, &state.kit, &by, id, &draft, &body.subscribers).await?;
     state.kick.kick();
     Ok(data(true))
 }

@@ -12,6 +12,7 @@ use super::{Data, data};
 use crate::domain::SubscriptionStatus;
 use crate::ops::imports::{self as ops, ImportMode, ImportOptions, ImportRun, Upload};
 use crate::web::error::ApiError;
+use crate::web::extract::Acting;
 use crate::web::state::AppState;
 
 /// The import status, in listmonk's shape plus bulten's counters.
@@ -90,13 +91,15 @@ pub(crate) async fn logs(State(state): State<AppState>) -> Result<Json<Data<Stri
 /// `DELETE /api/import/subscribers`: stops a running import, or clears finished ones.
 pub(crate) async fn stop_or_clear(
     State(state): State<AppState>,
+    Acting(by): Acting,
 ) -> Result<Json<Data<ImportStatus>>, ApiError> {
-    Ok(data(ops::stop_or_clear(&state.db).await?.into()))
+    Ok(data(ops::stop_or_clear(&state.db, &by).await?.into()))
 }
 
 /// `POST /api/import/subscribers`: multipart `params` (JSON) and `file` (CSV).
 pub(crate) async fn start(
     State(state): State<AppState>,
+    Acting(by): Acting,
     mut multipart: Multipart,
 ) -> Result<Json<Data<ImportStatus>>, ApiError> {
     let mut params: Option<ImportParams> = None;
@@ -129,11 +132,12 @@ pub(crate) async fn start(
     }
     let params = params.ok_or_else(|| ApiError::bad_request("the params field is missing"))?;
     let (file, name) = upload.ok_or_else(|| ApiError::bad_request("the file field is missing"))?;
-    begin(&state, params, file, name).await
+    begin(&state, &by, params, file, name).await
 }
 
 async fn begin(
     state: &AppState,
+    by: &crate::ops::access::Caller,
     params: ImportParams,
     file: Upload,
     name: String,
@@ -147,6 +151,6 @@ async fn begin(
         subscription_status: params.subscription_status,
         batch_size: state.settings.import_batch_size,
     };
-    let run = ops::start_in_background(&state.db, &state.imports, &name, file, options).await?;
+    let run = ops::start_in_background(&state.db, by, &state.imports, &name, file, options).await?;
     Ok(data(Some(run).into()))
 }

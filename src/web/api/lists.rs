@@ -9,7 +9,7 @@ use super::{Data, PageParams, PageResults, data, descending};
 use crate::domain::{Lang, ListName, ListStatus, ListType, OptinKind, Tags, Timestamp};
 use crate::ops::lists::{self as ops, ListChanges, ListOrder, ListQuery, ListWithCounts};
 use crate::web::error::ApiError;
-use crate::web::extract::{Json as Body, Path, Query};
+use crate::web::extract::{Acting, Json as Body, Path, Query};
 use crate::web::state::AppState;
 
 #[derive(Debug, Serialize)]
@@ -164,10 +164,11 @@ impl ListBody {
 /// `POST /api/lists`
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Body(body): Body<ListBody>,
 ) -> Result<Json<Data<ListView>>, ApiError> {
     Ok(data(ListView::new(
-        ops::create_from(&state.db, body.changes()?).await?,
+        ops::create_from(&state.db, &by, body.changes()?).await?,
         false,
     )))
 }
@@ -175,11 +176,12 @@ pub(crate) async fn create(
 /// `PUT /api/lists/{id}`: changes the fields given, keeps the rest.
 pub(crate) async fn update(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
     Body(body): Body<ListBody>,
 ) -> Result<Json<Data<ListView>>, ApiError> {
     Ok(data(ListView::new(
-        ops::update(&state.db, id, body.changes()?).await?,
+        ops::update(&state.db, &by, id, body.changes()?).await?,
         false,
     )))
 }
@@ -187,8 +189,9 @@ pub(crate) async fn update(
 /// `DELETE /api/lists/{id}`
 pub(crate) async fn delete_one(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
-    ops::delete(&state.db, id).await?;
+    ops::delete(&state.db, &by, id).await?;
     Ok(data(true))
 }

@@ -1,6 +1,7 @@
 //! The JSON API, shaped like listmonk's: `{"data": …}` on success, `{"message": …}` on error,
 //! paginated results as `{"results", "query", "search", "total", "per_page", "page"}`.
 
+pub(crate) mod audit;
 pub(crate) mod campaigns;
 pub(crate) mod health;
 pub(crate) mod imports;

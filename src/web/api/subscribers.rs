@@ -20,7 +20,7 @@ use crate::ops::subscribers::{
     SubscriberWithLists,
 };
 use crate::web::error::ApiError;
-use crate::web::extract::{Json as Body, Path, Query};
+use crate::web::extract::{Acting, Json as Body, Path, Query};
 use crate::web::state::AppState;
 
 /// A subscriber as the API shows it.
@@ -273,6 +273,7 @@ impl SubscriberBody {
 /// `POST /api/subscribers`
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Body(body): Body<SubscriberBody>,
 ) -> Result<Json<Data<SubscriberView>>, ApiError> {
     let email = body
@@ -289,13 +290,14 @@ pub(crate) async fn create(
         list_ids: body.lists.clone().unwrap_or_default(),
         preconfirm: body.preconfirm_subscriptions,
     };
-    Ok(data(ops::create(&state.db, new).await?.into()))
+    Ok(data(ops::create(&state.db, &by, new).await?.into()))
 }
 
 /// `PUT /api/subscribers/{id}`: replaces the subscriber; as in listmonk, omitting `lists`
 /// removes every subscription.
 pub(crate) async fn replace(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
     Body(body): Body<SubscriberBody>,
 ) -> Result<Json<Data<SubscriberView>>, ApiError> {
@@ -314,12 +316,13 @@ pub(crate) async fn replace(
         list_ids: Some(body.lists.clone().unwrap_or_default()),
         preconfirm: body.preconfirm_subscriptions,
     };
-    Ok(data(ops::update(&state.db, id, changes).await?.into()))
+    Ok(data(ops::update(&state.db, &by, id, changes).await?.into()))
 }
 
 /// `PATCH /api/subscribers/{id}`: changes only what is given; attributes are merged.
 pub(crate) async fn patch(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
     Body(body): Body<SubscriberBody>,
 ) -> Result<Json<Data<SubscriberView>>, ApiError> {
@@ -336,15 +339,16 @@ pub(crate) async fn patch(
         list_ids: body.lists.clone(),
         preconfirm: body.preconfirm_subscriptions,
     };
-    Ok(data(ops::update(&state.db, id, changes).await?.into()))
+    Ok(data(ops::update(&state.db, &by, id, changes).await?.into()))
 }
 
 /// `DELETE /api/subscribers/{id}`
 pub(crate) async fn delete_one(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
-    match ops::delete(&state.db, &[id]).await? {
+    match ops::delete(&state.db, &by, &[id]).await? {
         0 => Err(ApiError::NotFound("subscriber not found".into())),
         _ => Ok(data(true)),
     }
@@ -361,19 +365,21 @@ fn ids_from_query(raw: Option<&str>) -> Result<Vec<i64>, ApiError> {
 /// `DELETE /api/subscribers?id=1&id=2`
 pub(crate) async fn delete_many(
     State(state): State<AppState>,
+    Acting(by): Acting,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Data<bool>>, ApiError> {
     let ids = ids_from_query(raw.as_deref())?;
-    ops::delete(&state.db, &ids).await?;
+    ops::delete(&state.db, &by, &ids).await?;
     Ok(data(true))
 }
 
 /// `PUT /api/subscribers/{id}/blocklist`
 pub(crate) async fn blocklist_one(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
-    match ops::blocklist(&state.db, &[id]).await? {
+    match ops::blocklist(&state.db, &by, &[id]).await? {
         0 => Err(ApiError::NotFound("subscriber not found".into())),
         _ => Ok(data(true)),
     }
@@ -387,9 +393,10 @@ pub(crate) struct IdsBody {
 /// `PUT /api/subscribers/blocklist` with `{"ids": […]}`
 pub(crate) async fn blocklist_many(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Body(body): Body<IdsBody>,
 ) -> Result<Json<Data<bool>>, ApiError> {
-    ops::blocklist(&state.db, &body.ids).await?;
+    ops::blocklist(&state.db, &by, &body.ids).await?;
     Ok(data(true))
 }
 
@@ -404,10 +411,11 @@ pub(crate) struct ListsBody {
 /// `PUT /api/subscribers/lists`: add to, remove from or unsubscribe from lists.
 pub(crate) async fn change_lists(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Body(body): Body<ListsBody>,
 ) -> Result<Json<Data<bool>>, ApiError> {
     let action = ListAction::parse(&body.action, body.status)?;
-    ops::change_lists(&state.db, &body.ids, &body.target_list_ids, action).await?;
+    ops::change_lists(&state.db, &by, &body.ids, &body.target_list_ids, action).await?;
     Ok(data(true))
 }
 

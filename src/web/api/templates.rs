@@ -10,7 +10,7 @@ use super::{Data, data};
 use crate::domain::{TemplateType, Timestamp};
 use crate::ops::templates::{self as ops, Template, TemplateDraft};
 use crate::web::error::ApiError;
-use crate::web::extract::{Json as Body, Path};
+use crate::web::extract::{Acting, Json as Body, Path};
 use crate::web::state::AppState;
 
 #[derive(Debug, Serialize)]
@@ -84,35 +84,43 @@ impl TemplateBody {
 /// `POST /api/templates`
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Body(body): Body<TemplateBody>,
 ) -> Result<Json<Data<TemplateView>>, ApiError> {
-    Ok(data(ops::create(&state.db, body.draft()).await?.into()))
+    Ok(data(
+        ops::create(&state.db, &by, body.draft()).await?.into(),
+    ))
 }
 
 /// `PUT /api/templates/{id}`
 pub(crate) async fn update(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
     Body(body): Body<TemplateBody>,
 ) -> Result<Json<Data<TemplateView>>, ApiError> {
-    Ok(data(ops::update(&state.db, id, body.draft()).await?.into()))
+    Ok(data(
+        ops::update(&state.db, &by, id, body.draft()).await?.into(),
+    ))
 }
 
 /// `DELETE /api/templates/{id}`
 pub(crate) async fn delete_one(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
-    ops::delete(&state.db, id).await?;
+    ops::delete(&state.db, &by, id).await?;
     Ok(data(true))
 }
 
 /// `PUT /api/templates/{id}/default`
 pub(crate) async fn set_default(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
-    ops::set_default(&state.db, id).await?;
+    ops::set_default(&state.db, &by, id).await?;
     Ok(data(true))
 }
 

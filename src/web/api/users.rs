@@ -11,7 +11,7 @@ use super::{Data, data};
 use crate::domain::Timestamp;
 use crate::ops::users::{self as ops, ApiUserSummary, Role, UserStatus};
 use crate::web::error::ApiError;
-use crate::web::extract::{Json as Body, Path};
+use crate::web::extract::{Acting, Json as Body, Path};
 use crate::web::state::AppState;
 
 #[derive(Debug, Serialize)]
@@ -72,10 +72,11 @@ pub(crate) struct Invited {
 
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Body(body): Body<NewUser>,
 ) -> Result<Json<Data<Invited>>, ApiError> {
     let role: Role = body.role.parse()?;
-    let (id, password) = ops::invite(&state.db, body.username.trim(), role).await?;
+    let (id, password) = ops::invite(&state.db, &by, body.username.trim(), role).await?;
     Ok(data(Invited {
         id,
         username: body.username.trim().to_owned(),
@@ -91,20 +92,22 @@ pub(crate) struct Changes {
 
 pub(crate) async fn update(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
     Body(body): Body<Changes>,
 ) -> Result<Json<Data<bool>>, ApiError> {
     let role: Role = body.role.parse()?;
     let status = UserStatus::parse(&body.status)?;
-    ops::update(&state.db, id, role, status).await?;
+    ops::update(&state.db, &by, id, role, status).await?;
     Ok(data(true))
 }
 
 pub(crate) async fn delete_one(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
-    ops::delete(&state.db, None, id).await?;
+    ops::delete(&state.db, &by, id).await?;
     Ok(data(true))
 }
 
@@ -115,9 +118,10 @@ pub(crate) struct NewPassword {
 
 pub(crate) async fn reset_password(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<NewPassword>>, ApiError> {
-    let password = ops::reset_password(&state.db, id).await?;
+    let password = ops::reset_password(&state.db, &by, id).await?;
     Ok(data(NewPassword {
         password: password.expose().to_owned(),
     }))
@@ -125,9 +129,10 @@ pub(crate) async fn reset_password(
 
 pub(crate) async fn lift_lockout(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
-    ops::lift_lockout(&state.db, id).await?;
+    ops::lift_lockout(&state.db, &by, id).await?;
     Ok(data(true))
 }
 
@@ -152,18 +157,20 @@ pub(crate) struct Token {
 
 pub(crate) async fn create_api_user(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Body(body): Body<NewApiUser>,
 ) -> Result<Json<Data<Token>>, ApiError> {
     let role: Role = body.role.parse()?;
     let name = body.name.trim().to_owned();
-    let token = ops::add_api_user(&state.db, &name, role).await?;
+    let token = ops::create_api_user(&state.db, &by, &name, role).await?;
     Ok(data(Token { name, token }))
 }
 
 pub(crate) async fn delete_api_user(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
-    ops::delete_api_user(&state.db, id).await?;
+    ops::delete_api_user(&state.db, &by, id).await?;
     Ok(data(true))
 }
