@@ -388,7 +388,6 @@ catalog! {
     "desk.audit.title" => ("Audit log", "Denetim kaydı"),
     "desk.audit.actor" => ("Who", "Kim"),
     "desk.audit.object" => ("Object kind", "Nesne türü"),
-    "desk.audit.object_hint" => ("For example list, subscriber, user, api_user.", "Örneğin list, subscriber, user, api_user."),
     "desk.audit.object_id" => ("Object ID", "Nesne kimliği"),
     "desk.audit.from" => ("From (day)", "Başlangıç (gün)"),
     "desk.audit.to" => ("To (day, included)", "Bitiş (gün, dahil)"),

@@ -53,6 +53,7 @@ pub(crate) async fn show(
             };
             json!({
                 "at": e.at.as_datetime().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                "at_text": e.at.as_datetime().format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC")).unwrap_or_default(),
                 "actor": e.actor_name,
                 "actor_kind": e.actor_kind,
                 "ip": e.ip,
