@@ -95,6 +95,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/admin/audit.html"),
     ),
     (
+        "admin/subscribers.html",
+        include_str!("../../templates/admin/subscribers.html"),
+    ),
+    (
+        "admin/subscriber.html",
+        include_str!("../../templates/admin/subscriber.html"),
+    ),
+    (
         "admin/refused.html",
         include_str!("../../templates/admin/refused.html"),
     ),

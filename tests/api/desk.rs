@@ -711,3 +711,47 @@ on_both_backends! {
         assert!(refused.text().await.unwrap().contains("audit:get"));
     }
 }
+
+on_both_backends! {
+    async fn readers_are_found_by_name_or_filter_paged_and_sorted_and_each_has_a_page(app) {
+        let list = app.create_list("Gündem", "single").await;
+        let mut ids = Vec::new();
+        for n in 0..55 {
+            ids.push(app.create_subscriber(json!({"email": format!("okur{n:02}@example.com"), "name": format!("Okur {n:02}"), "attribs": {"city": if n == 7 { "İzmir" } else { "Ankara" }}, "lists": [list]})).await);
+        }
+        let mut viewer = Browser::new(&app);
+        add_user(&app, "izleyici", "viewer", "izleyici-parolasi");
+        viewer.sign_in("izleyici", "izleyici-parolasi").await;
+
+        let first = viewer.get("/admin/subscribers").await.text().await.unwrap();
+        assert!(first.contains("55 readers match."), "{first}");
+        assert!(first.contains("page 1 of 2"));
+        assert_eq!(first.matches("<a href=\"/admin/subscribers/").count(), 50);
+        let second = viewer.get("/admin/subscribers?page=2").await.text().await.unwrap();
+        assert_eq!(second.matches("<a href=\"/admin/subscribers/").count(), 5);
+
+        let by_name = viewer.get("/admin/subscribers?search=Okur+07").await.text().await.unwrap();
+        assert!(by_name.contains("1 readers match.") && by_name.contains("okur07@example.com"), "{by_name}");
+        let query = crate::helpers::urlencode("subscribers.attribs->>'city' = 'İzmir'");
+        let filtered = viewer.get(&format!("/admin/subscribers?query={query}")).await.text().await.unwrap();
+        assert!(filtered.contains("1 readers match.") && filtered.contains("okur07@example.com"));
+        let unsupported = crate::helpers::urlencode("subscribers.id IN (SELECT id FROM users)");
+        let refused = viewer.get(&format!("/admin/subscribers?query={unsupported}")).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert!(refused.text().await.unwrap().contains("role=\"alert\""), "the filter's error is shown");
+
+        let sorted = viewer.get("/admin/subscribers?order_by=email&order=asc").await.text().await.unwrap();
+        let at = |page: &str, email: &str| page.find(email).unwrap();
+        assert!(at(&sorted, "okur00@example.com") < at(&sorted, "okur01@example.com"));
+        assert!(sorted.contains("aria-sort=\"ascending\""));
+
+        let reader = viewer.get(&format!("/admin/subscribers/{}", ids[7])).await.text().await.unwrap();
+        assert!(reader.contains("okur07@example.com") && reader.contains("İzmir") && reader.contains("Gündem"));
+        let download = viewer.get(&format!("/admin/subscribers/{}/export", ids[7])).await;
+        assert_eq!(download.status(), StatusCode::OK);
+        assert!(download.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+        let data: serde_json::Value = download.json().await.unwrap();
+        assert_eq!(data["profile"][0]["email"], "okur07@example.com");
+        assert_eq!(viewer.get("/admin/subscribers/999999").await.status(), StatusCode::NOT_FOUND);
+    }
+}

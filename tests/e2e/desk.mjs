@@ -58,6 +58,12 @@ try {
     await shot('3-dashboard');
     await page.goto(`${base}/admin/password`);
     await shot('4-password');
+    await page.click('header a:has-text("Readers")');
+    await page.waitForSelector('h1:has-text("Readers")');
+    await shot('4-readers');
+    await page.click('main table tbody a');
+    await page.waitForSelector('h2:has-text("@")');
+    await shot('4-reader');
     await page.click('header a:has-text("Lists")');
     await page.waitForSelector('h1:has-text("Lists")');
     await shot('4-lists');

@@ -16,6 +16,7 @@ pub(crate) mod dashboard;
 pub(crate) mod lists;
 pub(crate) mod login;
 pub(crate) mod second_factor;
+pub(crate) mod subscribers;
 pub(crate) mod users;
 
 use axum::Router;
@@ -60,6 +61,9 @@ fn desk_routes() -> Vec<DeskRoute> {
         (Method::POST, "/admin/second-factor/begin", None, post(second_factor::begin)),
         (Method::POST, "/admin/second-factor/confirm", None, post(second_factor::confirm)),
         (Method::POST, "/admin/second-factor/off", None, post(second_factor::turn_off)),
+        (Method::GET, "/admin/subscribers", Some(Permission::SubscribersGet), get(subscribers::search)),
+        (Method::GET, "/admin/subscribers/{id}", Some(Permission::SubscribersGet), get(subscribers::one)),
+        (Method::GET, "/admin/subscribers/{id}/export", Some(Permission::SubscribersGet), get(subscribers::export)),
         (Method::GET, "/admin/lists", Some(Permission::ListsGet), get(lists::all)),
         (Method::POST, "/admin/lists", Some(Permission::ListsManage), post(lists::create)),
         (Method::GET, "/admin/lists/{id}", Some(Permission::ListsGet), get(lists::one)),

@@ -96,17 +96,17 @@ impl From<SubscriberWithLists> for SubscriberView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 pub(crate) struct SearchParams {
-    query: Option<String>,
+    pub(crate) query: Option<String>,
     /// listmonk's free-text search over name and address.
-    search: Option<String>,
-    list_id: Option<String>,
-    subscription_status: Option<String>,
-    order_by: Option<String>,
-    order: Option<String>,
-    #[serde(flatten)]
-    page: PageParams,
+    pub(crate) search: Option<String>,
+    pub(crate) list_id: Option<String>,
+    pub(crate) subscription_status: Option<String>,
+    pub(crate) order_by: Option<String>,
+    pub(crate) order: Option<String>,
+    #[serde(flatten, skip_serializing)]
+    pub(crate) page: PageParams,
 }
 
 fn parse_id(text: &str, what: &str) -> Result<i64, ApiError> {
@@ -117,6 +117,49 @@ fn parse_id(text: &str, what: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::bad_request(format!("invalid {what} '{text}'")))
 }
 
+impl SearchParams {
+    /// The query these parameters describe, for `page`; the API and the desk's readers page
+    /// read the same parameters the same way.
+    pub(crate) fn to_query(
+        &self,
+        limit: Option<i64>,
+        offset: i64,
+    ) -> Result<SubscriberQuery, ApiError> {
+        let query_text = self.query.clone().unwrap_or_default();
+        let parsed = match query_text.trim() {
+            "" => None,
+            text => Some(filter::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))?),
+        };
+        let search_text = self.search.clone().unwrap_or_default();
+        let filter = match (parsed, filter::Filter::search(&search_text)) {
+            (Some(q), Some(s)) => Some(filter::Filter::And(Box::new(q), Box::new(s))),
+            (q, s) => q.or(s),
+        };
+        let list_id = match self.list_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(parse_id(text, "list_id")?),
+        };
+        let subscription_status = match self.subscription_status.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(text.parse::<SubscriptionStatus>()?),
+        };
+        let order_by = match self.order_by.as_deref() {
+            None | Some("") => SubscriberOrder::default(),
+            Some(text) => SubscriberOrder::parse(text)
+                .ok_or_else(|| ApiError::bad_request(format!("invalid order_by '{text}'")))?,
+        };
+        Ok(SubscriberQuery {
+            filter,
+            list_id,
+            subscription_status,
+            order_by,
+            descending: descending(self.order.as_deref())?,
+            limit,
+            offset,
+        })
+    }
+}
+
 /// `GET /api/subscribers`
 pub(crate) async fn search(
     State(state): State<AppState>,
@@ -124,38 +167,8 @@ pub(crate) async fn search(
 ) -> Result<Response, ApiError> {
     let page = params.page.resolve()?;
     let query_text = params.query.clone().unwrap_or_default();
-    let parsed = match query_text.trim() {
-        "" => None,
-        text => Some(filter::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))?),
-    };
     let search_text = params.search.clone().unwrap_or_default();
-    let parsed = match (parsed, filter::Filter::search(&search_text)) {
-        (Some(q), Some(s)) => Some(filter::Filter::And(Box::new(q), Box::new(s))),
-        (q, s) => q.or(s),
-    };
-    let filter = parsed;
-    let list_id = match params.list_id.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) => Some(parse_id(text, "list_id")?),
-    };
-    let subscription_status = match params.subscription_status.as_deref() {
-        None | Some("") => None,
-        Some(text) => Some(text.parse::<SubscriptionStatus>()?),
-    };
-    let order_by = match params.order_by.as_deref() {
-        None | Some("") => SubscriberOrder::default(),
-        Some(text) => SubscriberOrder::parse(text)
-            .ok_or_else(|| ApiError::bad_request(format!("invalid order_by '{text}'")))?,
-    };
-    let query = SubscriberQuery {
-        filter,
-        list_id,
-        subscription_status,
-        order_by,
-        descending: descending(params.order.as_deref())?,
-        limit: page.limit,
-        offset: page.offset(),
-    };
+    let query = params.to_query(page.limit, page.offset())?;
     if page.limit.is_none() {
         return stream_all(&state, &query, query_text, search_text).await;
     }
