@@ -464,6 +464,10 @@ catalog! {
     "desk.refused.size" => ("The request is too large.", "İstek çok büyük."),
     "desk.refused.permission" => ("Your role does not allow this", "Rolünüz buna izin vermiyor"),
     "desk.dash.title" => ("Dashboard", "Pano"),
+    "desk.dash.counted_at" => (
+        "Counted at {time}; counts are refreshed every minute. Running campaigns are live.",
+        "Sayımlar {time} itibarıyla; her dakika yenilenir. Süren kampanyalar canlıdır."
+    ),
     "desk.dash.readers" => ("Readers", "Okurlar"),
     "desk.dash.queue" => ("Messages waiting", "Bekleyen iletiler"),
     "desk.dash.running" => ("Running campaigns", "Süren kampanyalar"),

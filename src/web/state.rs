@@ -55,6 +55,8 @@ pub(crate) struct AppState {
     /// Whole-list answers (`per_page=all`) being written now: each holds a database
     /// connection for as long as its client reads, so only a few may run at once.
     pub(crate) whole_lists: Arc<tokio::sync::Semaphore>,
+    /// The dashboard's numbers as last counted.
+    pub(crate) dashboard: Arc<crate::ops::dashboard::Counts>,
 }
 
 /// Whole-list answers written at once; more are asked to come back shortly.
@@ -76,6 +78,7 @@ impl AppState {
             readers,
             imports: Default::default(),
             whole_lists: Arc::new(tokio::sync::Semaphore::new(WHOLE_LISTS_AT_ONCE)),
+            dashboard: Arc::default(),
         }
     }
 }

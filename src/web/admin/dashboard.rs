@@ -25,7 +25,7 @@ pub(crate) async fn show(
     Query(period): Query<Period>,
 ) -> Response {
     let days = if period.days == Some(90) { 90 } else { 30 };
-    let overview = match dashboard::overview(&state.db, days).await {
+    let overview = match state.dashboard.overview(&state.db, days).await {
         Ok(overview) => overview,
         Err(err) => return super::login::internal(&err),
     };
@@ -76,6 +76,7 @@ pub(crate) async fn show(
         "admin/dashboard.html",
         "desk.dash.title",
         json!({
+            "counted_at": overview.counted_at.as_datetime().format(time::macros::format_description!("[hour]:[minute]:[second] UTC")).unwrap_or_default(),
             "overview": overview,
             "statuses": statuses,
             "charts": charts,
