@@ -8,7 +8,11 @@
   function refresh(section) {
     if (document.hidden) { return; }
     fetch(section.getAttribute("data-refresh"), { credentials: "same-origin", headers: { "Accept": "text/html" } })
-      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (response) {
+        // Signed out meanwhile: the answer is the sign-in page, which belongs to the window.
+        if (response.redirected) { window.location.reload(); return null; }
+        return response.ok ? response.text() : null;
+      })
       .then(function (html) { if (html !== null) { section.innerHTML = html; } })
       .catch(function () { /* the next tick tries again */ });
   }

@@ -87,7 +87,7 @@ pub(crate) async fn insert(db: &Db, session: &NewSession<'_>, now: Timestamp) ->
     Ok(())
 }
 
-/// The session and its enabled user.
+/// The session and its user, whatever the user's status (the caller checks it).
 pub(crate) async fn find(db: &Db, id_hash: &str) -> DbResult<Option<Found>> {
     let sql: &str = concat!(
         "SELECT ",

@@ -279,7 +279,9 @@ async fn start(
     Ok(Started { cookie, staff })
 }
 
-/// Who a session cookie signs in, if it is still valid; ends it when it is not.
+/// Who a session cookie signs in, if it is still valid; ends it when it is not. `used`:
+/// a person is using the desk (not a page refreshing itself), which keeps the session from
+/// its idle limit.
 ///
 /// # Errors
 /// When the database fails.
@@ -287,6 +289,7 @@ pub(crate) async fn staff_of(
     db: &Db,
     policy: &SignInPolicy,
     cookie: &str,
+    used: bool,
 ) -> OpsResult<Option<Staff>> {
     let hash = id_hash(cookie);
     let Some(found) = sessions::find(db, &hash).await? else {
@@ -300,7 +303,7 @@ pub(crate) async fn staff_of(
         sessions::delete(db, &hash).await?;
         return Ok(None);
     }
-    if idle > TOUCH_EVERY_SECS {
+    if used && idle > TOUCH_EVERY_SECS {
         sessions::touch(db, &hash, now).await?;
     }
     Ok(Some(staff_from(policy, found.account, found.csrf_token)?))

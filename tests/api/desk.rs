@@ -755,3 +755,48 @@ on_both_backends! {
         assert_eq!(viewer.get("/admin/subscribers/999999").await.status(), StatusCode::NOT_FOUND);
     }
 }
+
+on_both_backends! {
+    with |s| { s.admins_need_second_factor = true; };
+    /// An invited admin, held both to a new password and to a second factor, was sent from
+    /// one page to the other for ever.
+    async fn an_invited_admin_chooses_a_password_first_then_sets_up_the_second_factor(app) {
+        let mut admin = Browser::new(&app);
+        admin.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        let enrol = admin.post("/admin/second-factor/begin", &[]).await.text().await.unwrap();
+        let secret = between(&enrol, "<code class=\"secret\">", "<").replace(' ', "");
+        admin.post("/admin/second-factor/confirm", &[("code", &authenticator(&secret, 0))]).await;
+        let invited = admin.post("/admin/users", &[("username", "yeni-yonetici"), ("role", "admin")]).await;
+        let first = between(&invited.text().await.unwrap(), "<code class=\"secret\" id=\"secret\">", "<");
+
+        let mut newcomer = Browser::new(&app);
+        assert_eq!(location(&newcomer.sign_in("yeni-yonetici", &first).await), "/admin/password");
+        assert_eq!(newcomer.get("/admin/password").await.status(), StatusCode::OK, "no loop");
+        let changed = newcomer
+            .post("/admin/password", &[("current", &first), ("new", "yeni-parola-123"), ("repeat", "yeni-parola-123")])
+            .await;
+        assert_eq!(changed.status(), StatusCode::OK);
+        assert_eq!(location(&newcomer.get("/admin/").await), "/admin/second-factor", "then the second factor");
+        assert_eq!(newcomer.get("/admin/second-factor").await.status(), StatusCode::OK);
+    }
+}
+
+on_both_backends! {
+    /// A `next` holding a line break made the redirect after signing in fail with a 500.
+    async fn a_next_address_no_location_header_can_carry_leads_to_the_dashboard(app) {
+        let mut browser = Browser::new(&app);
+        let signed_in = browser
+            .post_raw(
+                "/admin/login",
+                &[("username", ADMIN), ("password", ADMIN_PASSWORD), ("next", "/admin/\nSet-Cookie: x=y")],
+                &[("Origin", browser.url.clone()), ("Sec-Fetch-Site", "same-origin".to_owned())],
+            )
+            .await;
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&signed_in), "/admin/");
+        // A page number past any table is answered, not a crash or a database error.
+        let huge = browser.get("/admin/audit?page=9223372036854775807").await;
+        assert_eq!(huge.status(), StatusCode::OK);
+        assert_eq!(browser.get("/admin/subscribers?page=9223372036854775807").await.status(), StatusCode::OK);
+    }
+}

@@ -25,9 +25,9 @@ pub(crate) async fn show(
         .page
         .as_deref()
         .and_then(|p| p.parse::<i64>().ok())
-        .filter(|p| *p >= 1)
+        .filter(|p| (1..=1_000_000_000).contains(p))
         .unwrap_or(1);
-    let query = match params.query(PER_PAGE, (page_number - 1) * PER_PAGE) {
+    let query = match params.query(PER_PAGE, (page_number - 1).saturating_mul(PER_PAGE)) {
         Ok(query) => query,
         Err(err) => {
             return page(

@@ -20,11 +20,15 @@ pub(crate) struct Next {
     next: Option<String>,
 }
 
-/// Where to go after signing in: a desk page of ours, never another site (`//evil`).
+/// Where to go after signing in: a desk page of ours, never another site (`//evil`), and
+/// nothing a `Location` header cannot carry.
 fn safe_next(next: Option<&str>) -> &str {
     match next {
         Some(path)
-            if path.starts_with("/admin") && !path.contains("//") && !path.contains('\\') =>
+            if path.starts_with("/admin")
+                && !path.contains("//")
+                && !path.contains('\\')
+                && path.bytes().all(|b| b.is_ascii_graphic()) =>
         {
             path
         }

@@ -185,14 +185,24 @@ pub(crate) fn session_set_cookie(state: &AppState, value: Option<&str>) -> Heade
     HeaderValue::from_str(&cookie.build().to_string()).expect("a cookie is ASCII")
 }
 
+/// Addresses the desk's script polls.
+const POLLED: &[&str] = &["/admin/dashboard/running"];
+
 /// Pages a user who must choose a new password may still reach.
-const WHILE_CHANGING_PASSWORD: &[&str] = &["/admin/password", "/admin/logout"];
+const WHILE_CHANGING_PASSWORD: &[&str] = &[
+    "/admin/password",
+    "/admin/logout",
+    "/admin/logout/everywhere",
+    "/admin/language",
+];
 /// Pages an admin who must enrol a second factor may still reach.
 const WHILE_ENROLLING: &[&str] = &[
     "/admin/second-factor",
     "/admin/second-factor/begin",
     "/admin/second-factor/confirm",
     "/admin/logout",
+    "/admin/logout/everywhere",
+    "/admin/language",
 ];
 
 /// The session check, and the CSRF token for anything but a read. A stranger reading a page
@@ -200,8 +210,11 @@ const WHILE_ENROLLING: &[&str] = &[
 async fn require_staff(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     let Ok(reader) = Reader::from_request_parts(&mut parts, &state).await;
+    // A page refreshing itself is not someone using the desk: it must not keep an
+    // unattended session alive past its idle limit.
+    let used = !POLLED.contains(&parts.uri.path());
     let staff = match session_cookie(&state, &parts) {
-        Some(cookie) => sessions::staff_of(&state.db, &state.settings.sign_in, &cookie).await,
+        Some(cookie) => sessions::staff_of(&state.db, &state.settings.sign_in, &cookie, used).await,
         None => Ok(None),
     };
     let staff = match staff {
@@ -280,7 +293,11 @@ async fn require_staff(State(state): State<AppState>, request: Request, next: Ne
             "desk.password.must_change",
         );
     }
-    if staff.must_enrol_second_factor && !WHILE_ENROLLING.contains(&parts.uri.path()) {
+    // A new password comes first: while it is due, the enrolment waits.
+    if staff.must_enrol_second_factor
+        && !staff.must_change_password
+        && !WHILE_ENROLLING.contains(&parts.uri.path())
+    {
         if is_read {
             return Redirect::to("/admin/second-factor").into_response();
         }

@@ -34,7 +34,7 @@ pub(crate) async fn search(
         .page
         .as_deref()
         .and_then(|p| p.trim().parse::<i64>().ok())
-        .filter(|p| *p >= 1)
+        .filter(|p| (1..=1_000_000_000).contains(p))
         .unwrap_or(1);
     let lists = match lists_ops::search(&state.db, &ListQuery::default()).await {
         Ok((lists, _)) => lists,
@@ -94,7 +94,7 @@ pub(crate) async fn search(
         })
         .collect();
     ctx["sort"] = json!(sort);
-    let query = match params.to_query(Some(PER_PAGE), (page_number - 1) * PER_PAGE) {
+    let query = match params.to_query(Some(PER_PAGE), (page_number - 1).saturating_mul(PER_PAGE)) {
         Ok(query) => query,
         Err(err) => {
             ctx["error"] = json!(err.to_string());
