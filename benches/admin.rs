@@ -16,10 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use support::{
-    Server, bulten, drop_postgres_database, env_number, fresh_postgres_database,
-    generate_subscribers, import_csv, postgres_url, run,
-};
+use support::{Server, drop_postgres_database, env_number, generate_subscribers, import_csv};
 
 mod support;
 
@@ -100,17 +97,7 @@ fn main() {
             continue;
         }
         let dir = tempfile::tempdir().unwrap();
-        let name = format!("bench_admin_{}", std::process::id());
-        let args = if backend == "sqlite" {
-            vec![
-                "--data-dir".to_owned(),
-                dir.path().join("data").display().to_string(),
-            ]
-        } else {
-            fresh_postgres_database(&name);
-            vec!["--database-url".to_owned(), postgres_url(&name)]
-        };
-        run(bulten(&args).arg("migrate"));
+        let (args, name) = support::migrated_database(backend, "bench_admin", dir.path());
         let server = Server::start(
             &args,
             dir.path(),

@@ -21,7 +21,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use base64::Engine as _;
-use support::{Server, bulten, drop_postgres_database, fresh_postgres_database, postgres_url, run};
+use support::{Server, drop_postgres_database, run};
 
 mod support;
 
@@ -178,17 +178,7 @@ fn main() {
             continue;
         }
         let dir = tempfile::tempdir().unwrap();
-        let name = format!("bench_signup_{}", std::process::id());
-        let args = if backend == "sqlite" {
-            vec![
-                "--data-dir".to_owned(),
-                dir.path().join("data").display().to_string(),
-            ]
-        } else {
-            fresh_postgres_database(&name);
-            vec!["--database-url".to_owned(), postgres_url(&name)]
-        };
-        run(bulten(&args).arg("migrate"));
+        let (args, name) = support::migrated_database(backend, "bench_signup", dir.path());
         let server = Server::start(
             &args,
             dir.path(),

@@ -133,6 +133,24 @@ pub(crate) fn fresh_postgres_database(name: &str) {
     );
 }
 
+/// A migrated, empty database for `backend`: SQLite in `dir/data`, or a fresh PostgreSQL
+/// database named `{prefix}_{pid}`. Returns the CLI arguments naming it and the name.
+#[allow(dead_code)]
+pub(crate) fn migrated_database(backend: &str, prefix: &str, dir: &Path) -> (Vec<String>, String) {
+    let name = format!("{prefix}_{}", std::process::id());
+    let args = if backend == "sqlite" {
+        vec![
+            "--data-dir".to_owned(),
+            dir.join("data").display().to_string(),
+        ]
+    } else {
+        fresh_postgres_database(&name);
+        vec!["--database-url".to_owned(), postgres_url(&name)]
+    };
+    run(bulten(&args).arg("migrate"));
+    (args, name)
+}
+
 /// reqwest is built without a default TLS crypto provider (bulten installs ring at start);
 /// a benchmark's own HTTP clients need it installed too.
 #[allow(dead_code)]

@@ -13,6 +13,12 @@ pub(crate) async fn search(db: &Db, query: &ListQuery) -> OpsResult<(Vec<ListWit
     Ok((lists::with_counts(db, found).await?, total))
 }
 
+/// Every list, without counting its subscriptions (a choice of lists needs no counts, and
+/// counting reads every subscription).
+pub(crate) async fn all(db: &Db) -> OpsResult<Vec<List>> {
+    Ok(lists::query(db, &ListQuery::default()).await?.0)
+}
+
 pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<ListWithCounts> {
     let list = lists::get(db, id)
         .await?

@@ -290,11 +290,12 @@ pub(crate) async fn invite(
 }
 
 /// Gives a user a new password bulten draws, to be changed at their next sign-in; ends their
-/// sessions and lifts any lockout. Returns the password, to be shown once.
+/// sessions and lifts any lockout. Returns the user's name and the password, to be shown
+/// once.
 ///
 /// # Errors
 /// `NotFound` for an unknown user.
-pub(crate) async fn reset_password(db: &Db, by: &Caller, id: i64) -> OpsResult<Password> {
+pub(crate) async fn reset_password(db: &Db, by: &Caller, id: i64) -> OpsResult<(String, Password)> {
     let account = crate::db::sessions::account_by_id(db, id)
         .await?
         .ok_or(OpsError::NotFound("user"))?;
@@ -305,7 +306,7 @@ pub(crate) async fn reset_password(db: &Db, by: &Caller, id: i64) -> OpsResult<P
     crate::db::sessions::clear_failures(db, &account.username).await?;
     tracing::info!(username = account.username, "password reset by an admin");
     audit::record(db, by, Change::new("user.reset_password", "user", Some(id))).await;
-    Ok(password)
+    Ok((account.username, password))
 }
 
 /// Lifts a lockout: forgets the account's failed sign-ins.

@@ -43,26 +43,31 @@ pub(crate) async fn show(
         Vec::new()
     };
     let lang = desk.lang;
-    let charts: Vec<_> = [
-        ("desk.dash.signups", "signups"),
-        ("desk.dash.confirmations", "confirmations"),
-        ("desk.dash.unsubscriptions", "unsubscriptions"),
-        ("desk.dash.sent", "sent"),
-    ]
-    .iter()
-    .map(|(key, field)| {
-        let values: Vec<(String, i64)> =
-            overview.days.iter().map(|d| (d.day.clone(), value(d, field))).collect();
-        let title = i18n::text(lang, key);
-        json!({
-            "id": field,
-            "title": title,
-            "total": values.iter().map(|(_, n)| n).sum::<i64>(),
-            "svg": bar_chart(title, &values),
-            "rows": values.iter().rev().filter(|(_, n)| *n > 0).map(|(d, n)| json!({"day": d, "n": n})).collect::<Vec<_>>(),
+    let series: [Series; 4] = [
+        ("desk.dash.signups", "signups", |d| d.signups),
+        ("desk.dash.confirmations", "confirmations", |d| {
+            d.confirmations
+        }),
+        ("desk.dash.unsubscriptions", "unsubscriptions", |d| {
+            d.unsubscriptions
+        }),
+        ("desk.dash.sent", "sent", |d| d.sent),
+    ];
+    let charts: Vec<_> = series
+        .iter()
+        .map(|(key, id, count)| {
+            let values: Vec<(String, i64)> =
+                overview.days.iter().map(|d| (d.day.clone(), count(d))).collect();
+            let title = i18n::text(lang, key);
+            json!({
+                "id": id,
+                "title": title,
+                "total": values.iter().map(|(_, n)| n).sum::<i64>(),
+                "svg": bar_chart(title, &values),
+                "rows": values.iter().rev().filter(|(_, n)| *n > 0).map(|(d, n)| json!({"day": d, "n": n})).collect::<Vec<_>>(),
+            })
         })
-    })
-    .collect();
+        .collect();
     let statuses: Vec<_> = overview
         .subscribers
         .iter()
@@ -104,14 +109,8 @@ pub(crate) async fn running(State(state): State<AppState>, desk: Desk) -> Respon
     .into_response()
 }
 
-fn value(day: &Day, field: &str) -> i64 {
-    match field {
-        "signups" => day.signups,
-        "confirmations" => day.confirmations,
-        "unsubscriptions" => day.unsubscriptions,
-        _ => day.sent,
-    }
-}
+/// A chart: its title's key, its id, and the day's number it draws.
+type Series = (&'static str, &'static str, fn(&Day) -> i64);
 
 /// A bar per day, scaled to the largest, with the largest value and the first and last day
 /// labelled. Sized by its `viewBox`, so it fills whatever width the page gives it.
@@ -141,12 +140,14 @@ fn bar_chart(title: &str, values: &[(String, i64)]) -> String {
             escape_html(day)
         ));
     }
-    svg.push_str(&format!(r#"<text x="0" y="11" class="label">{max}</text>"#));
+    svg.push_str(&format!(r#"<text x="0" y="15" class="label">{max}</text>"#));
     if let (Some((first, _)), Some((last, _))) = (values.first(), values.last()) {
         svg.push_str(&format!(
-            r#"<text x="0" y="{HEIGHT}" class="label">{}</text><text x="{WIDTH}" y="{HEIGHT}" class="label end">{}</text>"#,
+            r#"<text x="0" y="{y}" class="label">{}</text><text x="{WIDTH}" y="{y}" class="label end">{}</text>"#,
             escape_html(first),
-            escape_html(last)
+            escape_html(last),
+            // Above the edge, so the letters' descenders are not cut.
+            y = HEIGHT - 4.0
         ));
     }
     svg.push_str("</svg>");

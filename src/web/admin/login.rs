@@ -36,6 +36,34 @@ fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
+/// Where a sign-in or a password change comes from, as `ops::sessions` records it.
+struct Asking {
+    ip: String,
+    user_agent: String,
+}
+
+impl Asking {
+    fn of(reader: &Reader) -> Self {
+        Self {
+            ip: reader.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            user_agent: reader.user_agent.clone(),
+        }
+    }
+
+    fn origin(&self) -> Origin<'_> {
+        Origin {
+            ip: &self.ip,
+            user_agent: Some(self.user_agent.as_str()).filter(|a| !a.is_empty()),
+        }
+    }
+}
+
+/// The link to this page in the other language.
+fn switch(reader: &Reader, lang: Lang) -> serde_json::Value {
+    let other = i18n::other(lang);
+    json!({"url": reader.switch_url(other), "label": i18n::text(other, "lang.name")})
+}
+
 fn reader_lang(state: &AppState, reader: &Reader) -> Lang {
     reader
         .lang
@@ -70,7 +98,6 @@ fn login_page(
     next: &str,
     error: Option<String>,
 ) -> Response {
-    let other = i18n::other(lang);
     page(
         state,
         None,
@@ -82,7 +109,7 @@ fn login_page(
             "username": username,
             "next": next,
             "error": error,
-            "switch": {"url": reader.switch_url(other), "label": i18n::text(other, "lang.name")},
+            "switch": switch(reader, lang),
         }),
     )
 }
@@ -103,18 +130,14 @@ pub(crate) async fn sign_in(
 ) -> Response {
     let lang = reader_lang(&state, &reader);
     let next = safe_next(form.next.as_deref()).to_owned();
-    let ip = reader.ip.map(|ip| ip.to_string()).unwrap_or_default();
-    let from = Origin {
-        ip: &ip,
-        user_agent: Some(reader.user_agent.as_str()).filter(|a| !a.is_empty()),
-    };
+    let asking = Asking::of(&reader);
     let signed_in = sessions::sign_in(
         &state.db,
         &state.settings.sign_in,
         &state.kit.signer,
         &form.username,
         &form.password,
-        from,
+        asking.origin(),
     )
     .await;
     let refusal = match signed_in {
@@ -178,7 +201,6 @@ fn code_page(
     next: &str,
     error: Option<String>,
 ) -> Response {
-    let other = i18n::other(lang);
     page(
         state,
         None,
@@ -190,7 +212,7 @@ fn code_page(
             "token": token,
             "next": next,
             "error": error,
-            "switch": {"url": reader.switch_url(other), "label": i18n::text(other, "lang.name")},
+            "switch": switch(reader, lang),
         }),
     )
 }
@@ -212,18 +234,14 @@ pub(crate) async fn sign_in_code(
 ) -> Response {
     let lang = reader_lang(&state, &reader);
     let next = safe_next(form.next.as_deref()).to_owned();
-    let ip = reader.ip.map(|ip| ip.to_string()).unwrap_or_default();
-    let from = Origin {
-        ip: &ip,
-        user_agent: Some(reader.user_agent.as_str()).filter(|a| !a.is_empty()),
-    };
+    let asking = Asking::of(&reader);
     let completed = sessions::complete_second_factor(
         &state.db,
         &state.settings.sign_in,
         &state.kit.signer,
         &form.token,
         &form.code,
-        from,
+        asking.origin(),
     )
     .await;
     match completed {
@@ -334,18 +352,14 @@ pub(crate) async fn change_password(
         let text = i18n::text(desk.lang, "desk.password.mismatch").to_owned();
         return password_page(&state, &desk, StatusCode::BAD_REQUEST, Some(text), None);
     }
-    let ip = reader.ip.map(|ip| ip.to_string()).unwrap_or_default();
-    let from = Origin {
-        ip: &ip,
-        user_agent: Some(reader.user_agent.as_str()).filter(|a| !a.is_empty()),
-    };
+    let asking = Asking::of(&reader);
     let changed = sessions::change_password(
         &state.db,
         &state.settings.sign_in,
         &desk.staff,
         &form.current,
         form.new,
-        from,
+        asking.origin(),
     )
     .await;
     match changed {

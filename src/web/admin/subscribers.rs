@@ -11,7 +11,7 @@ use super::login::internal;
 use super::{Desk, page};
 use crate::i18n;
 use crate::ops::OpsError;
-use crate::ops::lists::{self as lists_ops, ListQuery};
+use crate::ops::lists as lists_ops;
 use crate::ops::subscribers as ops;
 use crate::web::api::subscribers::SearchParams;
 use crate::web::extract::Query;
@@ -36,13 +36,13 @@ pub(crate) async fn search(
         .and_then(|p| p.trim().parse::<i64>().ok())
         .filter(|p| (1..=1_000_000_000).contains(p))
         .unwrap_or(1);
-    let lists = match lists_ops::search(&state.db, &ListQuery::default()).await {
-        Ok((lists, _)) => lists,
+    let lists = match lists_ops::all(&state.db).await {
+        Ok(lists) => lists,
         Err(err) => return internal(&err),
     };
     let list_options: Vec<_> = lists
         .iter()
-        .map(|l| json!({"id": l.list.id.to_string(), "name": l.list.name}))
+        .map(|l| json!({"id": l.id.to_string(), "name": l.name}))
         .collect();
     let statuses: Vec<_> = ["confirmed", "unconfirmed", "unsubscribed"]
         .iter()
@@ -94,35 +94,26 @@ pub(crate) async fn search(
         })
         .collect();
     ctx["sort"] = json!(sort);
+    // A filter that does not parse or compile: the page again, saying why.
+    let refused = |mut ctx: serde_json::Value, reason: String| {
+        ctx["error"] = json!(reason);
+        page(
+            &state,
+            Some(&desk),
+            lang,
+            StatusCode::BAD_REQUEST,
+            "admin/subscribers.html",
+            "desk.readers.title",
+            ctx,
+        )
+    };
     let query = match params.to_query(Some(PER_PAGE), (page_number - 1).saturating_mul(PER_PAGE)) {
         Ok(query) => query,
-        Err(err) => {
-            ctx["error"] = json!(err.to_string());
-            return page(
-                &state,
-                Some(&desk),
-                lang,
-                StatusCode::BAD_REQUEST,
-                "admin/subscribers.html",
-                "desk.readers.title",
-                ctx,
-            );
-        }
+        Err(err) => return refused(ctx, err.to_string()),
     };
     let (found, total) = match ops::search(&state.db, &query).await {
         Ok(found) => found,
-        Err(OpsError::Invalid(message)) => {
-            ctx["error"] = json!(message);
-            return page(
-                &state,
-                Some(&desk),
-                lang,
-                StatusCode::BAD_REQUEST,
-                "admin/subscribers.html",
-                "desk.readers.title",
-                ctx,
-            );
-        }
+        Err(OpsError::Invalid(message)) => return refused(ctx, message),
         Err(err) => return internal(&err),
     };
     let results: Vec<_> = found

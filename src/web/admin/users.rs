@@ -194,19 +194,12 @@ pub(crate) async fn reset_password(
     desk: Desk,
     Path(id): Path<i64>,
 ) -> Response {
-    let name = match ops::list(&state.db, &state.settings.sign_in).await {
-        Ok(users) => users
-            .into_iter()
-            .find(|(u, _)| u.id == id)
-            .map(|(u, _)| u.username),
-        Err(err) => return internal(&err),
-    };
     match ops::reset_password(&state.db, &desk.staff.caller(), id).await {
-        Ok(password) => shown_once(
+        Ok((name, password)) => shown_once(
             &state,
             &desk,
             "desk.users.reset_done",
-            &name.unwrap_or_default(),
+            &name,
             password.expose(),
         ),
         Err(err) => refused(&state, &desk, err).await,

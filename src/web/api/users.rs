@@ -121,7 +121,7 @@ pub(crate) async fn reset_password(
     Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<NewPassword>>, ApiError> {
-    let password = ops::reset_password(&state.db, &by, id).await?;
+    let (_, password) = ops::reset_password(&state.db, &by, id).await?;
     Ok(data(NewPassword {
         password: password.expose().to_owned(),
     }))
