@@ -181,7 +181,7 @@ async fn run_command(command: Command, mut settings: Settings) -> anyhow::Result
         }
         Command::ApiUser(ApiUserCommand::Add { name, role }) => {
             let db = app::open_database(&settings).await?;
-            let token =
+            let (_, token) =
                 users::create_api_user(&db, &crate::ops::access::Caller::cli(), &name, role)
                     .await?;
             println!("{name}:{token}");

@@ -86,6 +86,9 @@ pub(crate) struct CampaignQuery {
     /// Case-insensitive substring of the name or subject.
     pub text: Option<String>,
     pub statuses: Vec<CampaignStatus>,
+    /// Only campaigns to one of these lists (those a caller limited to some lists may see);
+    /// `None`: every campaign.
+    pub list_ids: Option<Vec<i64>>,
     pub limit: Option<i64>,
     pub offset: i64,
 }
@@ -107,6 +110,18 @@ pub(crate) async fn query(db: &Db, query: &CampaignQuery) -> DbResult<(Vec<Campa
             "status IN ({})",
             placeholders(first, query.statuses.len())
         ));
+    }
+    if let Some(ids) = &query.list_ids {
+        // IDs are numbers: written into the SQL, they need no placeholders of their own.
+        let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+        conditions.push(if ids.is_empty() {
+            "1 = 0".to_owned()
+        } else {
+            format!(
+                "id IN (SELECT campaign_id FROM campaign_lists WHERE list_id IN ({}))",
+                ids.join(", ")
+            )
+        });
     }
     let where_sql = conditions.join(" AND ");
     let count_sql = format!("SELECT COUNT(*) FROM campaigns WHERE {where_sql}");

@@ -84,6 +84,8 @@ pub(crate) struct ListFields {
 /// How to search lists.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ListQuery {
+    /// Only these lists (those a caller limited to some lists may see); `None`: every list.
+    pub ids: Option<Vec<i64>>,
     /// Case-insensitive substring of the name.
     pub name: Option<String>,
     pub tag: Option<String>,
@@ -147,6 +149,15 @@ pub(crate) async fn query(db: &Db, query: &ListQuery) -> DbResult<(Vec<List>, i6
                 )
             }
             Backend::Postgres => format!("lists.tags ? ${}", texts.len()),
+        });
+    }
+    if let Some(ids) = &query.ids {
+        // IDs are numbers: written into the SQL, they need no placeholders of their own.
+        conditions.push(if ids.is_empty() {
+            "1 = 0".to_owned()
+        } else {
+            let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+            format!("lists.id IN ({})", ids.join(", "))
         });
     }
     let where_sql = conditions.join(" AND ");

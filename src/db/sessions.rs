@@ -149,21 +149,31 @@ pub(crate) async fn expire(
     .rows_affected()))
 }
 
+/// Records a failed (or not yet checked) sign-in; returns its row, to forget it if it
+/// succeeds.
 pub(crate) async fn record_failure(
     db: &Db,
     username: &str,
     ip: &str,
     now: Timestamp,
-) -> DbResult<()> {
-    on_pool!(db, pool => sqlx::query(
-        "INSERT INTO login_failures (username, ip, at) VALUES ($1, $2, $3)",
+) -> DbResult<i64> {
+    Ok(on_pool!(db, pool => sqlx::query_scalar::<_, i64>(
+        "INSERT INTO login_failures (username, ip, at) VALUES ($1, $2, $3) RETURNING id",
     )
     .bind(username)
     .bind(ip)
     .bind(now)
-    .execute(pool)
-    .await?
-    .rows_affected());
+    .fetch_one(pool)
+    .await?))
+}
+
+/// Forgets one recorded attempt: it succeeded.
+pub(crate) async fn forget_failure(db: &Db, id: i64) -> DbResult<()> {
+    on_pool!(db, pool => sqlx::query("DELETE FROM login_failures WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected());
     Ok(())
 }
 

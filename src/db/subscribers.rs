@@ -99,6 +99,18 @@ fn conditions(backend: Backend, query: &SubscriberQuery) -> (String, Vec<super::
         None => ("1 = 1".to_owned(), Vec::new()),
     };
     let mut conditions = vec![filter_sql];
+    if let Some(lists) = &query.within_lists {
+        let first = params.len() + 1;
+        params.extend(lists.iter().map(|id| super::filter::Param::Int(*id)));
+        conditions.push(if lists.is_empty() {
+            "1 = 0".to_owned()
+        } else {
+            format!(
+                "subscribers.id IN (SELECT subscriber_id FROM subscriber_lists WHERE list_id IN ({}))",
+                super::placeholders(first, lists.len())
+            )
+        });
+    }
     if let Some(list_id) = query.list_id {
         params.push(super::filter::Param::Int(list_id));
         let mut membership = format!(

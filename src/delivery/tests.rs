@@ -140,9 +140,13 @@ impl Newsroom {
     async fn settled(&self) -> crate::db::campaigns::Campaign {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         loop {
-            let current = crate::ops::campaigns::get(&self.db, self.campaign_id)
-                .await
-                .unwrap();
+            let current = crate::ops::campaigns::get(
+                &self.db,
+                &crate::ops::access::Caller::cli(),
+                self.campaign_id,
+            )
+            .await
+            .unwrap();
             if current.status != crate::domain::CampaignStatus::Running {
                 return current;
             }

@@ -311,6 +311,9 @@ impl SubscriberOrder {
 #[derive(Debug, Clone, Default)]
 pub struct SubscriberQuery {
     pub filter: Option<super::filter::Filter>,
+    /// Only readers on one of these lists (in any status): the lists a caller limited to
+    /// some lists may see. `None`: every reader.
+    pub within_lists: Option<Vec<i64>>,
     pub list_id: Option<i64>,
     pub subscription_status: Option<SubscriptionStatus>,
     pub order_by: SubscriberOrder,

@@ -179,19 +179,26 @@ impl Signer {
 
     /// The desk's sign-in between the password and the second factor: who passed the
     /// password, until when (Unix seconds). Only a code completes it.
-    pub fn second_factor_token(&self, user_id: i64, expires: i64) -> String {
+    pub fn second_factor_token(&self, user_id: i64, password_hash: &str, expires: i64) -> String {
         let mut payload = user_id.to_be_bytes().to_vec();
         payload.extend_from_slice(&expires.to_be_bytes());
+        payload.extend_from_slice(&password_stamp(password_hash));
         self.sign("second factor", &payload)
     }
 
-    /// The user and expiry of a [`Signer::second_factor_token`]; the caller checks expiry.
-    pub fn parse_second_factor(&self, token: &str) -> Option<(i64, i64)> {
+    /// A [`Signer::second_factor_token`]'s content, once its signature holds. The caller
+    /// checks expiry and [`SecondFactorToken::made_after`].
+    pub fn parse_second_factor(&self, token: &str) -> Option<SecondFactorToken> {
         let mut buf = Vec::new();
         let payload = self.verify("second factor", token, &mut buf)?;
-        let user = i64::from_be_bytes(payload.get(..8)?.try_into().ok()?);
-        let expires = i64::from_be_bytes(payload.get(8..16)?.try_into().ok()?);
-        (payload.len() == 16).then_some((user, expires))
+        if payload.len() != 24 {
+            return None;
+        }
+        Some(SecondFactorToken {
+            user_id: i64::from_be_bytes(payload.get(..8)?.try_into().ok()?),
+            expires: i64::from_be_bytes(payload.get(8..16)?.try_into().ok()?),
+            stamp: payload.get(16..24)?.try_into().ok()?,
+        })
     }
 
     /// The VERP token of a ledger row: its ID, signed, in characters a local part allows.
@@ -345,4 +352,34 @@ mod tests {
             }
         }
     }
+}
+
+/// A sign-in between its password and its second factor.
+#[derive(Debug, Clone, Copy)]
+pub struct SecondFactorToken {
+    pub user_id: i64,
+    /// Unix seconds.
+    pub expires: i64,
+    stamp: [u8; 8],
+}
+
+impl SecondFactorToken {
+    /// Whether the token was made while the user's password hash was `password_hash`: a
+    /// token from before a change of password signs no one in.
+    pub fn made_after(&self, password_hash: &str) -> bool {
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            &self.stamp[..],
+            &password_stamp(password_hash)[..],
+        ))
+    }
+}
+
+/// Eight bytes that change with a password's hash, binding a token to the password it was
+/// made after (the hash is salted, so they say nothing of the password).
+fn password_stamp(password_hash: &str) -> [u8; 8] {
+    use sha2::Digest as _;
+    let digest = Sha256::digest(password_hash.as_bytes());
+    let mut stamp = [0u8; 8];
+    stamp.copy_from_slice(&digest[..8]);
+    stamp
 }

@@ -116,8 +116,73 @@ impl Permission {
     }
 }
 
+/// What a caller limited to some lists may do on one of them (listmonk's list permissions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ListAccess {
+    /// See the list, its readers and its campaigns.
+    Get,
+    /// Also change them: readers, subscriptions, the list itself, campaigns to it.
+    Manage,
+}
+
+impl ListAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListAccess::Get => "list:get",
+            ListAccess::Manage => "list:manage",
+        }
+    }
+}
+
+impl std::str::FromStr for ListAccess {
+    type Err = crate::domain::Invalid;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "list:get" | "get" => Ok(ListAccess::Get),
+            "list:manage" | "manage" => Ok(ListAccess::Manage),
+            other => Err(crate::domain::Invalid(format!(
+                "unknown list permission '{other}': use list:get or list:manage"
+            ))),
+        }
+    }
+}
+
+/// The lists a caller reaches. Admins reach every list whatever is stored for them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Lists {
+    #[default]
+    All,
+    /// Only these lists, each with what the caller may do on it; no others exist for them.
+    Only(std::collections::BTreeMap<i64, ListAccess>),
+}
+
+impl Lists {
+    /// The lists reached with at least `access`; `None` for every list.
+    pub(crate) fn with(&self, access: ListAccess) -> Option<Vec<i64>> {
+        match self {
+            Lists::All => None,
+            Lists::Only(lists) => Some(
+                lists
+                    .iter()
+                    .filter(|(_, a)| **a >= access)
+                    .map(|(id, _)| *id)
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Whether list `id` is reached with at least `access`.
+    pub(crate) fn allows(&self, id: i64, access: ListAccess) -> bool {
+        match self {
+            Lists::All => true,
+            Lists::Only(lists) => lists.get(&id).is_some_and(|a| *a >= access),
+        }
+    }
+}
+
 /// Who acts on a use case: a person on the desk, a program through the API, or the CLI on
-/// the server. Access checks read the role; the audit log records the rest.
+/// the server. Access checks read the role and the lists; the audit log records the rest.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
     pub(crate) kind: CallerKind,
@@ -125,6 +190,8 @@ pub(crate) struct Caller {
     pub(crate) id: i64,
     pub(crate) name: String,
     pub(crate) role: Role,
+    /// The lists the caller reaches: every list unless limited (never for an admin).
+    pub(crate) lists: Lists,
     /// The address the request came from, when there was a request.
     pub(crate) ip: Option<String>,
 }
@@ -155,7 +222,41 @@ impl Caller {
             id: 0,
             name: "cli".into(),
             role: Role::Admin,
+            lists: Lists::All,
             ip: None,
+        }
+    }
+
+    /// The lists reached with at least `access`; `None` for every list. What reads pass
+    /// into their queries, so that a limited caller's pages and counts hold only their lists.
+    pub(crate) fn lists_with(&self, access: ListAccess) -> Option<Vec<i64>> {
+        self.lists.with(access)
+    }
+
+    /// Whether the caller reaches every list.
+    pub(crate) fn reaches_all_lists(&self) -> bool {
+        self.lists == Lists::All
+    }
+
+    /// # Errors
+    /// `ForbiddenList`, naming the first list, when the caller lacks `access` on any of
+    /// `ids`.
+    pub(crate) fn require_lists(&self, ids: &[i64], access: ListAccess) -> OpsResult<()> {
+        match ids.iter().find(|id| !self.lists.allows(**id, access)) {
+            None => Ok(()),
+            Some(id) => Err(OpsError::ForbiddenList { access, list: *id }),
+        }
+    }
+
+    /// For what concerns every list (creating one, the outbox of every reader's mail).
+    ///
+    /// # Errors
+    /// `ForbiddenAllLists` when the caller is limited to some lists.
+    pub(crate) fn require_every_list(&self, permission: Permission) -> OpsResult<()> {
+        if self.reaches_all_lists() {
+            Ok(())
+        } else {
+            Err(OpsError::ForbiddenAllLists(permission))
         }
     }
 

@@ -11,7 +11,7 @@ use crate::domain::{
     CampaignStatus, CampaignType, ContentType, EmailAddress, Invalid, Messenger, Tags,
     TemplateType, Timestamp,
 };
-use crate::ops::access::Caller;
+use crate::ops::access::{Caller, ListAccess};
 use crate::ops::audit::{self, Change};
 use crate::ops::compose::{self, CampaignComposer, MailKit};
 use crate::ops::{OpsError, OpsResult};
@@ -57,6 +57,11 @@ async fn check(db: &Db, kit: &Arc<MailKit>, fields: &CampaignFields) -> OpsResul
     };
     CampaignComposer::new(&probe, &[], layout.as_deref(), kit.clone())?;
     Ok(())
+}
+
+/// The IDs of the lists a campaign goes to.
+fn list_ids(fields: &CampaignFields) -> Vec<i64> {
+    fields.lists.iter().map(|(id, _)| *id).collect()
 }
 
 /// The named lists, with their names; unknown IDs are an error naming them.
@@ -213,6 +218,7 @@ pub(crate) async fn create(
     draft: CampaignDraft,
 ) -> OpsResult<Campaign> {
     let fields = draft.fields(db, default_from, None).await?;
+    by.require_lists(&list_ids(&fields), ListAccess::Manage)?;
     check(db, kit, &fields).await?;
     let campaign = campaigns::insert(db, &fields).await?;
     let change =
@@ -246,7 +252,7 @@ pub(crate) async fn update(
     id: i64,
     draft: CampaignDraft,
 ) -> OpsResult<Campaign> {
-    let current = get(db, id).await?;
+    let current = reach(db, by, id, ListAccess::Manage).await?;
     if !current.status.is_editable() {
         return Err(OpsError::Invalid(format!(
             "a {} campaign cannot be edited",
@@ -256,6 +262,7 @@ pub(crate) async fn update(
     let fields = draft
         .fields(db, &current.from_email, Some(&current))
         .await?;
+    by.require_lists(&list_ids(&fields), ListAccess::Manage)?;
     check(db, kit, &fields).await?;
     let updated = campaigns::update(db, id, &fields)
         .await?
@@ -297,18 +304,23 @@ pub(crate) async fn describe(db: &Db, campaigns: Vec<Campaign>) -> OpsResult<Des
 ///
 /// # Errors
 /// When the database fails.
-pub(crate) async fn search(db: &Db, query: &CampaignQuery) -> OpsResult<Described> {
-    let (found, total) = campaigns::query(db, query).await?;
+pub(crate) async fn search(db: &Db, by: &Caller, query: &CampaignQuery) -> OpsResult<Described> {
+    let query = CampaignQuery {
+        list_ids: by.lists_with(ListAccess::Get),
+        ..query.clone()
+    };
+    let (found, total) = campaigns::query(db, &query).await?;
     Ok(Described {
         total,
         ..describe(db, found).await?
     })
 }
 
-/// The running campaigns.
-pub(crate) async fn running(db: &Db) -> OpsResult<Vec<Campaign>> {
+/// The running campaigns the caller may see.
+pub(crate) async fn running(db: &Db, by: &Caller) -> OpsResult<Vec<Campaign>> {
     let query = CampaignQuery {
         statuses: vec![CampaignStatus::Running],
+        list_ids: by.lists_with(ListAccess::Get),
         ..CampaignQuery::default()
     };
     Ok(campaigns::query(db, &query).await?.0)
@@ -321,10 +333,43 @@ pub(crate) async fn default_template_id(db: &Db) -> OpsResult<i64> {
         .map_or(0, |t| t.id))
 }
 
-pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<Campaign> {
+/// A campaign the caller may see: a caller limited to some lists sees the campaigns to
+/// one of them.
+///
+/// # Errors
+/// `NotFound`.
+pub(crate) async fn get(db: &Db, by: &Caller, id: i64) -> OpsResult<Campaign> {
+    reach(db, by, id, ListAccess::Get).await
+}
+
+async fn load(db: &Db, id: i64) -> OpsResult<Campaign> {
     campaigns::get(db, id)
         .await?
         .ok_or(OpsError::NotFound("campaign"))
+}
+
+/// The campaign, if the caller may see it and, for `ListAccess::Manage`, change or send it:
+/// that takes every list it goes to, so one desk cannot mail another's readers.
+///
+/// # Errors
+/// `NotFound` for a campaign the caller cannot see; `ForbiddenList`.
+async fn reach(db: &Db, by: &Caller, id: i64, access: ListAccess) -> OpsResult<Campaign> {
+    let campaign = load(db, id).await?;
+    if by.reaches_all_lists() {
+        return Ok(campaign);
+    }
+    let lists: Vec<i64> = campaigns::lists_of(db, &[id])
+        .await?
+        .iter()
+        .filter_map(|l| l.id)
+        .collect();
+    if !lists.iter().any(|l| by.lists.allows(*l, ListAccess::Get)) {
+        return Err(OpsError::NotFound("campaign"));
+    }
+    if access == ListAccess::Manage {
+        by.require_lists(&lists, ListAccess::Manage)?;
+    }
+    Ok(campaign)
 }
 
 pub(crate) async fn lists_of(db: &Db, ids: &[i64]) -> OpsResult<Vec<CampaignList>> {
@@ -333,7 +378,7 @@ pub(crate) async fn lists_of(db: &Db, ids: &[i64]) -> OpsResult<Vec<CampaignList
 
 /// Deletes a campaign that is not sending (pause or cancel it first).
 pub(crate) async fn delete(db: &Db, by: &Caller, id: i64) -> OpsResult<()> {
-    let campaign = get(db, id).await?;
+    let campaign = reach(db, by, id, ListAccess::Manage).await?;
     if campaign.status == CampaignStatus::Running {
         return Err(OpsError::Invalid(
             "a running campaign cannot be deleted; pause or cancel it first".into(),
@@ -352,7 +397,7 @@ pub(crate) async fn change_status(
     id: i64,
     to: CampaignStatus,
 ) -> OpsResult<Campaign> {
-    let campaign = get(db, id).await?;
+    let campaign = reach(db, by, id, ListAccess::Manage).await?;
     let from = campaign.status;
     from.check_transition(to)?;
     let moved = match to {
@@ -394,7 +439,7 @@ pub(crate) async fn change_status(
         .before(&serde_json::json!({"status": from.as_str()}))
         .after(&serde_json::json!({"status": to.as_str()}));
     audit::record(db, by, change).await;
-    get(db, id).await
+    load(db, id).await
 }
 
 /// The campaign as its first reader would see it (as listmonk previews), or as a sample
@@ -407,10 +452,11 @@ pub(crate) async fn change_status(
 pub(crate) async fn preview(
     db: &Db,
     kit: &Arc<MailKit>,
+    by: &Caller,
     id: i64,
     draft: &CampaignDraft,
 ) -> OpsResult<String> {
-    let campaign = &draft.applied_to(get(db, id).await?);
+    let campaign = &draft.applied_to(get(db, by, id).await?);
     let lists = campaigns::lists_of(db, &[campaign.id]).await?;
     let layout = compose::layout_for(db, campaign.template_id, TemplateType::Campaign).await?;
     let composer = CampaignComposer::new(campaign, &lists, layout.as_deref(), kit.clone())?;
@@ -431,7 +477,7 @@ pub(crate) async fn send_test(
     draft: &CampaignDraft,
     addresses: &[String],
 ) -> OpsResult<usize> {
-    let campaign = &draft.applied_to(get(db, id).await?);
+    let campaign = &draft.applied_to(reach(db, by, id, ListAccess::Manage).await?);
     if addresses.is_empty() {
         return Err(OpsError::Invalid(
             "name at least one address in subscribers".into(),

@@ -2,6 +2,7 @@
 //! and how the running campaigns are getting on.
 
 use super::OpsResult;
+use super::access::{Caller, ListAccess};
 use crate::db::dashboard::{self, Series, StatusCount};
 use crate::db::{Db, lists};
 use crate::domain::Timestamp;
@@ -115,11 +116,22 @@ impl Counts {
     ///
     /// # Errors
     /// When counting fails and no earlier count exists.
+    /// A caller limited to some lists sees only those lists' counts; the totals of readers
+    /// and of each day's activity are numbers, not readers, and stay whole.
     pub(crate) async fn overview(
         self: &std::sync::Arc<Self>,
         db: &Db,
+        by: &Caller,
         days: u16,
     ) -> OpsResult<Overview> {
+        let mut overview = self.counted(db, days).await?;
+        overview
+            .lists
+            .retain(|l| by.lists.allows(l.id, ListAccess::Get));
+        Ok(overview)
+    }
+
+    async fn counted(self: &std::sync::Arc<Self>, db: &Db, days: u16) -> OpsResult<Overview> {
         let kept = self.by_days.lock().await.get(&days).cloned();
         match kept {
             Some((at, overview)) if at.elapsed() < FRESH_FOR => Ok(overview),
@@ -178,9 +190,9 @@ pub(crate) struct Progress {
 ///
 /// # Errors
 /// When the database fails.
-pub(crate) async fn running(db: &Db) -> OpsResult<Vec<Progress>> {
+pub(crate) async fn running(db: &Db, by: &Caller) -> OpsResult<Vec<Progress>> {
     let now = Timestamp::now().unix();
-    Ok(super::campaigns::running(db)
+    Ok(super::campaigns::running(db, by)
         .await?
         .into_iter()
         .map(|c| {

@@ -1,6 +1,6 @@
 //! Creating, changing and finding lists.
 
-use super::access::Caller;
+use super::access::{Caller, ListAccess};
 use super::audit::{self, Change};
 use super::{OpsError, OpsResult};
 use crate::db::Db;
@@ -8,18 +8,39 @@ use crate::db::lists;
 pub(crate) use crate::db::lists::{ListFields, ListOrder, ListQuery, ListWithCounts};
 use crate::domain::{Lang, List, ListName, ListStatus, ListType, OptinKind, Tags};
 
-pub(crate) async fn search(db: &Db, query: &ListQuery) -> OpsResult<(Vec<ListWithCounts>, i64)> {
-    let (found, total) = lists::query(db, query).await?;
+/// Lists matching `query` among those the caller may see, with their counts, and how many
+/// match.
+pub(crate) async fn search(
+    db: &Db,
+    by: &Caller,
+    query: &ListQuery,
+) -> OpsResult<(Vec<ListWithCounts>, i64)> {
+    let query = ListQuery {
+        ids: by.lists_with(ListAccess::Get),
+        ..query.clone()
+    };
+    let (found, total) = lists::query(db, &query).await?;
     Ok((lists::with_counts(db, found).await?, total))
 }
 
-/// Every list, without counting its subscriptions (a choice of lists needs no counts, and
-/// counting reads every subscription).
-pub(crate) async fn all(db: &Db) -> OpsResult<Vec<List>> {
-    Ok(lists::query(db, &ListQuery::default()).await?.0)
+/// Every list the caller reaches with `access`, without counting its subscriptions (a
+/// choice of lists needs no counts, and counting reads every subscription).
+pub(crate) async fn all(db: &Db, by: &Caller, access: ListAccess) -> OpsResult<Vec<List>> {
+    let query = ListQuery {
+        ids: by.lists_with(access),
+        ..ListQuery::default()
+    };
+    Ok(lists::query(db, &query).await?.0)
 }
 
-pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<ListWithCounts> {
+/// A list the caller may see.
+///
+/// # Errors
+/// `NotFound`, also for a list the caller is not limited to.
+pub(crate) async fn get(db: &Db, by: &Caller, id: i64) -> OpsResult<ListWithCounts> {
+    if !by.lists.allows(id, ListAccess::Get) {
+        return Err(OpsError::NotFound("list"));
+    }
     let list = lists::get(db, id)
         .await?
         .ok_or(OpsError::NotFound("list"))?;
@@ -27,6 +48,7 @@ pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<ListWithCounts> {
 }
 
 pub(crate) async fn create(db: &Db, by: &Caller, fields: &ListFields) -> OpsResult<ListWithCounts> {
+    by.require_every_list(super::access::Permission::ListsManage)?;
     let list = lists::insert(db, fields).await?;
     audit::record(
         db,
@@ -84,7 +106,8 @@ pub(crate) async fn update(
     id: i64,
     changes: ListChanges,
 ) -> OpsResult<ListWithCounts> {
-    let current = get(db, id).await?.list;
+    let current = get(db, by, id).await?.list;
+    by.require_lists(&[id], ListAccess::Manage)?;
     let fields = ListFields {
         name: match changes.name {
             Some(name) => name,
@@ -113,7 +136,8 @@ pub(crate) async fn update(
 }
 
 pub(crate) async fn delete(db: &Db, by: &Caller, id: i64) -> OpsResult<()> {
-    let current = get(db, id).await?.list;
+    let current = get(db, by, id).await?.list;
+    by.require_lists(&[id], ListAccess::Manage)?;
     match lists::delete(db, &[id]).await? {
         0 => Err(OpsError::NotFound("list")),
         _ => {

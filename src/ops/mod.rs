@@ -41,6 +41,15 @@ pub enum OpsError {
     /// The caller's role does not grant this permission.
     #[error("permission denied: {} is required", .0.as_str())]
     Forbidden(access::Permission),
+    /// The caller is limited to some lists, and this one is not among them with this access.
+    #[error("permission denied: {} is required on list {list}", .access.as_str())]
+    ForbiddenList {
+        access: access::ListAccess,
+        list: i64,
+    },
+    /// The caller is limited to some lists, and this concerns every list.
+    #[error("permission denied: {} is required on every list", .0.as_str())]
+    ForbiddenAllLists(access::Permission),
     /// Something outside the caller's control failed.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

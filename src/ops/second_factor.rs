@@ -8,8 +8,7 @@ use sha2::{Digest, Sha256};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use super::audit::{self, Change};
-use super::sessions::Staff;
-use super::users::verify_password;
+use super::sessions::{Origin, SignInPolicy, Staff};
 use super::{OpsError, OpsResult};
 use crate::db::{Db, sessions};
 
@@ -121,24 +120,40 @@ pub(crate) async fn confirm(db: &Db, staff: &Staff, code: &str) -> OpsResult<Vec
     Ok(codes)
 }
 
-/// Turns the second factor off after checking the password.
+/// Turns the second factor off after checking the password and a current code (or a
+/// recovery code): a session left open alone cannot remove it.
 ///
 /// # Errors
-/// `Invalid` for a wrong password.
-pub(crate) async fn turn_off(db: &Db, staff: &Staff, password: &str) -> OpsResult<()> {
+/// `Invalid` for a wrong password or code.
+pub(crate) async fn turn_off(
+    db: &Db,
+    policy: &SignInPolicy,
+    staff: &Staff,
+    password: &str,
+    code: &str,
+    from: Origin<'_>,
+) -> OpsResult<()> {
+    super::sessions::recheck_password(db, policy, staff, password, from).await?;
     let account = sessions::account_by_id(db, staff.id)
         .await?
         .ok_or(OpsError::NotFound("user"))?;
-    let given = password.to_owned();
-    let valid =
-        tokio::task::spawn_blocking(move || verify_password(&given, &account.password_hash))
-            .await
-            .map_err(|e| OpsError::Internal(anyhow::anyhow!("the password check failed: {e}")))?;
-    if !valid {
-        return Err(OpsError::Invalid("the password is wrong".into()));
+    let Some(secret) = account.totp_secret else {
+        return Ok(());
+    };
+    if !accept(db, staff.id, &secret, code).await? {
+        sessions::record_failure(
+            db,
+            &account.username,
+            from.ip,
+            crate::domain::Timestamp::now(),
+        )
+        .await?;
+        return Err(OpsError::Invalid(
+            "the code is wrong or was used already".into(),
+        ));
     }
     sessions::disable_totp(db, staff.id).await?;
-    tracing::info!(username = staff.username, "second factor turned off");
+    tracing::info!(user_id = staff.id, "second factor turned off");
     let change = Change::new("user.second_factor_off", "user", Some(staff.id));
     audit::record(db, &staff.caller(), change).await;
     Ok(())

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use super::access::{Caller, Role};
+use super::access::{Caller, Lists, Role};
 use super::users::{Password, hash_password, verify_password};
 use super::{OpsError, OpsResult};
 use crate::db::{Db, sessions};
@@ -71,6 +71,8 @@ pub(crate) struct Staff {
     /// Admins must have a second factor and this one has none: nothing but enrolling.
     pub(crate) must_enrol_second_factor: bool,
     pub(crate) csrf_token: String,
+    /// The lists the user reaches.
+    pub(crate) lists: Lists,
     /// The address of the request at hand, set by the web layer for the audit log.
     pub(crate) ip: Option<String>,
 }
@@ -83,6 +85,7 @@ impl Staff {
             id: self.id,
             name: self.username.clone(),
             role: self.role,
+            lists: self.lists.clone(),
             ip: self.ip.clone(),
         }
     }
@@ -143,13 +146,12 @@ pub(crate) async fn sign_in(
 ) -> OpsResult<Result<SignedIn, Refusal>> {
     let username = username.trim();
     let now = Timestamp::now();
-    let since = now.plus_secs(-secs(policy.window));
-    let failures = sessions::failures(db, username, from.ip, since).await?;
-    if let Some(refusal) = held_back(policy, failures, now, username, from) {
-        return Ok(Err(refusal));
-    }
-
     let account = sessions::account_by_name(db, username).await?;
+    let user_id = account.as_ref().map(|a| a.id);
+    let attempt = match attempt(db, policy, username, user_id, from, now).await? {
+        Ok(attempt) => attempt,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
     let checked = account.clone();
     let given = password.to_owned();
     let valid = tokio::task::spawn_blocking(move || match &checked {
@@ -165,17 +167,21 @@ pub(crate) async fn sign_in(
     .await
     .map_err(|e| OpsError::Internal(anyhow::anyhow!("the password check failed: {e}")))?;
     let Some(account) = account.filter(|_| valid) else {
-        sessions::record_failure(db, username, from.ip, now).await?;
-        let locked = failures.account + 1 >= policy.account_lockout
-            || failures.address + 1 >= policy.address_lockout;
-        tracing::warn!(username, ip = from.ip, locked, "sign-in failed");
+        // The name typed is not logged: people type passwords into it by mistake.
+        tracing::warn!(user_id, ip = from.ip, "sign-in failed");
         return Ok(Err(Refusal::WrongCredentials));
     };
 
     if account.totp_secret.is_some() {
-        let token = signer.second_factor_token(account.id, now.unix() + SECOND_FACTOR_SECS);
+        // The password step is done; the code's step counts its own attempts.
+        sessions::forget_failure(db, attempt).await?;
+        let token = signer.second_factor_token(
+            account.id,
+            &account.password_hash,
+            now.unix() + SECOND_FACTOR_SECS,
+        );
         tracing::info!(
-            username,
+            user_id,
             ip = from.ip,
             "password accepted; the second factor is due"
         );
@@ -183,8 +189,43 @@ pub(crate) async fn sign_in(
     }
     sessions::clear_failures(db, username).await?;
     let started = start(db, policy, account, from).await?;
-    tracing::info!(username, ip = from.ip, "signed in");
+    tracing::info!(user_id, ip = from.ip, "signed in");
     Ok(Ok(SignedIn::Started(started)))
+}
+
+/// One try at a secret (a password, a code) by `username` from `from`, counted as a failure
+/// until it succeeds: the row is written before the secret is checked, so a burst of
+/// parallel tries sees each other's rows and cannot try more secrets than the lockout
+/// allows. Returns the row, for the caller to forget on success.
+///
+/// # Errors
+/// When the database fails; a refusal is `Ok(Err(_))`.
+async fn attempt(
+    db: &Db,
+    policy: &SignInPolicy,
+    username: &str,
+    user_id: Option<i64>,
+    from: Origin<'_>,
+    now: Timestamp,
+) -> OpsResult<Result<i64, Refusal>> {
+    let since = now.plus_secs(-secs(policy.window));
+    let failures = sessions::failures(db, username, from.ip, since).await?;
+    if let Some(refusal) = held_back(policy, failures, now, user_id, from) {
+        return Ok(Err(refusal));
+    }
+    let row = sessions::record_failure(db, username, from.ip, now).await?;
+    let counted = sessions::failures(db, username, from.ip, since).await?;
+    if counted.account > policy.account_lockout || counted.address > policy.address_lockout {
+        tracing::warn!(
+            user_id,
+            ip = from.ip,
+            account_failures = counted.account,
+            address_failures = counted.address,
+            "sign-in refused: tries at the same moment reached the lockout"
+        );
+        return Ok(Err(Refusal::Locked));
+    }
+    Ok(Ok(row))
 }
 
 /// Completes a sign-in with the second factor's code (or a recovery code).
@@ -200,34 +241,38 @@ pub(crate) async fn complete_second_factor(
     from: Origin<'_>,
 ) -> OpsResult<Result<Started, Refusal>> {
     let now = Timestamp::now();
-    let Some((user_id, expires)) = signer.parse_second_factor(token) else {
+    let Some(parsed) = signer.parse_second_factor(token) else {
         return Ok(Err(Refusal::Expired));
     };
-    if expires < now.unix() {
+    if parsed.expires < now.unix() {
         return Ok(Err(Refusal::Expired));
     }
-    let Some(account) = sessions::account_by_id(db, user_id).await? else {
+    let Some(account) = sessions::account_by_id(db, parsed.user_id).await? else {
         return Ok(Err(Refusal::Expired));
     };
+    if !parsed.made_after(&account.password_hash) {
+        // The password changed since this sign-in's first step.
+        return Ok(Err(Refusal::Expired));
+    }
     let Some(secret) = account.totp_secret.clone() else {
         return Ok(Err(Refusal::Expired));
     };
     let username = account.username.clone();
-    let since = now.plus_secs(-secs(policy.window));
-    let failures = sessions::failures(db, &username, from.ip, since).await?;
-    if let Some(refusal) = held_back(policy, failures, now, &username, from) {
-        return Ok(Err(refusal));
-    }
+    let user_id = Some(account.id);
+    let attempt = match attempt(db, policy, &username, user_id, from, now).await? {
+        Ok(attempt) => attempt,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
     if account.status != "enabled"
         || !super::second_factor::accept(db, account.id, &secret, code).await?
     {
-        sessions::record_failure(db, &username, from.ip, now).await?;
-        tracing::warn!(username, ip = from.ip, "a second factor's code was refused");
+        tracing::warn!(user_id, ip = from.ip, "a second factor's code was refused");
         return Ok(Err(Refusal::WrongCode));
     }
+    sessions::forget_failure(db, attempt).await?;
     sessions::clear_failures(db, &username).await?;
     let started = start(db, policy, account, from).await?;
-    tracing::info!(username, ip = from.ip, "signed in with the second factor");
+    tracing::info!(user_id, ip = from.ip, "signed in with the second factor");
     Ok(Ok(started))
 }
 
@@ -236,12 +281,12 @@ fn held_back(
     policy: &SignInPolicy,
     failures: sessions::Failures,
     now: Timestamp,
-    username: &str,
+    user_id: Option<i64>,
     from: Origin<'_>,
 ) -> Option<Refusal> {
     if failures.account >= policy.account_lockout || failures.address >= policy.address_lockout {
         tracing::warn!(
-            username,
+            user_id,
             ip = from.ip,
             account_failures = failures.account,
             address_failures = failures.address,
@@ -250,7 +295,7 @@ fn held_back(
         return Some(Refusal::Locked);
     }
     let wait = delay_left(failures, now)?;
-    tracing::warn!(username, ip = from.ip, wait, "sign-in refused: too soon");
+    tracing::warn!(user_id, ip = from.ip, wait, "sign-in refused: too soon");
     Some(Refusal::Wait(wait))
 }
 
@@ -275,7 +320,7 @@ async fn start(
         Timestamp::now(),
     )
     .await?;
-    let staff = staff_from(policy, account, csrf_token)?;
+    let staff = staff_from(db, policy, account, csrf_token).await?;
     Ok(Started { cookie, staff })
 }
 
@@ -306,7 +351,9 @@ pub(crate) async fn staff_of(
     if used && idle > TOUCH_EVERY_SECS {
         sessions::touch(db, &hash, now).await?;
     }
-    Ok(Some(staff_from(policy, found.account, found.csrf_token)?))
+    Ok(Some(
+        staff_from(db, policy, found.account, found.csrf_token).await?,
+    ))
 }
 
 /// Ends this browser's session.
@@ -338,17 +385,7 @@ pub(crate) async fn change_password(
     new: String,
     from: Origin<'_>,
 ) -> OpsResult<Started> {
-    let account = sessions::account_by_name(db, &staff.username)
-        .await?
-        .ok_or(OpsError::NotFound("user"))?;
-    let given = current.to_owned();
-    let hash = account.password_hash.clone();
-    let valid = tokio::task::spawn_blocking(move || verify_password(&given, &hash))
-        .await
-        .map_err(|e| OpsError::Internal(anyhow::anyhow!("the password check failed: {e}")))?;
-    if !valid {
-        return Err(OpsError::Invalid("the current password is wrong".into()));
-    }
+    recheck_password(db, policy, staff, current, from).await?;
     if new == current {
         return Err(OpsError::Invalid(
             "the new password must differ from the current one".into(),
@@ -367,6 +404,53 @@ pub(crate) async fn change_password(
     let change = super::audit::Change::new("user.change_password", "user", Some(staff.id));
     super::audit::record(db, &staff.caller(), change).await;
     start(db, policy, account, from).await
+}
+
+/// Asks a signed-in user's password again before a change that needs it (a new password,
+/// turning the second factor off). Each try counts as a sign-in's would, so a session left
+/// open cannot be used to guess the password.
+///
+/// # Errors
+/// `Invalid` for a wrong password, or while the account is held back or locked.
+pub(crate) async fn recheck_password(
+    db: &Db,
+    policy: &SignInPolicy,
+    staff: &Staff,
+    password: &str,
+    from: Origin<'_>,
+) -> OpsResult<()> {
+    let account = sessions::account_by_id(db, staff.id)
+        .await?
+        .ok_or(OpsError::NotFound("user"))?;
+    let now = Timestamp::now();
+    let attempt = match attempt(db, policy, &account.username, Some(account.id), from, now).await? {
+        Ok(attempt) => attempt,
+        Err(Refusal::Wait(seconds)) => {
+            return Err(OpsError::Invalid(format!(
+                "too many wrong passwords: try again in {seconds} seconds"
+            )));
+        }
+        Err(_) => {
+            return Err(OpsError::Invalid(
+                "too many wrong passwords: the account is locked for a while".into(),
+            ));
+        }
+    };
+    let given = password.to_owned();
+    let hash = account.password_hash.clone();
+    let valid = tokio::task::spawn_blocking(move || verify_password(&given, &hash))
+        .await
+        .map_err(|e| OpsError::Internal(anyhow::anyhow!("the password check failed: {e}")))?;
+    if !valid {
+        tracing::warn!(
+            user_id = staff.id,
+            ip = from.ip,
+            "a password asked again was wrong"
+        );
+        return Err(OpsError::Invalid("the current password is wrong".into()));
+    }
+    sessions::forget_failure(db, attempt).await?;
+    Ok(())
 }
 
 /// Remembers the desk's language a user chose.
@@ -409,7 +493,8 @@ fn delay_left(failures: sessions::Failures, now: Timestamp) -> Option<i64> {
     (left > 0).then_some(left)
 }
 
-fn staff_from(
+async fn staff_from(
+    db: &Db,
     policy: &SignInPolicy,
     account: sessions::Account,
     csrf_token: String,
@@ -418,6 +503,8 @@ fn staff_from(
         OpsError::Internal(anyhow::anyhow!("user {}: {}", account.username, e.0))
     })?;
     let second_factor = account.totp_secret.is_some();
+    let lists =
+        super::users::lists_of(db, crate::db::users::Account::User(account.id), role).await?;
     Ok(Staff {
         must_enrol_second_factor: policy.admins_need_second_factor
             && role == Role::Admin
@@ -428,6 +515,7 @@ fn staff_from(
         language: account.language.and_then(|l| l.parse().ok()),
         must_change_password: account.must_change_password,
         csrf_token,
+        lists,
         ip: None,
     })
 }

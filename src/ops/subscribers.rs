@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 
 use serde_json::json;
 
-use super::access::Caller;
+use super::access::{Caller, ListAccess};
 use super::audit::{self, Change};
 use super::{OpsError, OpsResult, lists::require_all};
 use crate::db::Db;
@@ -74,9 +74,15 @@ pub(crate) async fn create(
     by: &Caller,
     new: NewSubscriber,
 ) -> OpsResult<SubscriberWithLists> {
+    by.require_lists(&new.list_ids, ListAccess::Manage)?;
+    if new.list_ids.is_empty() && !by.reaches_all_lists() {
+        return Err(OpsError::Invalid(
+            "put the reader on one of the lists you manage".into(),
+        ));
+    }
     let subs = subscriptions_for(db, &new.list_ids, new.fields.status, new.preconfirm).await?;
     let id = subscribers::insert(db, &new.fields, &subs).await?;
-    let created = get(db, id).await?;
+    let created = get(db, by, id).await?;
     let after = json!({"subscriber": created.subscriber, "lists": new.list_ids});
     audit::record(
         db,
@@ -87,15 +93,85 @@ pub(crate) async fn create(
     Ok(created)
 }
 
-pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<SubscriberWithLists> {
+/// A reader, with the subscriptions the caller may see. A caller limited to some lists
+/// finds no reader who is on none of them.
+///
+/// # Errors
+/// `NotFound`.
+pub(crate) async fn get(db: &Db, by: &Caller, id: i64) -> OpsResult<SubscriberWithLists> {
     let subscriber = subscribers::get(db, id)
         .await?
         .ok_or(OpsError::NotFound("subscriber"))?;
     let subscriptions = subscribers::subscriptions_of(db, &[id]).await?;
+    if !by.reaches_all_lists()
+        && !subscriptions
+            .iter()
+            .any(|s| by.lists.allows(s.list.id, ListAccess::Get))
+    {
+        return Err(OpsError::NotFound("subscriber"));
+    }
     Ok(SubscriberWithLists {
         subscriber,
-        subscriptions,
+        subscriptions: visible(by, subscriptions),
     })
+}
+
+/// The subscriptions on lists the caller may see.
+fn visible(by: &Caller, mut subscriptions: Vec<Subscription>) -> Vec<Subscription> {
+    subscriptions.retain(|s| by.lists.allows(s.list.id, ListAccess::Get));
+    subscriptions
+}
+
+/// How much of a reader a change touches, for a caller limited to some lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Touches {
+    /// The reader's own fields or subscriptions to lists the caller manages: one list the
+    /// caller manages is enough.
+    Shared,
+    /// The whole reader, on every list (deleting, blocklisting): the caller must manage
+    /// every list the reader is on, so one desk cannot take a reader from another.
+    Everything,
+}
+
+/// Checks that a caller limited to some lists may make a change that `touches` these
+/// readers. A reader on none of the caller's lists is not found, as in a search.
+///
+/// # Errors
+/// `NotFound` or `ForbiddenList`.
+pub(crate) async fn require_readers(
+    db: &Db,
+    by: &Caller,
+    ids: &[i64],
+    touches: Touches,
+) -> OpsResult<()> {
+    if by.reaches_all_lists() {
+        return Ok(());
+    }
+    let mut lists_of: std::collections::HashMap<i64, Vec<i64>> =
+        ids.iter().map(|id| (*id, Vec::new())).collect();
+    for sub in subscribers::subscriptions_of(db, ids).await? {
+        lists_of
+            .entry(sub.subscriber_id)
+            .or_default()
+            .push(sub.list.id);
+    }
+    for lists in lists_of.values() {
+        if !lists.iter().any(|l| by.lists.allows(*l, ListAccess::Get)) {
+            return Err(OpsError::NotFound("subscriber"));
+        }
+        match touches {
+            Touches::Shared => {
+                if !lists
+                    .iter()
+                    .any(|l| by.lists.allows(*l, ListAccess::Manage))
+                {
+                    by.require_lists(lists, ListAccess::Manage)?;
+                }
+            }
+            Touches::Everything => by.require_lists(lists, ListAccess::Manage)?,
+        }
+    }
+    Ok(())
 }
 
 pub(crate) async fn update(
@@ -104,6 +180,13 @@ pub(crate) async fn update(
     id: i64,
     changes: SubscriberChanges,
 ) -> OpsResult<SubscriberWithLists> {
+    let blocklisting = changes.status == Some(SubscriberStatus::Blocklisted);
+    let touches = if blocklisting {
+        Touches::Everything
+    } else {
+        Touches::Shared
+    };
+    require_readers(db, by, &[id], touches).await?;
     let current = subscribers::get(db, id)
         .await?
         .ok_or(OpsError::NotFound("subscriber"))?;
@@ -120,13 +203,25 @@ pub(crate) async fn update(
         status: changes.status.unwrap_or(current.status),
     };
     let subs = match &changes.list_ids {
-        Some(ids) => Some(subscriptions_for(db, ids, fields.status, changes.preconfirm).await?),
+        Some(ids) => {
+            let ids = within_reach(db, by, id, ids).await?;
+            Some(subscriptions_for(db, &ids, fields.status, changes.preconfirm).await?)
+        }
         None => None,
     };
     if !subscribers::update(db, id, &fields, subs.as_deref()).await? {
         return Err(OpsError::NotFound("subscriber"));
     }
-    let updated = get(db, id).await?;
+    // Read back without the visibility check: a change may take the reader off the last of
+    // the caller's lists, and the caller still gets the answer to their change.
+    let subscriber = subscribers::get(db, id)
+        .await?
+        .ok_or(OpsError::NotFound("subscriber"))?;
+    let subscriptions = visible(by, subscribers::subscriptions_of(db, &[id]).await?);
+    let updated = SubscriberWithLists {
+        subscriber,
+        subscriptions,
+    };
     let after = json!({"subscriber": updated.subscriber, "lists": changes.list_ids});
     let change = Change::new("subscriber.update", "subscriber", Some(id))
         .before(&before)
@@ -135,13 +230,51 @@ pub(crate) async fn update(
     Ok(updated)
 }
 
+/// The lists a reader should be on when a caller sets them to `wanted`: for a caller limited
+/// to some lists, the lists it cannot see stay as they are, and every list it adds or
+/// takes away must be one it manages.
+///
+/// # Errors
+/// `ForbiddenList`.
+async fn within_reach(db: &Db, by: &Caller, id: i64, wanted: &[i64]) -> OpsResult<Vec<i64>> {
+    if by.reaches_all_lists() {
+        return Ok(wanted.to_vec());
+    }
+    let current: Vec<i64> = subscribers::subscriptions_of(db, &[id])
+        .await?
+        .into_iter()
+        .map(|s| s.list.id)
+        .collect();
+    let (seen, hidden): (Vec<i64>, Vec<i64>) = current
+        .into_iter()
+        .partition(|l| by.lists.allows(*l, ListAccess::Get));
+    let changed: Vec<i64> = wanted
+        .iter()
+        .filter(|l| !seen.contains(l))
+        .chain(seen.iter().filter(|l| !wanted.contains(l)))
+        .copied()
+        .collect();
+    by.require_lists(&changed, ListAccess::Manage)?;
+    Ok(wanted.iter().chain(&hidden).copied().collect())
+}
+
+/// The query as the caller may run it: a caller limited to some lists searches only their
+/// readers.
+fn scoped(by: &Caller, query: &SubscriberQuery) -> SubscriberQuery {
+    SubscriberQuery {
+        within_lists: by.lists_with(ListAccess::Get),
+        ..query.clone()
+    }
+}
+
 /// Subscribers matching `query`, each with its subscriptions, and the number matching.
 pub(crate) async fn search(
     db: &Db,
+    by: &Caller,
     query: &SubscriberQuery,
 ) -> OpsResult<(Vec<SubscriberWithLists>, i64)> {
-    let (found, total) = subscribers::query(db, query).await?;
-    Ok((with_lists(db, found).await?, total))
+    let (found, total) = subscribers::query(db, &scoped(by, query)).await?;
+    Ok((with_lists(db, by, found).await?, total))
 }
 
 /// Every subscriber matching `query`, with their lists, in batches read from one running
@@ -149,17 +282,20 @@ pub(crate) async fn search(
 /// and how many there are.
 pub(crate) async fn search_all(
     db: &Db,
+    by: &Caller,
     query: &SubscriberQuery,
 ) -> OpsResult<(i64, mpsc::Receiver<OpsResult<Vec<SubscriberWithLists>>>)> {
     const BATCH: usize = 1_000;
-    let total = subscribers::count(db, query).await?;
-    let mut found = subscribers::stream(db, query, BATCH);
+    let query = scoped(by, query);
+    let total = subscribers::count(db, &query).await?;
+    let mut found = subscribers::stream(db, &query, BATCH);
     let (tx, rx) = mpsc::channel(1);
     let db = db.clone();
+    let by = by.clone();
     tokio::spawn(async move {
         while let Some(batch) = found.recv().await {
             let batch = match batch {
-                Ok(batch) => with_lists(&db, batch).await,
+                Ok(batch) => with_lists(&db, &by, batch).await,
                 Err(err) => Err(err.into()),
             };
             let failed = batch.is_err();
@@ -171,8 +307,12 @@ pub(crate) async fn search_all(
     Ok((total, rx))
 }
 
-/// The subscribers with their subscriptions, loaded in one more query.
-async fn with_lists(db: &Db, found: Vec<Subscriber>) -> OpsResult<Vec<SubscriberWithLists>> {
+/// The subscribers with the subscriptions the caller may see, loaded in one more query.
+async fn with_lists(
+    db: &Db,
+    by: &Caller,
+    found: Vec<Subscriber>,
+) -> OpsResult<Vec<SubscriberWithLists>> {
     let ids: Vec<i64> = found.iter().map(|s| s.id).collect();
     // Both are ordered by subscriber ID only when the search is; group by ID instead.
     let mut by_id: std::collections::HashMap<i64, Vec<Subscription>> =
@@ -183,7 +323,7 @@ async fn with_lists(db: &Db, found: Vec<Subscriber>) -> OpsResult<Vec<Subscriber
     Ok(found
         .into_iter()
         .map(|subscriber| {
-            let subscriptions = by_id.remove(&subscriber.id).unwrap_or_default();
+            let subscriptions = visible(by, by_id.remove(&subscriber.id).unwrap_or_default());
             SubscriberWithLists {
                 subscriber,
                 subscriptions,
@@ -196,6 +336,7 @@ pub(crate) async fn delete(db: &Db, by: &Caller, ids: &[i64]) -> OpsResult<u64> 
     if ids.is_empty() {
         return Err(OpsError::Invalid("no subscriber IDs given".into()));
     }
+    require_readers(db, by, ids, Touches::Everything).await?;
     let before = match ids {
         [one] => subscribers::get(db, *one).await?.map(|s| json!(s)),
         _ => None,
@@ -212,6 +353,7 @@ pub(crate) async fn blocklist(db: &Db, by: &Caller, ids: &[i64]) -> OpsResult<u6
     if ids.is_empty() {
         return Err(OpsError::Invalid("no subscriber IDs given".into()));
     }
+    require_readers(db, by, ids, Touches::Everything).await?;
     let blocked = subscribers::blocklist(db, ids).await?;
     let change = Change::new("subscriber.blocklist", "subscriber", single(ids))
         .after(&json!({"ids": ids, "blocklisted": blocked}));
@@ -240,7 +382,9 @@ pub(crate) async fn change_lists(
     if list_ids.is_empty() {
         return Err(OpsError::Invalid("no target list IDs given".into()));
     }
+    by.require_lists(list_ids, ListAccess::Manage)?;
     require_all(db, list_ids).await?;
+    require_readers(db, by, subscriber_ids, Touches::Shared).await?;
     subscribers::change_lists(db, subscriber_ids, list_ids, action).await?;
     let change = Change::new("subscriber.lists", "subscriber", single(subscriber_ids)).after(
         &json!({"ids": subscriber_ids, "lists": list_ids, "action": format!("{action:?}").to_lowercase()}),
@@ -370,9 +514,9 @@ pub(crate) struct SubscriptionData {
 ///
 /// # Errors
 /// `NotFound` for an unknown subscriber.
-pub(crate) async fn export(db: &Db, id: i64) -> OpsResult<ReaderData> {
-    let found = get(db, id).await?;
-    let (consents, _) = signup::consents(
+pub(crate) async fn export(db: &Db, by: &Caller, id: i64) -> OpsResult<ReaderData> {
+    let found = get(db, by, id).await?;
+    let (mut consents, _) = signup::consents(
         db,
         &ConsentQuery {
             subscriber_id: Some(id),
@@ -380,7 +524,20 @@ pub(crate) async fn export(db: &Db, id: i64) -> OpsResult<ReaderData> {
         },
     )
     .await?;
-    let messages = signup::mail_of(db, id).await?;
+    let mut messages = signup::mail_of(db, id).await?;
+    if !by.reaches_all_lists() {
+        // Other desks' records of the reader stay theirs: consents on their lists, mail of
+        // campaigns to their lists only.
+        consents.retain(|c| by.lists.allows(c.list_id, ListAccess::Get));
+        let campaigns: Vec<i64> = messages.iter().filter_map(|m| m.campaign_id).collect();
+        let seen: std::collections::HashSet<i64> = crate::db::campaigns::lists_of(db, &campaigns)
+            .await?
+            .into_iter()
+            .filter(|l| l.id.is_some_and(|id| by.lists.allows(id, ListAccess::Get)))
+            .map(|l| l.campaign_id)
+            .collect();
+        messages.retain(|m| m.campaign_id.is_none_or(|c| seen.contains(&c)));
+    }
     let sub = found.subscriber;
     Ok(ReaderData {
         profile: vec![Profile {
@@ -414,9 +571,24 @@ pub(crate) async fn export(db: &Db, id: i64) -> OpsResult<ReaderData> {
 }
 
 /// Consent records as proof (GDPR, KVKK), oldest first, and how many match.
+///
+/// # Errors
+/// `ForbiddenList` for a caller limited to some lists who does not name one of them: a
+/// reader's consents on other lists are other desks' records.
 pub(crate) async fn consents(
     db: &Db,
+    by: &Caller,
     query: &ConsentQuery,
 ) -> OpsResult<(Vec<ConsentRecord>, i64)> {
+    if !by.reaches_all_lists() {
+        match query.list_id {
+            Some(list) => by.require_lists(&[list], ListAccess::Get)?,
+            None => {
+                return Err(OpsError::ForbiddenAllLists(
+                    super::access::Permission::SubscribersGet,
+                ));
+            }
+        }
+    }
     Ok(signup::consents(db, query).await?)
 }

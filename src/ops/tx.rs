@@ -1,6 +1,9 @@
 //! Transactional mail (listmonk's `POST /api/tx`): one template, one message per recipient,
 //! queued on the ledger ahead of campaign mail, so it survives a crash like campaign mail.
 
+use super::access::Caller;
+use super::audit::Change;
+use super::subscribers::Touches;
 use crate::db::deliveries::{self, NewTx};
 use crate::db::{self, Db};
 use crate::domain::{ContentType, EmailAddress, Invalid, TemplateType};
@@ -50,9 +53,13 @@ const MAX_RECIPIENTS: usize = 1000;
 ///
 /// # Errors
 /// `Invalid` for an unknown template or recipient, a broken template, a bad address.
+///
+/// A caller limited to some lists reaches only the readers on lists it manages (and
+/// addresses that are no reader's).
 pub(crate) async fn send(
     db: &Db,
     kit: &MailKit,
+    by: &Caller,
     default_from: &str,
     request: &TxRequest,
 ) -> OpsResult<usize> {
@@ -94,6 +101,9 @@ pub(crate) async fn send(
     let mut messages = Vec::with_capacity(request.recipients.len());
     for recipient in &request.recipients {
         let found = resolve(db, recipient, request.mode).await?;
+        if let Some(id) = found.subscriber_id {
+            super::subscribers::require_readers(db, by, &[id], Touches::Shared).await?;
+        }
         let (rendered, _) = compose::render_for(
             &compiled,
             &kit.links,
@@ -134,6 +144,13 @@ pub(crate) async fn send(
         });
     }
     deliveries::insert_tx(db, &messages).await?;
+    let readers: Vec<i64> = messages.iter().filter_map(|m| m.subscriber_id).collect();
+    let change = Change::new("tx.send", "template", Some(template.id)).after(&serde_json::json!({
+        "messages": messages.len(),
+        "subscriber_ids": readers,
+        "subject": subject,
+    }));
+    super::audit::record(db, by, change).await;
     Ok(messages.len())
 }
 

@@ -6,9 +6,10 @@ use rand::Rng as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::access::{Caller, CallerKind};
+use super::access::{Caller, CallerKind, ListAccess, Lists};
 use super::audit::{self, Change};
 use super::{OpsError, OpsResult};
+use crate::db::users::KeptAdmin;
 use crate::db::{Db, users};
 
 pub use super::access::Role;
@@ -129,7 +130,7 @@ pub(crate) async fn create_api_user(
     by: &Caller,
     name: &str,
     role: Role,
-) -> OpsResult<String> {
+) -> OpsResult<(i64, String)> {
     let (id, token) = insert_api_user(db, name, role).await?;
     let state = serde_json::json!({"name": name, "role": role.as_str()});
     audit::record(
@@ -138,7 +139,7 @@ pub(crate) async fn create_api_user(
         Change::new("api_user.create", "api_user", Some(id)).after(&state),
     )
     .await;
-    Ok(token)
+    Ok((id, token))
 }
 
 /// Creates a person who signs in with `password`, for `by` (the CLI).
@@ -183,11 +184,13 @@ pub(crate) async fn authenticate_api_user(
         let role = user.role.parse().map_err(|e: crate::domain::Invalid| {
             OpsError::Internal(anyhow::anyhow!("API user {}: {}", user.name, e.0))
         })?;
+        let lists = lists_of(db, users::Account::Api(user.id), role).await?;
         Ok(Some(ApiCaller {
             kind: super::access::CallerKind::Api,
             id: user.id,
             name: user.name,
             role,
+            lists,
             ip: None,
         }))
     } else {
@@ -369,13 +372,15 @@ pub(crate) async fn update(
     let account = crate::db::sessions::account_by_id(db, id)
         .await?
         .ok_or(OpsError::NotFound("user"))?;
-    let stays_admin = role == Role::Admin && status == UserStatus::Enabled;
-    if account.role == "admin" && !stays_admin && users::other_enabled_admins(db, id).await? == 0 {
-        return Err(OpsError::Conflict(
-            "the last enabled admin must stay an enabled admin".into(),
-        ));
+    match users::change_keeping_an_admin(db, id, Some((role.as_str(), status.as_str()))).await? {
+        KeptAdmin::Done => {}
+        KeptAdmin::NoSuchUser => return Err(OpsError::NotFound("user")),
+        KeptAdmin::LastAdmin => {
+            return Err(OpsError::Conflict(
+                "the last enabled admin must stay an enabled admin".into(),
+            ));
+        }
     }
-    users::update_user(db, id, role.as_str(), status.as_str()).await?;
     if status == UserStatus::Disabled {
         crate::db::sessions::delete_all_of(db, id).await?;
     }
@@ -399,12 +404,15 @@ pub(crate) async fn delete(db: &Db, by: &Caller, id: i64) -> OpsResult<()> {
     let account = crate::db::sessions::account_by_id(db, id)
         .await?
         .ok_or(OpsError::NotFound("user"))?;
-    if account.role == "admin" && users::other_enabled_admins(db, id).await? == 0 {
-        return Err(OpsError::Conflict(
-            "the last enabled admin cannot be deleted".into(),
-        ));
+    match users::change_keeping_an_admin(db, id, None).await? {
+        KeptAdmin::Done => {}
+        KeptAdmin::NoSuchUser => return Err(OpsError::NotFound("user")),
+        KeptAdmin::LastAdmin => {
+            return Err(OpsError::Conflict(
+                "the last enabled admin cannot be deleted".into(),
+            ));
+        }
     }
-    users::delete_user(db, id).await?;
     let before = serde_json::json!({"username": account.username, "role": account.role});
     audit::record(
         db,
@@ -437,4 +445,122 @@ pub(crate) async fn delete_api_user(db: &Db, by: &Caller, id: i64) -> OpsResult<
     } else {
         Err(OpsError::NotFound("API user"))
     }
+}
+
+pub(crate) use crate::db::users::Account;
+
+/// The lists an account reaches: every list for an admin, else what is stored for it.
+///
+/// # Errors
+/// When the database fails, or holds an access it should not.
+pub(crate) async fn lists_of(db: &Db, account: Account, role: Role) -> OpsResult<Lists> {
+    if role == Role::Admin {
+        return Ok(Lists::All);
+    }
+    match users::list_limits(db, account).await? {
+        None => Ok(Lists::All),
+        Some(rows) => Ok(Lists::Only(parse_limits(&rows)?)),
+    }
+}
+
+fn parse_limits(
+    rows: &[users::ListLimit],
+) -> OpsResult<std::collections::BTreeMap<i64, ListAccess>> {
+    rows.iter()
+        .map(|row| {
+            let access = row
+                .access
+                .parse::<ListAccess>()
+                .map_err(|e| OpsError::Internal(anyhow::anyhow!("list limit: {}", e.0)))?;
+            Ok((row.list_id, access))
+        })
+        .collect()
+}
+
+/// The list limits of every limited account of one kind, by account ID.
+///
+/// # Errors
+/// When the database fails.
+pub(crate) async fn all_list_limits(
+    db: &Db,
+    api: bool,
+) -> OpsResult<std::collections::HashMap<i64, Lists>> {
+    users::all_list_limits(db, api)
+        .await?
+        .into_iter()
+        .map(|(id, rows)| Ok((id, Lists::Only(parse_limits(&rows)?))))
+        .collect()
+}
+
+/// Checks limits before they are given to an account of `role`: every list exists, and
+/// the account is no admin.
+///
+/// # Errors
+/// `Invalid`.
+pub(crate) async fn check_limits(db: &Db, role: &str, lists: &Lists) -> OpsResult<()> {
+    if let Lists::Only(map) = lists {
+        if role == Role::Admin.as_str() {
+            return Err(OpsError::Invalid(
+                "an admin reaches every list: give the account another role to limit it".into(),
+            ));
+        }
+        let ids: Vec<i64> = map.keys().copied().collect();
+        super::lists::require_all(db, &ids).await?;
+    }
+    Ok(())
+}
+
+/// Limits an account to some lists (`Lists::Only`), or lets it reach every list. An admin
+/// reaches every list whatever is stored, so limiting one is refused rather than ignored.
+///
+/// # Errors
+/// `NotFound` for an unknown account, `Invalid` for an unknown list or an admin.
+pub(crate) async fn set_lists(
+    db: &Db,
+    by: &Caller,
+    account: Account,
+    lists: Lists,
+) -> OpsResult<()> {
+    let (role, kind, action) = match account {
+        Account::User(id) => (
+            crate::db::sessions::account_by_id(db, id)
+                .await?
+                .ok_or(OpsError::NotFound("user"))?
+                .role,
+            "user",
+            "user.lists",
+        ),
+        Account::Api(id) => (
+            users::all_api_users(db)
+                .await?
+                .into_iter()
+                .find(|a| a.id == id)
+                .ok_or(OpsError::NotFound("API user"))?
+                .role,
+            "api_user",
+            "api_user.lists",
+        ),
+    };
+    check_limits(db, &role, &lists).await?;
+    let rows: Option<Vec<users::ListLimit>> = match &lists {
+        Lists::All => None,
+        Lists::Only(map) => Some(
+            map.iter()
+                .map(|(id, access)| users::ListLimit {
+                    list_id: *id,
+                    access: access.as_str().trim_start_matches("list:").to_owned(),
+                })
+                .collect(),
+        ),
+    };
+    let id = match account {
+        Account::User(id) | Account::Api(id) => id,
+    };
+    let before = users::list_limits(db, account).await?;
+    users::set_list_limits(db, account, rows.as_deref()).await?;
+    let change = Change::new(action, kind, Some(id))
+        .before(&before)
+        .after(&rows);
+    audit::record(db, by, change).await;
+    Ok(())
 }

@@ -66,7 +66,9 @@ impl From<OpsError> for ApiError {
             OpsError::Invalid(message) => ApiError::BadRequest(message),
             OpsError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             OpsError::Conflict(message) => ApiError::Conflict(message),
-            forbidden @ OpsError::Forbidden(_) => {
+            forbidden @ (OpsError::Forbidden(_)
+            | OpsError::ForbiddenList { .. }
+            | OpsError::ForbiddenAllLists(_)) => {
                 ApiError::Status(StatusCode::FORBIDDEN, forbidden.to_string())
             }
             OpsError::Internal(err) => ApiError::Internal(err),

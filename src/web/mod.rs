@@ -94,9 +94,11 @@ fn protected_api_routes(upload_limit: usize) -> Vec<Protected> {
         (Method::DELETE, "/api/users/{id}", UsersManage, delete(users::delete_one)),
         (Method::POST, "/api/users/{id}/password", UsersManage, post(users::reset_password)),
         (Method::DELETE, "/api/users/{id}/lockout", UsersManage, delete(users::lift_lockout)),
+        (Method::PUT, "/api/users/{id}/lists", UsersManage, put(users::set_lists)),
         (Method::GET, "/api/api-users", UsersManage, get(users::api_users)),
         (Method::POST, "/api/api-users", UsersManage, post(users::create_api_user)),
         (Method::DELETE, "/api/api-users/{id}", UsersManage, delete(users::delete_api_user)),
+        (Method::PUT, "/api/api-users/{id}/lists", UsersManage, put(users::set_api_user_lists)),
     ]
 }
 

@@ -6,19 +6,19 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, on_both_backends};
 
-const ADMIN: &str = "admin";
-const ADMIN_PASSWORD: &str = "first-admin-password";
+pub(crate) const ADMIN: &str = "admin";
+pub(crate) const ADMIN_PASSWORD: &str = "first-admin-password";
 
 /// A browser of the desk: keeps its session cookie, follows no redirect, and sends the
 /// headers a browser sends on a same-origin form post.
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
     url: String,
     cookie: Option<String>,
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub(crate) fn new(app: &TestApp) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -52,14 +52,14 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> reqwest::Response {
+    pub(crate) async fn get(&mut self, path: &str) -> reqwest::Response {
         let response = self.request(Method::GET, path).send().await.unwrap();
         self.remember(&response);
         response
     }
 
     /// Posts a form as a page of the desk does: same origin, with the session's CSRF token.
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let csrf = self.csrf().await;
         let mut all: Vec<(&str, &str)> = fields.to_vec();
         if let Some(csrf) = csrf.as_deref() {
@@ -112,7 +112,7 @@ impl Browser {
         None
     }
 
-    async fn sign_in(&mut self, username: &str, password: &str) -> reqwest::Response {
+    pub(crate) async fn sign_in(&mut self, username: &str, password: &str) -> reqwest::Response {
         self.post_raw(
             "/admin/login",
             &[
@@ -130,7 +130,7 @@ impl Browser {
 }
 
 /// Adds a user with `bulten user add`, the password on standard input.
-fn add_user(app: &TestApp, name: &str, role: &str, password: &str) {
+pub(crate) fn add_user(app: &TestApp, name: &str, role: &str, password: &str) {
     use std::io::Write as _;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bulten"))
         .args(app.cli_args())
@@ -155,7 +155,7 @@ fn add_user(app: &TestApp, name: &str, role: &str, password: &str) {
     );
 }
 
-fn location(response: &reqwest::Response) -> String {
+pub(crate) fn location(response: &reqwest::Response) -> String {
     response
         .headers()
         .get("location")
@@ -239,6 +239,12 @@ on_both_backends! {
             if method == Method::GET {
                 assert_eq!(response.status(), StatusCode::SEE_OTHER, "GET {path}");
                 assert!(location(&response).starts_with("/admin/login?next="), "GET {path}");
+            } else if path.starts_with("/admin/logout") {
+                // Signing out of no session forgets the cookie and leads to the sign-in.
+                assert_eq!(response.status(), StatusCode::SEE_OTHER, "{method} {path}");
+                assert_eq!(location(&response), "/admin/login");
+                let cookie = response.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                assert!(cookie.contains("Max-Age=0"), "{cookie}");
             } else {
                 assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method} {path}");
             }
@@ -462,7 +468,10 @@ on_both_backends! {
 
         let status = phone.get("/admin/second-factor").await.text().await.unwrap();
         assert!(status.contains("Recovery codes left: 9."), "{status}");
-        let off = phone.post("/admin/second-factor/off", &[("password", ADMIN_PASSWORD)]).await;
+        // Turning it off takes the password and a code: a session left open is not enough.
+        let without_code = phone.post("/admin/second-factor/off", &[("password", ADMIN_PASSWORD), ("code", "000000")]).await;
+        assert_eq!(without_code.status(), StatusCode::BAD_REQUEST);
+        let off = phone.post("/admin/second-factor/off", &[("password", ADMIN_PASSWORD), ("code", &recovery[1])]).await;
         assert_eq!(off.status(), StatusCode::OK);
         let mut plain = Browser::new(&app);
         assert_eq!(plain.sign_in(ADMIN, ADMIN_PASSWORD).await.status(), StatusCode::SEE_OTHER, "the password alone again");
@@ -798,5 +807,88 @@ on_both_backends! {
         let huge = browser.get("/admin/audit?page=9223372036854775807").await;
         assert_eq!(huge.status(), StatusCode::OK);
         assert_eq!(browser.get("/admin/subscribers?page=9223372036854775807").await.status(), StatusCode::OK);
+    }
+}
+
+on_both_backends! {
+    async fn a_burst_of_parallel_guesses_checks_no_more_passwords_than_the_lockout_allows(app) {
+        // Each try is counted before its password is checked, so tries made at the same
+        // moment see each other: no more than the lockout's ten passwords are ever checked.
+        let tries = (0..25).map(|i| {
+            let mut browser = Browser::new(&app);
+            async move { browser.sign_in(ADMIN, &format!("guess-{i}")).await.status() }
+        });
+        let answers = futures_util::future::join_all(tries).await;
+        let checked = answers.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+        assert!(checked <= 10, "{checked} passwords were checked: {answers:?}");
+        assert!(answers.iter().all(|s| *s == StatusCode::UNAUTHORIZED || *s == StatusCode::TOO_MANY_REQUESTS), "{answers:?}");
+        let mut owner = Browser::new(&app);
+        assert_eq!(owner.sign_in(ADMIN, ADMIN_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS, "the account is locked");
+    }
+}
+
+on_both_backends! {
+    with |s| { s.login_lockout_per_account = 3; };
+    async fn wrong_current_passwords_count_as_failed_sign_ins(app) {
+        let mut laptop = Browser::new(&app);
+        laptop.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        for _ in 0..3 {
+            let wrong = laptop.post("/admin/password", &[("current", "guess"), ("new", "a-new-password"), ("repeat", "a-new-password")]).await;
+            assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+        }
+        // A session left open is no way around the sign-in's lockout.
+        let held = laptop.post("/admin/password", &[("current", ADMIN_PASSWORD), ("new", "a-new-password"), ("repeat", "a-new-password")]).await;
+        assert_eq!(held.status(), StatusCode::BAD_REQUEST);
+        assert!(held.text().await.unwrap().contains("the account is locked"));
+        let mut other = Browser::new(&app);
+        assert_eq!(other.sign_in(ADMIN, ADMIN_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+}
+
+on_both_backends! {
+    async fn a_second_factor_step_begun_before_the_password_changed_signs_no_one_in(app) {
+        let mut admin = Browser::new(&app);
+        admin.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        let enrol = admin.post("/admin/second-factor/begin", &[]).await.text().await.unwrap();
+        let secret = between(&enrol, "<code class=\"secret\">", "<").replace(' ', "");
+        let confirmed = admin.post("/admin/second-factor/confirm", &[("code", &authenticator(&secret, 0))]).await;
+        let page = confirmed.text().await.unwrap();
+        let recovery: Vec<String> = page.split("<li><code>").skip(1).map(|rest| rest.split('<').next().unwrap().to_owned()).collect();
+        assert_eq!(recovery.len(), 10);
+
+        // Someone who knew the old password has passed its step…
+        let mut stale = Browser::new(&app);
+        let step = stale.sign_in(ADMIN, ADMIN_PASSWORD).await.text().await.unwrap();
+        let token = between(&step, "name=\"token\" value=\"", "\"");
+        // …when the owner changes it.
+        let changed = admin.post("/admin/password", &[("current", ADMIN_PASSWORD), ("new", "a-new-password"), ("repeat", "a-new-password")]).await;
+        assert_eq!(changed.status(), StatusCode::OK);
+        let same_origin = [("Origin", stale.url.clone()), ("Sec-Fetch-Site", "same-origin".to_owned())];
+        let refused = stale.post_raw("/admin/login/code", &[("token", &token), ("code", &recovery[0])], &same_origin).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert!(stale.cookie.is_none());
+
+        // The code was not spent on the refused step.
+        let mut owner = Browser::new(&app);
+        let step = owner.sign_in(ADMIN, "a-new-password").await.text().await.unwrap();
+        let token = between(&step, "name=\"token\" value=\"", "\"");
+        let signed_in = owner.post_raw("/admin/login/code", &[("token", &token), ("code", &recovery[0])], &same_origin).await;
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    }
+}
+
+on_both_backends! {
+    async fn two_admins_demoting_each_other_at_once_leave_one_admin(app) {
+        add_user(&app, "ikinci-yonetici", "admin", "ikinci-yonetici-parolasi");
+        let users: serde_json::Value = app.get("/api/users").await.json().await.unwrap();
+        let id = |name: &str| users["data"].as_array().unwrap().iter().find(|u| u["username"] == name).unwrap()["id"].as_i64().unwrap();
+        let demote = |user: i64| app.request(Method::PUT, &format!("/api/users/{user}")).json(&json!({"role": "editor", "status": "enabled"})).send();
+        let (first, second) = tokio::join!(demote(id(ADMIN)), demote(id("ikinci-yonetici")));
+        let mut statuses = [first.unwrap().status(), second.unwrap().status()];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+        let users: serde_json::Value = app.get("/api/users").await.json().await.unwrap();
+        let admins = users["data"].as_array().unwrap().iter().filter(|u| u["role"] == "admin").count();
+        assert_eq!(admins, 1);
     }
 }

@@ -72,6 +72,21 @@ try {
     await shot('4-list');
     await page.click('header a:has-text("Accounts")');
     await page.waitForSelector('h1:has-text("Accounts")');
+    // A sports editor, limited to one list: the limits editor, opened.
+    await page.fill('#new-username', `spor-${width}`);
+    await page.click('button:has-text("Add")');
+    await page.waitForSelector('code.secret');
+    await page.click('a:has-text("Back to the accounts")');
+    await page.waitForSelector('h1:has-text("Accounts")');
+    const card = page.locator('article.account-card', { hasText: `spor-${width}` });
+    await card.locator('details.limits summary').click();
+    await card.locator('input[name=scope][value=some]').check();
+    await card.locator('details.limits select').first().selectOption('manage');
+    await card.locator('details.limits button[type=submit]').click();
+    await page.waitForSelector('.notice');
+    const limited = page.locator('article.account-card', { hasText: `spor-${width}` });
+    check((await limited.locator('details.limits summary').textContent()).includes('read and change'), 'the limits are saved and shown');
+    await limited.locator('details.limits summary').click();
     await shot('4-accounts');
     await page.click('header a:has-text("Audit log")');
     await page.waitForSelector('h1:has-text("Audit log")');

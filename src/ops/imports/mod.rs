@@ -22,7 +22,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
-use super::access::Caller;
+use super::access::{Caller, ListAccess, Permission};
 use super::audit::{self, Change};
 use super::{OpsError, OpsResult, lists::require_all};
 use crate::db::imports::{self, BatchPlan, ImportRow};
@@ -342,6 +342,12 @@ pub(crate) async fn start_in_background(
     upload: Upload,
     options: ImportOptions,
 ) -> OpsResult<ImportRun> {
+    // An import adds readers to lists; blocklisting or overwriting acts on readers that
+    // other desks share, so a caller limited to some lists does neither.
+    by.require_lists(&options.list_ids, ListAccess::Manage)?;
+    if options.mode == ImportMode::Blocklist || options.overwrite {
+        by.require_every_list(Permission::SubscribersImport)?;
+    }
     let plan = plan(db, &options).await?;
     let mut task = background.0.lock().await;
     if imports::latest_run(db)

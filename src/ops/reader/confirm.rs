@@ -9,6 +9,9 @@ use crate::db;
 use crate::db::signup as store;
 use crate::domain::{EmailAddress, Lang, Subscriber, SubscriberStatus, Timestamp, TokenPurpose};
 use crate::mail::tokens::ExpiringToken;
+use crate::ops::access::{Caller, ListAccess};
+use crate::ops::audit::{self, Change};
+use crate::ops::subscribers::{Touches, require_readers};
 use crate::ops::{OpsError, OpsResult};
 
 /// What asking for a confirmation mail did.
@@ -110,12 +113,26 @@ impl Readers {
             .collect())
     }
 
-    /// Resends the confirmation mail (listmonk's `POST /api/subscribers/:id/optin`), within
-    /// the same per-address limits.
+    /// Resends the confirmation mail for a member of staff (listmonk's
+    /// `POST /api/subscribers/:id/optin`), within the same per-address limits.
     ///
     /// # Errors
-    /// `NotFound` for an unknown subscriber.
-    pub(crate) async fn resend_confirmation(&self, subscriber_id: i64) -> OpsResult<Resent> {
+    /// `NotFound` for an unknown subscriber or one beyond the caller's lists.
+    pub(crate) async fn resend_confirmation(
+        &self,
+        by: &Caller,
+        subscriber_id: i64,
+    ) -> OpsResult<Resent> {
+        require_readers(&self.db, by, &[subscriber_id], Touches::Shared).await?;
+        let resent = self.resend(subscriber_id).await?;
+        if resent == Resent::Sent {
+            let change = Change::new("subscriber.optin", "subscriber", Some(subscriber_id));
+            audit::record(&self.db, by, change).await;
+        }
+        Ok(resent)
+    }
+
+    async fn resend(&self, subscriber_id: i64) -> OpsResult<Resent> {
         let subscriber = db::subscribers::get(&self.db, subscriber_id)
             .await?
             .ok_or(OpsError::NotFound("subscriber"))?;
@@ -213,7 +230,7 @@ impl Readers {
         else {
             return Ok(());
         };
-        self.resend_confirmation(subscriber.id).await?;
+        self.resend(subscriber.id).await?;
         Ok(())
     }
 
@@ -274,14 +291,16 @@ impl Readers {
     /// `NotFound` for an unknown subscriber.
     pub(crate) async fn confirm_as_admin(
         &self,
+        by: &Caller,
         subscriber: uuid::Uuid,
         lists: &[uuid::Uuid],
     ) -> OpsResult<u64> {
         let subscriber = db::subscribers::get_by_uuid(&self.db, subscriber)
             .await?
             .ok_or(OpsError::NotFound("subscriber"))?;
+        require_readers(&self.db, by, &[subscriber.id], Touches::Shared).await?;
         let all = db::subscribers::subscriptions_of(&self.db, &[subscriber.id]).await?;
-        let ids: Vec<i64> = all
+        let mut ids: Vec<i64> = all
             .iter()
             .filter(|s| lists.contains(&s.list.uuid))
             .map(|s| s.list.id)
@@ -289,8 +308,27 @@ impl Readers {
         if !lists.is_empty() && ids.is_empty() {
             return Ok(0);
         }
+        if !by.reaches_all_lists() {
+            if lists.is_empty() {
+                // Every waiting list the caller manages: no list is an empty list here.
+                ids = all
+                    .iter()
+                    .map(|s| s.list.id)
+                    .filter(|l| by.lists.allows(*l, ListAccess::Manage))
+                    .collect();
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+            }
+            by.require_lists(&ids, ListAccess::Manage)?;
+        }
         let hash = self.kit.signer.address_hash(subscriber.email.as_str());
-        Ok(store::confirm(&self.db, subscriber.id, &ids, &hash, Timestamp::now()).await?)
+        let confirmed =
+            store::confirm(&self.db, subscriber.id, &ids, &hash, Timestamp::now()).await?;
+        let change = Change::new("subscriber.confirm", "subscriber", Some(subscriber.id))
+            .after(&serde_json::json!({"lists": ids, "confirmed": confirmed}));
+        audit::record(&self.db, by, change).await;
+        Ok(confirmed)
     }
 
     /// Removes readers left unconfirmed past the expiry, and forgets old rate-limit state and

@@ -300,7 +300,7 @@ impl Readers {
     /// # Errors
     /// When the database fails.
     pub(crate) async fn reader_data(&self, subscriber: &Subscriber) -> OpsResult<ReaderData> {
-        subscribers::export(&self.db, subscriber.id).await
+        subscribers::export(&self.db, &crate::ops::access::Caller::cli(), subscriber.id).await
     }
 
     /// Erases the subscriber, keeping only the keyed hash of its address as a suppression.

@@ -25,7 +25,11 @@ pub(crate) async fn show(
     Query(period): Query<Period>,
 ) -> Response {
     let days = if period.days == Some(90) { 90 } else { 30 };
-    let overview = match state.dashboard.overview(&state.db, days).await {
+    let overview = match state
+        .dashboard
+        .overview(&state.db, &desk.staff.caller(), days)
+        .await
+    {
         Ok(overview) => overview,
         Err(err) => return super::login::internal(&err),
     };
@@ -35,7 +39,7 @@ pub(crate) async fn show(
         .require(Permission::CampaignsGet)
         .is_ok();
     let running = if may_see_campaigns {
-        match dashboard::running(&state.db).await {
+        match dashboard::running(&state.db, &desk.staff.caller()).await {
             Ok(running) => running,
             Err(err) => return super::login::internal(&err),
         }
@@ -94,7 +98,7 @@ pub(crate) async fn show(
 
 /// The running campaigns' section alone, which the page's script swaps in every few seconds.
 pub(crate) async fn running(State(state): State<AppState>, desk: Desk) -> Response {
-    match dashboard::running(&state.db).await {
+    match dashboard::running(&state.db, &desk.staff.caller()).await {
         Ok(running) => page(
             &state,
             Some(&desk),

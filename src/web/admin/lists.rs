@@ -14,7 +14,7 @@ use super::{Desk, page};
 use crate::domain::{Lang, ListName, ListStatus, ListType, OptinKind, Tags};
 use crate::i18n;
 use crate::ops::OpsError;
-use crate::ops::access::Permission;
+use crate::ops::access::{ListAccess, Permission};
 use crate::ops::lists::{self as ops, ListChanges, ListQuery, ListWithCounts};
 use crate::web::state::AppState;
 
@@ -32,8 +32,16 @@ fn notice(desk: &Desk, done: &Done) -> Option<String> {
         .map(|d| i18n::text(desk.lang, &format!("desk.lists.done_{d}")).to_owned())
 }
 
-fn may_manage(desk: &Desk) -> bool {
+/// Whether the user may create lists: their role allows it and they reach every list.
+fn may_create(desk: &Desk) -> bool {
+    let caller = desk.staff.caller();
+    caller.require(Permission::ListsManage).is_ok() && caller.reaches_all_lists()
+}
+
+/// Whether the user may change list `id`.
+fn may_manage(desk: &Desk, id: i64) -> bool {
     desk.staff.caller().require(Permission::ListsManage).is_ok()
+        && desk.staff.lists.allows(id, ListAccess::Manage)
 }
 
 fn row(l: &ListWithCounts, lang: Lang) -> serde_json::Value {
@@ -88,7 +96,7 @@ async fn lists_page(
     error: Option<String>,
     form: &ListForm,
 ) -> Response {
-    let found = match ops::search(&state.db, &ListQuery::default()).await {
+    let found = match ops::search(&state.db, &desk.staff.caller(), &ListQuery::default()).await {
         Ok((lists, _)) => lists,
         Err(err) => return internal(&err),
     };
@@ -102,7 +110,7 @@ async fn lists_page(
         "desk.lists.title",
         json!({
             "lists": rows,
-            "may_manage": may_manage(desk),
+            "may_manage": may_create(desk),
             "notice": notice,
             "error": error,
             "form": form,
@@ -129,7 +137,7 @@ async fn list_page(
     error: Option<String>,
     form: Option<&ListForm>,
 ) -> Response {
-    let list = match ops::get(&state.db, id).await {
+    let list = match ops::get(&state.db, &desk.staff.caller(), id).await {
         Ok(list) => list,
         Err(OpsError::NotFound(_)) => {
             return (StatusCode::NOT_FOUND, "no such list").into_response();
@@ -177,7 +185,7 @@ async fn list_page(
             "form": form,
             "snippet": snippet,
             "form_url": format!("{}/subscription/form?l={}", state.kit.links.root(), list.list.uuid),
-            "may_manage": may_manage(desk),
+            "may_manage": may_manage(desk, id),
             "notice": notice,
             "error": error,
         }),

@@ -37,20 +37,20 @@ fn safe_next(next: Option<&str>) -> &str {
 }
 
 /// Where a sign-in or a password change comes from, as `ops::sessions` records it.
-struct Asking {
+pub(crate) struct Asking {
     ip: String,
     user_agent: String,
 }
 
 impl Asking {
-    fn of(reader: &Reader) -> Self {
+    pub(crate) fn of(reader: &Reader) -> Self {
         Self {
             ip: reader.ip.map(|ip| ip.to_string()).unwrap_or_default(),
             user_agent: reader.user_agent.clone(),
         }
     }
 
-    fn origin(&self) -> Origin<'_> {
+    pub(crate) fn origin(&self) -> Origin<'_> {
         Origin {
             ip: &self.ip,
             user_agent: Some(self.user_agent.as_str()).filter(|a| !a.is_empty()),

@@ -76,8 +76,10 @@ fn desk_routes() -> Vec<DeskRoute> {
         (Method::POST, "/admin/users/{id}/password", Some(Permission::UsersManage), post(users::reset_password)),
         (Method::POST, "/admin/users/{id}/unlock", Some(Permission::UsersManage), post(users::unlock)),
         (Method::POST, "/admin/users/{id}/delete", Some(Permission::UsersManage), post(users::delete)),
+        (Method::POST, "/admin/users/{id}/lists", Some(Permission::UsersManage), post(users::set_lists)),
         (Method::POST, "/admin/api-users", Some(Permission::UsersManage), post(users::add_api_user)),
         (Method::POST, "/admin/api-users/{id}/delete", Some(Permission::UsersManage), post(users::delete_api_user)),
+        (Method::POST, "/admin/api-users/{id}/lists", Some(Permission::UsersManage), post(users::set_api_user_lists)),
     ]
 }
 
@@ -225,6 +227,15 @@ async fn require_staff(State(state): State<AppState>, request: Request, next: Ne
                 .append_pair("next", next)
                 .finish();
             return Redirect::to(&format!("/admin/login?{query}")).into_response();
+        }
+        // Signing out of a session that has ended already: there is nothing to protect, and
+        // the browser should forget its cookie and be back at the sign-in.
+        Ok(None) if parts.uri.path().starts_with("/admin/logout") => {
+            let mut response = Redirect::to("/admin/login").into_response();
+            response
+                .headers_mut()
+                .insert(header::SET_COOKIE, session_set_cookie(&state, None));
+            return response;
         }
         Ok(None) => {
             let lang = reader

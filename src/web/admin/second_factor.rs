@@ -7,11 +7,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::login::internal;
+use super::login::{Asking, internal};
 use super::{Desk, page};
 use crate::i18n;
 use crate::ops::OpsError;
 use crate::ops::second_factor::{self, Enrolment};
+use crate::web::public::reader::Reader;
 use crate::web::state::AppState;
 
 fn issuer(state: &AppState) -> String {
@@ -135,18 +136,30 @@ pub(crate) async fn confirm(
 }
 
 #[derive(Debug, Deserialize)]
-pub(crate) struct PasswordForm {
+pub(crate) struct TurnOffForm {
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    code: String,
 }
 
-/// Turns the second factor off, after the password.
+/// Turns the second factor off, after the password and a code.
 pub(crate) async fn turn_off(
     State(state): State<AppState>,
     desk: Desk,
-    Form(form): Form<PasswordForm>,
+    reader: Reader,
+    Form(form): Form<TurnOffForm>,
 ) -> Response {
-    match second_factor::turn_off(&state.db, &desk.staff, &form.password).await {
+    let asking = Asking::of(&reader);
+    let turned_off = second_factor::turn_off(
+        &state.db,
+        &state.settings.sign_in,
+        &desk.staff,
+        &form.password,
+        &form.code,
+        asking.origin(),
+    );
+    match turned_off.await {
         Ok(()) => {
             standing_page(
                 &state,
@@ -158,7 +171,7 @@ pub(crate) async fn turn_off(
             .await
         }
         Err(OpsError::Invalid(_)) => {
-            let text = i18n::text(desk.lang, "desk.twofa.wrong_password").to_owned();
+            let text = i18n::text(desk.lang, "desk.twofa.off_refused").to_owned();
             standing_page(&state, &desk, StatusCode::BAD_REQUEST, Some(text), None).await
         }
         Err(err) => internal(&err),

@@ -11,6 +11,7 @@ use super::login::internal;
 use super::{Desk, page};
 use crate::i18n;
 use crate::ops::OpsError;
+use crate::ops::access::ListAccess;
 use crate::ops::lists as lists_ops;
 use crate::ops::subscribers as ops;
 use crate::web::api::subscribers::SearchParams;
@@ -36,7 +37,7 @@ pub(crate) async fn search(
         .and_then(|p| p.trim().parse::<i64>().ok())
         .filter(|p| (1..=1_000_000_000).contains(p))
         .unwrap_or(1);
-    let lists = match lists_ops::all(&state.db).await {
+    let lists = match lists_ops::all(&state.db, &desk.staff.caller(), ListAccess::Get).await {
         Ok(lists) => lists,
         Err(err) => return internal(&err),
     };
@@ -111,7 +112,7 @@ pub(crate) async fn search(
         Ok(query) => query,
         Err(err) => return refused(ctx, err.to_string()),
     };
-    let (found, total) = match ops::search(&state.db, &query).await {
+    let (found, total) = match ops::search(&state.db, &desk.staff.caller(), &query).await {
         Ok(found) => found,
         Err(OpsError::Invalid(message)) => return refused(ctx, message),
         Err(err) => return internal(&err),
@@ -156,7 +157,7 @@ pub(crate) async fn one(
     Path(id): Path<i64>,
 ) -> Response {
     let lang = desk.lang;
-    let data = match ops::export(&state.db, id).await {
+    let data = match ops::export(&state.db, &desk.staff.caller(), id).await {
         Ok(data) => data,
         Err(OpsError::NotFound(_)) => {
             return (StatusCode::NOT_FOUND, "no such reader").into_response();
@@ -211,8 +212,12 @@ pub(crate) async fn one(
 
 /// Everything stored about a reader, as the reader's own download and
 /// `GET /api/subscribers/{id}/export` give it.
-pub(crate) async fn export(State(state): State<AppState>, Path(id): Path<i64>) -> Response {
-    match ops::export(&state.db, id).await {
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<i64>,
+) -> Response {
+    match ops::export(&state.db, &desk.staff.caller(), id).await {
         Ok(data) => (
             [(
                 axum::http::header::CONTENT_DISPOSITION,

@@ -12,7 +12,8 @@ use super::login::internal;
 use super::{Desk, page};
 use crate::i18n;
 use crate::ops::OpsError;
-use crate::ops::users::{self as ops, Role, UserStatus};
+use crate::ops::access::{ListAccess, Lists};
+use crate::ops::users::{self as ops, Account, Role, UserStatus};
 use crate::web::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -21,7 +22,7 @@ pub(crate) struct Done {
 }
 
 /// Notices a redirect back to the page may name.
-const NOTICES: &[&str] = &["updated", "unlocked", "deleted", "token_deleted"];
+const NOTICES: &[&str] = &["updated", "unlocked", "deleted", "token_deleted", "lists"];
 
 pub(crate) async fn show(
     State(state): State<AppState>,
@@ -51,12 +52,48 @@ async fn accounts_page(
         Ok(api_users) => api_users,
         Err(err) => return internal(&err),
     };
+    let (user_limits, api_limits, all_lists) = match limits_and_lists(state).await {
+        Ok(found) => found,
+        Err(err) => return internal(&err),
+    };
     let lang = desk.lang;
     let role_label = |role: &str| i18n::text(lang, &format!("desk.role.{role}")).to_owned();
+    // Each account's list limits: a summary and the editor's rows.
+    let limits_of = |limits: Option<&Lists>| {
+        let access_of = |id: i64| match limits {
+            None | Some(Lists::All) => None,
+            Some(Lists::Only(map)) => map.get(&id).copied(),
+        };
+        let label = |access: ListAccess| match access {
+            ListAccess::Get => i18n::text(lang, "desk.users.lists_get"),
+            ListAccess::Manage => i18n::text(lang, "desk.users.lists_manage"),
+        };
+        let rows: Vec<_> = all_lists
+            .iter()
+            .map(|l| {
+                let access = access_of(l.id);
+                json!({
+                    "id": l.id,
+                    "name": l.name,
+                    "access": access.map_or("none", |a| a.as_str().trim_start_matches("list:")),
+                })
+            })
+            .collect();
+        let summary: Vec<String> = all_lists
+            .iter()
+            .filter_map(|l| access_of(l.id).map(|a| format!("{} ({})", l.name, label(a))))
+            .collect();
+        json!({
+            "limited": matches!(limits, Some(Lists::Only(_))),
+            "summary": summary.join(", "),
+            "rows": rows,
+        })
+    };
     let users: Vec<_> = users
         .into_iter()
         .map(|(u, locked)| {
             json!({
+                "lists": limits_of(user_limits.get(&u.id)),
                 "id": u.id,
                 "username": u.username,
                 "role": u.role,
@@ -72,7 +109,16 @@ async fn accounts_page(
         .collect();
     let api_users: Vec<_> = api_users
         .into_iter()
-        .map(|a| json!({"id": a.id, "name": a.name, "role_label": role_label(&a.role), "created": a.created_at.as_datetime().date().to_string()}))
+        .map(|a| {
+            json!({
+                "id": a.id,
+                "name": a.name,
+                "role": a.role,
+                "role_label": role_label(&a.role),
+                "created": a.created_at.as_datetime().date().to_string(),
+                "lists": limits_of(api_limits.get(&a.id)),
+            })
+        })
         .collect();
     let roles: Vec<_> = ["admin", "editor", "viewer"]
         .iter()
@@ -93,6 +139,28 @@ async fn accounts_page(
             "error": error,
         }),
     )
+}
+
+/// Every account's list limits, and every list, for the limits editor.
+async fn limits_and_lists(
+    state: &AppState,
+) -> Result<
+    (
+        std::collections::HashMap<i64, Lists>,
+        std::collections::HashMap<i64, Lists>,
+        Vec<crate::domain::List>,
+    ),
+    OpsError,
+> {
+    let users = ops::all_list_limits(&state.db, false).await?;
+    let api_users = ops::all_list_limits(&state.db, true).await?;
+    let lists = crate::ops::lists::all(
+        &state.db,
+        &crate::ops::access::Caller::cli(),
+        ListAccess::Get,
+    )
+    .await?;
+    Ok((users, api_users, lists))
 }
 
 /// A secret shown once: a new person's password or a new program's token.
@@ -247,7 +315,7 @@ pub(crate) async fn add_api_user(
     };
     let name = form.name.trim();
     match ops::create_api_user(&state.db, &desk.staff.caller(), name, role).await {
-        Ok(token) => shown_once(
+        Ok((_, token)) => shown_once(
             &state,
             &desk,
             "desk.users.token_made",
@@ -266,5 +334,66 @@ pub(crate) async fn delete_api_user(
     match ops::delete_api_user(&state.db, &desk.staff.caller(), id).await {
         Ok(()) => Redirect::to("/admin/users?done=token_deleted").into_response(),
         Err(err) => refused(&state, &desk, err).await,
+    }
+}
+
+/// The limits editor's form: `scope` is `all` or `some`; with `some`, each `list-ID` field
+/// is `none`, `get` or `manage`.
+fn limits_from(form: &[(String, String)]) -> Result<Lists, OpsError> {
+    let scope = form
+        .iter()
+        .find(|(k, _)| k == "scope")
+        .map_or("all", |(_, v)| v.as_str());
+    if scope != "some" {
+        return Ok(Lists::All);
+    }
+    let mut map = std::collections::BTreeMap::new();
+    for (key, value) in form {
+        let Some(id) = key.strip_prefix("list-") else {
+            continue;
+        };
+        let id: i64 = id
+            .parse()
+            .map_err(|_| OpsError::Invalid(format!("'{key}' names no list")))?;
+        if value != "none" {
+            map.insert(id, value.parse::<ListAccess>()?);
+        }
+    }
+    Ok(Lists::Only(map))
+}
+
+/// Limits a person to some lists, or lets them reach every list.
+pub(crate) async fn set_lists(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<i64>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    set_limits(&state, &desk, Account::User(id), &form).await
+}
+
+/// Limits a program to some lists, or lets it reach every list.
+pub(crate) async fn set_api_user_lists(
+    State(state): State<AppState>,
+    desk: Desk,
+    Path(id): Path<i64>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    set_limits(&state, &desk, Account::Api(id), &form).await
+}
+
+async fn set_limits(
+    state: &AppState,
+    desk: &Desk,
+    account: Account,
+    form: &[(String, String)],
+) -> Response {
+    let set = async {
+        let lists = limits_from(form)?;
+        ops::set_lists(&state.db, &desk.staff.caller(), account, lists).await
+    };
+    match set.await {
+        Ok(()) => Redirect::to("/admin/users?done=lists").into_response(),
+        Err(err) => refused(state, desk, err).await,
     }
 }

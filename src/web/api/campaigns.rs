@@ -151,6 +151,7 @@ pub(crate) struct SearchParams {
 /// `GET /api/campaigns`
 pub(crate) async fn search(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<Data<PageResults<CampaignView>>>, ApiError> {
     let page = params.page.resolve()?;
@@ -166,10 +167,11 @@ pub(crate) async fn search(
     let query = CampaignQuery {
         text: params.query.clone().filter(|q| !q.trim().is_empty()),
         statuses,
+        list_ids: None,
         limit: page.limit,
         offset: page.offset(),
     };
-    let found = ops::search(&state.db, &query).await?;
+    let found = ops::search(&state.db, &by, &query).await?;
     let results = found
         .campaigns
         .into_iter()
@@ -186,9 +188,10 @@ pub(crate) async fn search(
 /// `GET /api/campaigns/{id}`
 pub(crate) async fn get_one(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
-    let campaign = ops::get(&state.db, id).await?;
+    let campaign = ops::get(&state.db, &by, id).await?;
     Ok(data(view(&state, campaign).await?))
 }
 
@@ -296,20 +299,26 @@ pub(crate) async fn change_status(
 /// `GET /api/campaigns/{id}/preview`
 pub(crate) async fn preview(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Html<String>, ApiError> {
     let draft = CampaignDraft::default();
-    Ok(Html(ops::preview(&state.db, &state.kit, id, &draft).await?))
+    Ok(Html(
+        ops::preview(&state.db, &state.kit, &by, id, &draft).await?,
+    ))
 }
 
 /// `POST /api/campaigns/{id}/preview`: unsaved content, as it would look.
 pub(crate) async fn preview_unsaved(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
     Body(body): Body<CampaignBody>,
 ) -> Result<Html<String>, ApiError> {
     let draft = body.draft()?;
-    Ok(Html(ops::preview(&state.db, &state.kit, id, &draft).await?))
+    Ok(Html(
+        ops::preview(&state.db, &state.kit, &by, id, &draft).await?,
+    ))
 }
 
 /// `POST /api/campaigns/{id}/test`: the campaign (with unsaved changes) to a few addresses.
@@ -343,8 +352,9 @@ pub(crate) struct RunningStats {
 /// `GET /api/campaigns/running/stats`
 pub(crate) async fn running_stats(
     State(state): State<AppState>,
+    Acting(by): Acting,
 ) -> Result<Json<Data<Vec<RunningStats>>>, ApiError> {
-    let found = ops::running(&state.db).await?;
+    let found = ops::running(&state.db, &by).await?;
     Ok(data(
         found
             .into_iter()

@@ -69,6 +69,7 @@ pub(crate) struct SearchParams {
 /// `GET /api/lists`
 pub(crate) async fn search(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<Data<PageResults<ListView>>>, ApiError> {
     let minimal = matches!(params.minimal.as_deref(), Some("true" | "1"));
@@ -88,6 +89,7 @@ pub(crate) async fn search(
         Some(text) => Some(text.parse::<ListStatus>()?),
     };
     let query = ListQuery {
+        ids: None,
         name: params.query.clone().filter(|q| !q.trim().is_empty()),
         tag: params.tag.clone().filter(|t| !t.trim().is_empty()),
         status,
@@ -96,7 +98,7 @@ pub(crate) async fn search(
         limit: page.limit,
         offset: page.offset(),
     };
-    let (found, total) = ops::search(&state.db, &query).await?;
+    let (found, total) = ops::search(&state.db, &by, &query).await?;
     let results = found
         .into_iter()
         .map(|l| ListView::new(l, minimal))
@@ -112,9 +114,13 @@ pub(crate) async fn search(
 /// `GET /api/lists/{id}`
 pub(crate) async fn get_one(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<ListView>>, ApiError> {
-    Ok(data(ListView::new(ops::get(&state.db, id).await?, false)))
+    Ok(data(ListView::new(
+        ops::get(&state.db, &by, id).await?,
+        false,
+    )))
 }
 
 #[derive(Debug, Deserialize)]

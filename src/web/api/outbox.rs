@@ -9,7 +9,7 @@ use super::{Data, PageParams, PageResults, data};
 use crate::domain::Timestamp;
 use crate::ops::outbox::{self, OutboxSummary};
 use crate::web::error::ApiError;
-use crate::web::extract::{Path, Query};
+use crate::web::extract::{Acting, Path, Query};
 use crate::web::state::AppState;
 
 #[derive(Debug, Serialize)]
@@ -51,11 +51,13 @@ pub(crate) struct SearchParams {
 /// `GET /api/outbox`
 pub(crate) async fn search(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<Data<PageResults<OutboxView>>>, ApiError> {
     let page = params.page.resolve()?;
     let to = params.to.filter(|t| !t.trim().is_empty());
-    let (rows, total) = outbox::search(&state.db, to.as_deref(), page.limit, page.offset()).await?;
+    let (rows, total) =
+        outbox::search(&state.db, &by, to.as_deref(), page.limit, page.offset()).await?;
     let results = rows.into_iter().map(|r| OutboxView::new(r, None)).collect();
     Ok(data(PageResults::new(
         results,
@@ -68,9 +70,10 @@ pub(crate) async fn search(
 /// `GET /api/outbox/{id}`: with `raw`, the whole message as sent.
 pub(crate) async fn get_one(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<OutboxView>>, ApiError> {
-    let message = outbox::get(&state.db, id).await?;
+    let message = outbox::get(&state.db, &by, id).await?;
     let raw = String::from_utf8_lossy(&message.message).into_owned();
     Ok(data(OutboxView::new(message.summary, Some(raw))))
 }

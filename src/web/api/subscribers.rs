@@ -14,6 +14,7 @@ use crate::domain::{
     Attribs, EmailAddress, ListAction, SubscriberName, SubscriberOrder, SubscriberQuery,
     SubscriberStatus, Subscription, SubscriptionStatus, Timestamp,
 };
+use crate::ops::access::Caller;
 use crate::ops::reader::Resent;
 use crate::ops::subscribers::{
     self as ops, ConsentQuery, ConsentRecord, NewSubscriber, SubscriberChanges, SubscriberFields,
@@ -150,6 +151,7 @@ impl SearchParams {
         };
         Ok(SubscriberQuery {
             filter,
+            within_lists: None,
             list_id,
             subscription_status,
             order_by,
@@ -163,6 +165,7 @@ impl SearchParams {
 /// `GET /api/subscribers`
 pub(crate) async fn search(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Query(params): Query<SearchParams>,
 ) -> Result<Response, ApiError> {
     let page = params.page.resolve()?;
@@ -170,9 +173,9 @@ pub(crate) async fn search(
     let search_text = params.search.clone().unwrap_or_default();
     let query = params.to_query(page.limit, page.offset())?;
     if page.limit.is_none() {
-        return stream_all(&state, &query, query_text, search_text).await;
+        return stream_all(&state, &by, &query, query_text, search_text).await;
     }
-    let (found, total) = ops::search(&state.db, &query).await?;
+    let (found, total) = ops::search(&state.db, &by, &query).await?;
     let results = found.into_iter().map(SubscriberView::from).collect();
     let mut answer = PageResults::new(results, total, page, query_text);
     answer.search = search_text;
@@ -188,6 +191,7 @@ const STALLED_CLIENT: std::time::Duration = std::time::Duration::from_secs(60);
 /// readers do not mind. An error after the first byte can only cut the answer short.
 async fn stream_all(
     state: &AppState,
+    by: &Caller,
     query: &SubscriberQuery,
     query_text: String,
     search_text: String,
@@ -198,7 +202,7 @@ async fn stream_all(
             "other whole-list downloads are running; try again shortly".into(),
         ));
     };
-    let (total, mut batches) = ops::search_all(&state.db, query).await?;
+    let (total, mut batches) = ops::search_all(&state.db, by, query).await?;
     let head = serde_json::json!({
         "query": query_text,
         "search": search_text,
@@ -252,9 +256,10 @@ async fn stream_all(
 /// `GET /api/subscribers/{id}`
 pub(crate) async fn get_one(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<SubscriberView>>, ApiError> {
-    Ok(data(ops::get(&state.db, id).await?.into()))
+    Ok(data(ops::get(&state.db, &by, id).await?.into()))
 }
 
 /// The body of `POST`, `PUT` and `PATCH`.
@@ -435,9 +440,10 @@ pub(crate) async fn change_lists(
 /// `GET /api/subscribers/{id}/export`: everything stored about one subscriber, as a file.
 pub(crate) async fn export_data(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let body = ops::export(&state.db, id).await?;
+    let body = ops::export(&state.db, &by, id).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/json".to_owned()),
@@ -454,9 +460,10 @@ pub(crate) async fn export_data(
 /// per-address limits every confirmation mail obeys.
 pub(crate) async fn send_optin(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(id): Path<i64>,
 ) -> Result<Json<Data<bool>>, ApiError> {
-    match state.readers.resend_confirmation(id).await? {
+    match state.readers.resend_confirmation(&by, id).await? {
         Resent::Sent => {
             state.kick.kick();
             Ok(data(true))
@@ -484,6 +491,7 @@ pub(crate) struct ConsentParams {
 /// subscriber or list; `per_page=all` for everything.
 pub(crate) async fn consents(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Query(params): Query<ConsentParams>,
 ) -> Result<Json<Data<PageResults<ConsentRecord>>>, ApiError> {
     let page = params.page.resolve()?;
@@ -493,7 +501,7 @@ pub(crate) async fn consents(
         limit: page.limit,
         offset: page.offset(),
     };
-    let (records, total) = ops::consents(&state.db, &query).await?;
+    let (records, total) = ops::consents(&state.db, &by, &query).await?;
     Ok(data(PageResults::new(records, total, page, String::new())))
 }
 
@@ -501,6 +509,7 @@ pub(crate) async fn consents(
 /// subscriber: `l` names lists (all waiting ones when absent), `confirm=true` is required.
 pub(crate) async fn confirm_optin(
     State(state): State<AppState>,
+    Acting(by): Acting,
     Path(uuid): Path<String>,
     RawQuery(query): RawQuery,
     body: axum::body::Bytes,
@@ -523,6 +532,6 @@ pub(crate) async fn confirm_optin(
                 .map_err(|_| ApiError::bad_request(format!("'{value}' is not a list UUID")))?,
         );
     }
-    state.readers.confirm_as_admin(uuid, &lists).await?;
+    state.readers.confirm_as_admin(&by, uuid, &lists).await?;
     Ok(data(true))
 }

@@ -11,7 +11,7 @@ use super::{Data, data};
 use crate::domain::ContentType;
 use crate::ops::tx::{self as ops, SubscriberMode, TxRecipient, TxRequest};
 use crate::web::error::ApiError;
-use crate::web::extract::Json as Body;
+use crate::web::extract::{Acting, Json as Body};
 use crate::web::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -41,6 +41,7 @@ const MAX_ATTACHMENTS: usize = 20;
 /// `POST /api/tx`
 pub(crate) async fn send(
     State(state): State<AppState>,
+    Acting(by): Acting,
     request: Request,
 ) -> Result<Json<Data<bool>>, ApiError> {
     let multipart = request
@@ -54,7 +55,7 @@ pub(crate) async fn send(
         let Body(body) = Body::<TxBody>::from_request(request, &state).await?;
         (body, Vec::new())
     };
-    send_body(&state, body, attachments).await
+    send_body(&state, &by, body, attachments).await
 }
 
 async fn read_multipart(
@@ -116,6 +117,7 @@ fn is_media_type(text: &str) -> bool {
 
 async fn send_body(
     state: &AppState,
+    by: &crate::ops::access::Caller,
     body: TxBody,
     attachments: Vec<crate::mail::message::Attachment>,
 ) -> Result<Json<Data<bool>>, ApiError> {
@@ -158,7 +160,14 @@ async fn send_body(
         altbody: body.altbody,
         attachments,
     };
-    ops::send(&state.db, &state.kit, &state.settings.from_email, &request).await?;
+    ops::send(
+        &state.db,
+        &state.kit,
+        by,
+        &state.settings.from_email,
+        &request,
+    )
+    .await?;
     state.kick.kick();
     Ok(data(true))
 }
