@@ -103,6 +103,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/admin/subscriber.html"),
     ),
     (
+        "admin/subscriber-new.html",
+        include_str!("../../templates/admin/subscriber-new.html"),
+    ),
+    (
         "admin/refused.html",
         include_str!("../../templates/admin/refused.html"),
     ),

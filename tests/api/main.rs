@@ -13,6 +13,7 @@ mod confirm;
 mod crash;
 mod delivery;
 mod desk;
+mod desk_readers;
 mod dkim;
 mod imports;
 mod links;

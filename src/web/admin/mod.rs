@@ -15,6 +15,7 @@ pub(crate) mod audit;
 pub(crate) mod dashboard;
 pub(crate) mod lists;
 pub(crate) mod login;
+pub(crate) mod reader;
 pub(crate) mod second_factor;
 pub(crate) mod subscribers;
 pub(crate) mod users;
@@ -62,8 +63,14 @@ fn desk_routes() -> Vec<DeskRoute> {
         (Method::POST, "/admin/second-factor/confirm", None, post(second_factor::confirm)),
         (Method::POST, "/admin/second-factor/off", None, post(second_factor::turn_off)),
         (Method::GET, "/admin/subscribers", Some(Permission::SubscribersGet), get(subscribers::search)),
-        (Method::GET, "/admin/subscribers/{id}", Some(Permission::SubscribersGet), get(subscribers::one)),
-        (Method::GET, "/admin/subscribers/{id}/export", Some(Permission::SubscribersGet), get(subscribers::export)),
+        (Method::POST, "/admin/subscribers", Some(Permission::SubscribersManage), post(reader::add)),
+        (Method::GET, "/admin/subscribers/new", Some(Permission::SubscribersManage), get(reader::new_form)),
+        (Method::GET, "/admin/subscribers/{id}", Some(Permission::SubscribersGet), get(reader::one)),
+        (Method::POST, "/admin/subscribers/{id}", Some(Permission::SubscribersManage), post(reader::edit)),
+        (Method::GET, "/admin/subscribers/{id}/export", Some(Permission::SubscribersGet), get(reader::export)),
+        (Method::POST, "/admin/subscribers/{id}/blocklist", Some(Permission::SubscribersManage), post(reader::blocklist)),
+        (Method::POST, "/admin/subscribers/{id}/optin", Some(Permission::SubscribersManage), post(reader::resend_optin)),
+        (Method::POST, "/admin/subscribers/{id}/delete", Some(Permission::SubscribersManage), post(reader::delete)),
         (Method::GET, "/admin/lists", Some(Permission::ListsGet), get(lists::all)),
         (Method::POST, "/admin/lists", Some(Permission::ListsManage), post(lists::create)),
         (Method::GET, "/admin/lists/{id}", Some(Permission::ListsGet), get(lists::one)),

@@ -2,9 +2,9 @@
 //! sortable and paged, and one reader's page with everything stored about them. They read
 //! the parameters `/api/subscribers` reads and call the same `ops::subscribers` functions.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::json;
 
 use super::login::internal;
@@ -24,12 +24,26 @@ fn date(at: crate::domain::Timestamp) -> String {
     at.as_datetime().date().to_string()
 }
 
+/// What the page may say it has done, after a redirect.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Done {
+    done: Option<String>,
+}
+
 pub(crate) async fn search(
     State(state): State<AppState>,
     desk: Desk,
     Query(params): Query<SearchParams>,
+    Query(done): Query<Done>,
 ) -> Response {
     let lang = desk.lang;
+    let notice = (done.done.as_deref() == Some("deleted"))
+        .then(|| i18n::text(lang, "desk.readers.done_deleted").to_owned());
+    let may_add = desk
+        .staff
+        .caller()
+        .require(crate::ops::access::Permission::SubscribersManage)
+        .is_ok();
     let page_number = params
         .page
         .page
@@ -53,6 +67,8 @@ pub(crate) async fn search(
         "filter": params,
         "statuses": statuses,
         "lists": list_options,
+        "notice": notice,
+        "may_add": may_add,
         "results": [],
         "total": 0,
     });
@@ -149,84 +165,4 @@ pub(crate) async fn search(
         "desk.readers.title",
         ctx,
     )
-}
-
-pub(crate) async fn one(
-    State(state): State<AppState>,
-    desk: Desk,
-    Path(id): Path<i64>,
-) -> Response {
-    let lang = desk.lang;
-    let data = match ops::export(&state.db, &desk.staff.caller(), id).await {
-        Ok(data) => data,
-        Err(OpsError::NotFound(_)) => {
-            return (StatusCode::NOT_FOUND, "no such reader").into_response();
-        }
-        Err(err) => return internal(&err),
-    };
-    let Some(profile) = data.profile.first() else {
-        return (StatusCode::NOT_FOUND, "no such reader").into_response();
-    };
-    let status = |s: &str| i18n::text(lang, &format!("desk.status.{s}")).to_owned();
-    page(
-        &state,
-        Some(&desk),
-        lang,
-        StatusCode::OK,
-        "admin/subscriber.html",
-        "desk.readers.title",
-        json!({
-            "reader": {
-                "id": profile.id,
-                "uuid": profile.uuid,
-                "email": profile.email,
-                "name": profile.name,
-                "status": status(profile.status.as_str()),
-                "attribs": serde_json::to_string_pretty(&profile.attribs).unwrap_or_default(),
-                "created": date(profile.created_at),
-                "updated": date(profile.updated_at),
-            },
-            "subscriptions": data.subscriptions.iter().map(|s| json!({
-                "id": s.list_id,
-                "name": s.name,
-                "status": status(s.subscription_status.as_str()),
-                "since": date(s.created_at),
-            })).collect::<Vec<_>>(),
-            "consents": data.consents.iter().map(|c| json!({
-                "list": c.list_name,
-                "source": c.source,
-                "page": c.page,
-                "language": c.language,
-                "terms": c.terms_version,
-                "privacy": c.privacy_version,
-                "text": c.consent_text,
-            })).collect::<Vec<_>>(),
-            "messages": data.messages.iter().map(|m| json!({
-                "campaign": m.campaign_name.clone().unwrap_or_else(|| i18n::text(lang, "desk.readers.transactional").to_owned()),
-                "status": m.status.as_str(),
-                "at": date(m.updated_at.unwrap_or(m.created_at)),
-            })).collect::<Vec<_>>(),
-        }),
-    )
-}
-
-/// Everything stored about a reader, as the reader's own download and
-/// `GET /api/subscribers/{id}/export` give it.
-pub(crate) async fn export(
-    State(state): State<AppState>,
-    desk: Desk,
-    Path(id): Path<i64>,
-) -> Response {
-    match ops::export(&state.db, &desk.staff.caller(), id).await {
-        Ok(data) => (
-            [(
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"reader-{id}.json\""),
-            )],
-            axum::Json(data),
-        )
-            .into_response(),
-        Err(OpsError::NotFound(_)) => (StatusCode::NOT_FOUND, "no such reader").into_response(),
-        Err(err) => internal(&err),
-    }
 }

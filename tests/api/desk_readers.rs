@@ -1,0 +1,149 @@
+//! A reader on the desk: added by hand, changed, mailed the confirmation again,
+//! blocklisted and deleted through the reader's page, with what the API then shows and the
+//! audit log keeps; hostile or wrong input gets the page again with the reason.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::desk::{ADMIN, ADMIN_PASSWORD, Browser, add_user, location};
+use crate::helpers::{TestApp, expect_status, on_both_backends};
+
+async fn admin(app: &TestApp) -> Browser {
+    let mut browser = Browser::new(app);
+    browser.sign_in(ADMIN, ADMIN_PASSWORD).await;
+    browser
+}
+
+async fn reader(app: &TestApp, id: i64) -> Value {
+    expect_status(app.get(&format!("/api/subscribers/{id}")).await, 200).await["data"].clone()
+}
+
+fn list_ids(reader: &Value) -> Vec<i64> {
+    let mut ids: Vec<i64> = reader["lists"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+on_both_backends! {
+    async fn an_editor_adds_a_reader_by_hand_changes_them_and_removes_them(app) {
+        let news = app.create_list("Gündem", "double").await;
+        let sports = app.create_list("Spor", "single").await;
+        let mut desk = admin(&app).await;
+        assert_eq!(desk.get("/admin/subscribers/new").await.status(), StatusCode::OK);
+        let added = desk.post("/admin/subscribers", &[("email", "yeni.okur@okur.example"), ("name", ""), ("attribs", ""), ("list", &news.to_string())]).await;
+        assert_eq!(added.status(), StatusCode::SEE_OTHER);
+        let to = location(&added);
+        assert!(to.ends_with("?done=added"), "{to}");
+        let id: i64 = to.trim_start_matches("/admin/subscribers/").split('?').next().unwrap().parse().unwrap();
+        let found = reader(&app, id).await;
+        assert_eq!(found["name"], "yeni.okur", "an empty name is the address's first part");
+        assert_eq!(found["lists"][0]["subscription_status"], "unconfirmed", "a double opt-in list waits");
+
+        // The page offers the confirmation mail again while a subscription waits.
+        let page = desk.get(&to).await.text().await.unwrap();
+        assert!(page.contains("The reader is added.") && page.contains("/optin"), "{page}");
+        let resent = desk.post(&format!("/admin/subscribers/{id}/optin"), &[]).await;
+        assert_eq!(location(&resent), format!("/admin/subscribers/{id}?done=optin_sent"));
+        let again = desk.post(&format!("/admin/subscribers/{id}/optin"), &[]).await;
+        assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS, "the per-address limits hold on the desk too");
+
+        let (news_id, sports_id) = (news.to_string(), sports.to_string());
+        let saved = desk.post(&format!("/admin/subscribers/{id}"), &[
+            ("email", "yeni.okur@okur.example"), ("name", "Yeni Okur"), ("status", "enabled"),
+            ("attribs", "{\"city\": \"Van\"}"), ("list", &news_id), ("list", &sports_id),
+        ]).await;
+        assert_eq!(location(&saved), format!("/admin/subscribers/{id}?done=saved"));
+        let found = reader(&app, id).await;
+        assert_eq!(found["name"], "Yeni Okur");
+        assert_eq!(found["attribs"], json!({"city": "Van"}));
+        assert_eq!(list_ids(&found), { let mut v = vec![news, sports]; v.sort_unstable(); v });
+
+        let blocked = desk.post(&format!("/admin/subscribers/{id}/blocklist"), &[]).await;
+        assert_eq!(location(&blocked), format!("/admin/subscribers/{id}?done=blocklisted"));
+        assert_eq!(reader(&app, id).await["status"], "blocklisted");
+
+        let deleted = desk.post(&format!("/admin/subscribers/{id}/delete"), &[]).await;
+        assert_eq!(location(&deleted), "/admin/subscribers?done=deleted");
+        assert_eq!(app.get(&format!("/api/subscribers/{id}")).await.status(), StatusCode::NOT_FOUND);
+        assert!(desk.get("/admin/subscribers?done=deleted").await.text().await.unwrap().contains("The reader is deleted."));
+
+        let audit = expect_status(app.get(&format!("/api/audit?object=subscriber&object_id={id}&per_page=50")).await, 200).await;
+        let actions: Vec<&str> = audit["data"]["results"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        for action in ["subscriber.create", "subscriber.optin", "subscriber.update", "subscriber.blocklist", "subscriber.delete"] {
+            assert!(actions.contains(&action), "{action} in {actions:?}");
+        }
+    }
+}
+
+on_both_backends! {
+    async fn wrong_input_on_a_readers_form_gets_the_page_again_with_the_reason_and_what_was_typed(app) {
+        let news = app.create_list("Gündem", "single").await;
+        let id = app.create_subscriber(json!({"email": "okur@okur.example", "name": "Okur", "lists": [news]})).await;
+        app.create_subscriber(json!({"email": "baska@okur.example", "name": "Başka", "lists": [news]})).await;
+        let mut desk = admin(&app).await;
+        let news_id = news.to_string();
+        for (field, value, reason) in [
+            ("attribs", "{not json", "not valid json"),
+            ("attribs", "[1, 2]", "json object"),
+            ("email", "not-an-address", "address"),
+            ("email", "baska@okur.example", "exists"),
+            ("status", "vip", "status"),
+        ] {
+            let mut form = vec![("email", "okur@okur.example"), ("name", "Okur <b>Bey</b>"), ("status", "enabled"), ("attribs", "{}"), ("list", news_id.as_str())];
+            form.retain(|(k, _)| *k != field);
+            form.push((field, value));
+            let refused = desk.post(&format!("/admin/subscribers/{id}"), &form).await;
+            let status = refused.status();
+            let page = refused.text().await.unwrap();
+            assert!(status == StatusCode::BAD_REQUEST || status == StatusCode::CONFLICT, "{field}={value}: {status}");
+            assert!(page.to_lowercase().contains(reason), "{field}={value}: the reason is said: {page}");
+            assert!(page.contains("Okur &lt;b&gt;Bey&lt;/b&gt;"), "what was typed is kept, escaped");
+        }
+        assert_eq!(reader(&app, id).await["name"], "Okur", "nothing was saved");
+
+        let taken = desk.post("/admin/subscribers", &[("email", "okur@okur.example"), ("list", news_id.as_str())]).await;
+        assert_eq!(taken.status(), StatusCode::CONFLICT);
+        let nowhere = desk.post("/admin/subscribers", &[("email", "bos@okur.example"), ("list", "999999")]).await;
+        assert_eq!(nowhere.status(), StatusCode::BAD_REQUEST);
+    }
+}
+
+on_both_backends! {
+    async fn a_limited_editor_changes_only_their_lists_on_a_readers_page(app) {
+        let sports = app.create_list("Spor", "single").await;
+        let politics = app.create_list("Siyaset", "single").await;
+        let culture = app.create_list("Kültür", "single").await;
+        let shared = app.create_subscriber(json!({"email": "ortak@okur.example", "name": "Ortak", "lists": [sports, politics, culture]})).await;
+        add_user(&app, "spor-editoru", "editor", "spor-editoru-parolasi");
+        let users = expect_status(app.get("/api/users").await, 200).await;
+        let editor_id = users["data"].as_array().unwrap().iter().find(|u| u["username"] == "spor-editoru").unwrap()["id"].as_i64().unwrap();
+        let limits = json!({"lists": [
+            {"id": sports, "permissions": ["list:get", "list:manage"]},
+            {"id": culture, "permissions": ["list:get"]},
+        ]});
+        expect_status(app.put_json(&format!("/api/users/{editor_id}/lists"), &limits).await, 200).await;
+
+        let mut editor = Browser::new(&app);
+        editor.sign_in("spor-editoru", "spor-editoru-parolasi").await;
+        let page = editor.get(&format!("/admin/subscribers/{shared}")).await.text().await.unwrap();
+        assert!(page.contains(&format!("name=\"list\" value=\"{sports}\"")), "a box for the list the editor manages");
+        assert!(!page.contains(&format!("name=\"list\" value=\"{culture}\"")), "none for the read-only list");
+        assert!(!page.contains("Siyaset"), "another desk's list is not shown");
+
+        // Unticking sports takes the reader off sports only: culture and politics stay.
+        let saved = editor.post(&format!("/admin/subscribers/{shared}"), &[("email", "ortak@okur.example"), ("name", "Ortak"), ("status", "enabled"), ("attribs", "{}")]).await;
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+        assert_eq!(list_ids(&reader(&app, shared).await), { let mut v = vec![politics, culture]; v.sort_unstable(); v });
+
+        // The reader is now out of the editor's reach to change; blocklisting never was.
+        let blocked = editor.post(&format!("/admin/subscribers/{shared}/blocklist"), &[]).await;
+        assert_eq!(blocked.status(), StatusCode::FORBIDDEN);
+        assert!(blocked.text().await.unwrap().contains("list:manage is required"));
+        assert_eq!(reader(&app, shared).await["status"], "enabled");
+    }
+}
