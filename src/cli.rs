@@ -181,9 +181,14 @@ async fn run_command(command: Command, mut settings: Settings) -> anyhow::Result
         }
         Command::ApiUser(ApiUserCommand::Add { name, role }) => {
             let db = app::open_database(&settings).await?;
-            let (_, token) =
-                users::create_api_user(&db, &crate::ops::access::Caller::cli(), &name, role)
-                    .await?;
+            let (_, token) = users::create_api_user(
+                &db,
+                &crate::ops::access::Caller::cli(),
+                &name,
+                role,
+                crate::ops::access::Lists::All,
+            )
+            .await?;
             println!("{name}:{token}");
             eprintln!("Store this token now: it is shown only once.");
             Ok(())

@@ -366,8 +366,15 @@ async fn reach(db: &Db, by: &Caller, id: i64, access: ListAccess) -> OpsResult<C
     if !lists.iter().any(|l| by.lists.allows(*l, ListAccess::Get)) {
         return Err(OpsError::NotFound("campaign"));
     }
-    if access == ListAccess::Manage {
-        by.require_lists(&lists, ListAccess::Manage)?;
+    if access == ListAccess::Manage
+        && !lists
+            .iter()
+            .all(|l| by.lists.allows(*l, ListAccess::Manage))
+    {
+        let permission = crate::ops::access::Permission::CampaignsManage;
+        return Err(crate::ops::subscribers::refusal_naming_only_seen(
+            by, &lists, permission,
+        ));
     }
     Ok(campaign)
 }
@@ -461,9 +468,18 @@ pub(crate) async fn preview(
     let layout = compose::layout_for(db, campaign.template_id, TemplateType::Campaign).await?;
     let composer = CampaignComposer::new(campaign, &lists, layout.as_deref(), kit.clone())?;
     let optin = campaign.campaign_type == crate::domain::CampaignType::Optin;
-    let reader = deliveries::first_recipient(db, campaign.id, optin)
-        .await?
-        .unwrap_or_else(compose::sample_recipient);
+    // The first reader may be on any of the campaign's lists: a caller who cannot see all of
+    // them previews with the sample reader, not with another desk's reader.
+    let sees_every_list = lists
+        .iter()
+        .filter_map(|l| l.id)
+        .all(|l| by.lists.allows(l, ListAccess::Get));
+    let first = if sees_every_list {
+        deliveries::first_recipient(db, campaign.id, optin).await?
+    } else {
+        None
+    };
+    let reader = first.unwrap_or_else(compose::sample_recipient);
     Ok(composer.preview_html(&reader)?)
 }
 
@@ -495,7 +511,24 @@ pub(crate) async fn send_test(
     for address in addresses {
         let email = EmailAddress::parse(address)
             .map_err(|e| Invalid(format!("invalid address '{address}': {e}")))?;
-        let recipient = match store::subscribers::get_by_email(db, &email).await? {
+        let known = store::subscribers::get_by_email(db, &email).await?;
+        // A reader the caller cannot change is mailed as the sample reader: their own values
+        // and links stay with the desks they belong to.
+        let known = match known {
+            Some(s) if by.reaches_all_lists() => Some(s),
+            Some(s) => {
+                let reach = crate::ops::subscribers::require_readers(
+                    db,
+                    by,
+                    &[s.id],
+                    crate::ops::subscribers::Touches::Shared,
+                )
+                .await;
+                reach.is_ok().then_some(s)
+            }
+            None => None,
+        };
+        let recipient = match known {
             Some(s) => Recipient {
                 id: s.id,
                 uuid: s.uuid,

@@ -140,18 +140,19 @@ pub(crate) async fn turn_off(
     let Some(secret) = account.totp_secret else {
         return Ok(());
     };
+    // The code's try is counted before it is checked, as a sign-in's is.
+    let now = crate::domain::Timestamp::now();
+    let tried = super::sessions::attempt(db, policy, &account.username, Some(staff.id), from, now)
+        .await?
+        .map_err(|_| {
+            OpsError::Invalid("too many wrong tries: the account is locked for a while".into())
+        })?;
     if !accept(db, staff.id, &secret, code).await? {
-        sessions::record_failure(
-            db,
-            &account.username,
-            from.ip,
-            crate::domain::Timestamp::now(),
-        )
-        .await?;
         return Err(OpsError::Invalid(
             "the code is wrong or was used already".into(),
         ));
     }
+    sessions::forget_failure(db, tried).await?;
     sessions::disable_totp(db, staff.id).await?;
     tracing::info!(user_id = staff.id, "second factor turned off");
     let change = Change::new("user.second_factor_off", "user", Some(staff.id));

@@ -200,7 +200,7 @@ pub(crate) async fn sign_in(
 ///
 /// # Errors
 /// When the database fails; a refusal is `Ok(Err(_))`.
-async fn attempt(
+pub(crate) async fn attempt(
     db: &Db,
     policy: &SignInPolicy,
     username: &str,

@@ -159,16 +159,14 @@ pub(crate) async fn require_readers(
         if !lists.iter().any(|l| by.lists.allows(*l, ListAccess::Get)) {
             return Err(OpsError::NotFound("subscriber"));
         }
-        match touches {
-            Touches::Shared => {
-                if !lists
-                    .iter()
-                    .any(|l| by.lists.allows(*l, ListAccess::Manage))
-                {
-                    by.require_lists(lists, ListAccess::Manage)?;
-                }
-            }
-            Touches::Everything => by.require_lists(lists, ListAccess::Manage)?,
+        let manages = |l: &i64| by.lists.allows(*l, ListAccess::Manage);
+        let enough = match touches {
+            Touches::Shared => lists.iter().any(manages),
+            Touches::Everything => lists.iter().all(manages),
+        };
+        if !enough {
+            let permission = super::access::Permission::SubscribersManage;
+            return Err(refusal_naming_only_seen(by, lists, permission));
         }
     }
     Ok(())
@@ -180,16 +178,17 @@ pub(crate) async fn update(
     id: i64,
     changes: SubscriberChanges,
 ) -> OpsResult<SubscriberWithLists> {
-    let blocklisting = changes.status == Some(SubscriberStatus::Blocklisted);
-    let touches = if blocklisting {
-        Touches::Everything
-    } else {
-        Touches::Shared
-    };
-    require_readers(db, by, &[id], touches).await?;
     let current = subscribers::get(db, id)
         .await?
         .ok_or(OpsError::NotFound("subscriber"))?;
+    // A reader's status holds on every list (only enabled readers get campaigns), so changing
+    // it is every desk's business: disabling silences the reader for all, enabling lifts an
+    // admin's blocklisting.
+    let touches = match changes.status {
+        Some(status) if status != current.status => Touches::Everything,
+        _ => Touches::Shared,
+    };
+    require_readers(db, by, &[id], touches).await?;
     let before = current.clone();
     let attribs = match (changes.attribs, changes.merge_attribs) {
         (Some(new), true) => current.attribs.merged(new)?,
@@ -230,6 +229,25 @@ pub(crate) async fn update(
     Ok(updated)
 }
 
+/// The refusal for a change that needs `list:manage` on `lists`: it names the first list the
+/// caller sees without managing it, never a list hidden from them (which would tell them
+/// where else the reader is).
+pub(crate) fn refusal_naming_only_seen(
+    by: &Caller,
+    lists: &[i64],
+    permission: super::access::Permission,
+) -> OpsError {
+    match lists.iter().find(|l| {
+        by.lists.allows(**l, ListAccess::Get) && !by.lists.allows(**l, ListAccess::Manage)
+    }) {
+        Some(list) => OpsError::ForbiddenList {
+            access: ListAccess::Manage,
+            list: *list,
+        },
+        None => OpsError::ForbiddenAllLists(permission),
+    }
+}
+
 /// The lists a reader should be on when a caller sets them to `wanted`: for a caller limited
 /// to some lists, the lists it cannot see stay as they are, and every list it adds or
 /// takes away must be one it manages.
@@ -260,11 +278,17 @@ async fn within_reach(db: &Db, by: &Caller, id: i64, wanted: &[i64]) -> OpsResul
 
 /// The query as the caller may run it: a caller limited to some lists searches only their
 /// readers.
-fn scoped(by: &Caller, query: &SubscriberQuery) -> SubscriberQuery {
-    SubscriberQuery {
+///
+/// # Errors
+/// `ForbiddenList` for a filter on a list the caller cannot see.
+fn scoped(by: &Caller, query: &SubscriberQuery) -> OpsResult<SubscriberQuery> {
+    if let Some(list) = query.list_id {
+        by.require_lists(&[list], ListAccess::Get)?;
+    }
+    Ok(SubscriberQuery {
         within_lists: by.lists_with(ListAccess::Get),
         ..query.clone()
-    }
+    })
 }
 
 /// Subscribers matching `query`, each with its subscriptions, and the number matching.
@@ -273,7 +297,7 @@ pub(crate) async fn search(
     by: &Caller,
     query: &SubscriberQuery,
 ) -> OpsResult<(Vec<SubscriberWithLists>, i64)> {
-    let (found, total) = subscribers::query(db, &scoped(by, query)).await?;
+    let (found, total) = subscribers::query(db, &scoped(by, query)?).await?;
     Ok((with_lists(db, by, found).await?, total))
 }
 
@@ -286,7 +310,7 @@ pub(crate) async fn search_all(
     query: &SubscriberQuery,
 ) -> OpsResult<(i64, mpsc::Receiver<OpsResult<Vec<SubscriberWithLists>>>)> {
     const BATCH: usize = 1_000;
-    let query = scoped(by, query);
+    let query = scoped(by, query)?;
     let total = subscribers::count(db, &query).await?;
     let mut found = subscribers::stream(db, &query, BATCH);
     let (tx, rx) = mpsc::channel(1);
@@ -391,6 +415,82 @@ pub(crate) async fn change_lists(
     );
     audit::record(db, by, change).await;
     Ok(())
+}
+
+/// A bulk action on every reader a query matches (listmonk's `/api/subscribers/query/…`
+/// and the desk's readers page): the query, and its words for the audit log.
+#[derive(Debug, Clone)]
+pub(crate) struct Matching<'a> {
+    pub query: &'a SubscriberQuery,
+    /// The filter as the caller wrote it.
+    pub described: &'a str,
+}
+
+/// What a bulk action does to the readers it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BulkAction {
+    Delete,
+    Blocklist,
+    Lists(ListAction),
+}
+
+/// How many readers a bulk action would take: what the desk asks the user to confirm.
+///
+/// # Errors
+/// When the query does not compile or the database fails.
+pub(crate) async fn count_matching(
+    db: &Db,
+    by: &Caller,
+    query: &SubscriberQuery,
+) -> OpsResult<i64> {
+    Ok(subscribers::count(db, &scoped(by, query)?).await?)
+}
+
+/// Acts on every reader `matching` finds among those the caller may see, with the checks
+/// the same action on their IDs has; returns how many it took. One audit entry names the
+/// query and the count, not every ID.
+///
+/// # Errors
+/// `Invalid` for no target list; `ForbiddenList` as for the action on one reader.
+pub(crate) async fn act_on_matching(
+    db: &Db,
+    by: &Caller,
+    matching: Matching<'_>,
+    action: BulkAction,
+    list_ids: &[i64],
+) -> OpsResult<u64> {
+    if let BulkAction::Lists(_) = action {
+        if list_ids.is_empty() {
+            return Err(OpsError::Invalid("no target list IDs given".into()));
+        }
+        by.require_lists(list_ids, ListAccess::Manage)?;
+        require_all(db, list_ids).await?;
+    }
+    let ids = subscribers::ids_matching(db, &scoped(by, matching.query)?).await?;
+    let touches = match action {
+        BulkAction::Lists(_) => Touches::Shared,
+        BulkAction::Delete | BulkAction::Blocklist => Touches::Everything,
+    };
+    require_readers(db, by, &ids, touches).await?;
+    let (name, taken) = match action {
+        BulkAction::Delete => ("subscriber.delete", subscribers::delete(db, &ids).await?),
+        BulkAction::Blocklist => (
+            "subscriber.blocklist",
+            subscribers::blocklist(db, &ids).await?,
+        ),
+        BulkAction::Lists(list_action) => {
+            subscribers::change_lists(db, &ids, list_ids, list_action).await?;
+            ("subscriber.lists", ids.len() as u64)
+        }
+    };
+    let change = Change::new(name, "subscriber", None).after(&json!({
+        "query": matching.described,
+        "readers": taken,
+        "lists": list_ids,
+        "action": format!("{action:?}").to_lowercase(),
+    }));
+    audit::record(db, by, change).await;
+    Ok(taken)
 }
 
 /// What an unsubscribe link acts on: whose, and which lists.
@@ -526,8 +626,8 @@ pub(crate) async fn export(db: &Db, by: &Caller, id: i64) -> OpsResult<ReaderDat
     .await?;
     let mut messages = signup::mail_of(db, id).await?;
     if !by.reaches_all_lists() {
-        // Other desks' records of the reader stay theirs: consents on their lists, mail of
-        // campaigns to their lists only.
+        // Other desks' records of the reader stay theirs: only consents on the caller's
+        // lists, and mail of campaigns to them.
         consents.retain(|c| by.lists.allows(c.list_id, ListAccess::Get));
         let campaigns: Vec<i64> = messages.iter().filter_map(|m| m.campaign_id).collect();
         let seen: std::collections::HashSet<i64> = crate::db::campaigns::lists_of(db, &campaigns)
@@ -536,7 +636,8 @@ pub(crate) async fn export(db: &Db, by: &Caller, id: i64) -> OpsResult<ReaderDat
             .filter(|l| l.id.is_some_and(|id| by.lists.allows(id, ListAccess::Get)))
             .map(|l| l.campaign_id)
             .collect();
-        messages.retain(|m| m.campaign_id.is_none_or(|c| seen.contains(&c)));
+        // Mail of no campaign (transactional, confirmations) may be any desk's.
+        messages.retain(|m| m.campaign_id.is_some_and(|c| seen.contains(&c)));
     }
     let sub = found.subscriber;
     Ok(ReaderData {

@@ -103,6 +103,8 @@ impl TemplateDraft {
 /// # Errors
 /// `Invalid` for a missing name or body, or a template that does not compile.
 pub(crate) async fn create(db: &Db, by: &Caller, draft: TemplateDraft) -> OpsResult<Template> {
+    // Templates dress every desk's mail: a caller limited to some lists changes none.
+    by.require_every_list(crate::ops::access::Permission::TemplatesManage)?;
     let fields = draft.fields(None)?;
     check(&fields)?;
     let template = templates::insert(db, &fields, false).await?;
@@ -134,6 +136,8 @@ pub(crate) async fn update(
     id: i64,
     draft: TemplateDraft,
 ) -> OpsResult<Template> {
+    // Templates dress every desk's mail: a caller limited to some lists changes none.
+    by.require_every_list(crate::ops::access::Permission::TemplatesManage)?;
     let current = get(db, id).await?;
     let fields = draft.fields(Some(&current))?;
     check(&fields)?;
@@ -155,6 +159,8 @@ pub(crate) async fn get(db: &Db, id: i64) -> OpsResult<Template> {
 
 /// Deletes a template; the default one stays (campaigns without a template use it).
 pub(crate) async fn delete(db: &Db, by: &Caller, id: i64) -> OpsResult<()> {
+    // Templates dress every desk's mail: a caller limited to some lists changes none.
+    by.require_every_list(crate::ops::access::Permission::TemplatesManage)?;
     let template = get(db, id).await?;
     if template.is_default {
         return Err(OpsError::Invalid(
@@ -168,6 +174,8 @@ pub(crate) async fn delete(db: &Db, by: &Caller, id: i64) -> OpsResult<()> {
 }
 
 pub(crate) async fn set_default(db: &Db, by: &Caller, id: i64) -> OpsResult<Template> {
+    // Templates dress every desk's mail: a caller limited to some lists changes none.
+    by.require_every_list(crate::ops::access::Permission::TemplatesManage)?;
     let template = get(db, id).await?;
     if template.template_type != TemplateType::Campaign {
         return Err(OpsError::Invalid(

@@ -3,7 +3,7 @@
 
 use super::access::Caller;
 use super::audit::Change;
-use super::subscribers::Touches;
+use super::subscribers::{Touches, require_readers};
 use crate::db::deliveries::{self, NewTx};
 use crate::db::{self, Db};
 use crate::domain::{ContentType, EmailAddress, Invalid, TemplateType};
@@ -68,6 +68,10 @@ pub(crate) async fn send(
             "name a recipient: subscriber_email(s) or subscriber_id(s)".into(),
         ));
     }
+    // Addresses mailed without a lookup could be any desk's readers, blocklisted ones too.
+    if request.mode != SubscriberMode::Default {
+        by.require_every_list(super::access::Permission::TxSend)?;
+    }
     if request.recipients.len() > MAX_RECIPIENTS {
         return Err(OpsError::Invalid(format!(
             "at most {MAX_RECIPIENTS} recipients per request"
@@ -100,10 +104,7 @@ pub(crate) async fn send(
 
     let mut messages = Vec::with_capacity(request.recipients.len());
     for recipient in &request.recipients {
-        let found = resolve(db, recipient, request.mode).await?;
-        if let Some(id) = found.subscriber_id {
-            super::subscribers::require_readers(db, by, &[id], Touches::Shared).await?;
-        }
+        let found = resolve(db, by, recipient, request.mode).await?;
         let (rendered, _) = compose::render_for(
             &compiled,
             &kit.links,
@@ -171,7 +172,12 @@ fn seal(kit: &MailKit, letter: &Letter<'_>) -> OpsResult<Sealed> {
         .map_err(|e| OpsError::Internal(e.into()))
 }
 
-async fn resolve(db: &Db, recipient: &TxRecipient, mode: SubscriberMode) -> OpsResult<Resolved> {
+async fn resolve(
+    db: &Db,
+    by: &Caller,
+    recipient: &TxRecipient,
+    mode: SubscriberMode,
+) -> OpsResult<Resolved> {
     let found = match (recipient, mode) {
         (TxRecipient::Id(id), SubscriberMode::External) => {
             return Err(OpsError::Invalid(format!(
@@ -184,6 +190,15 @@ async fn resolve(db: &Db, recipient: &TxRecipient, mode: SubscriberMode) -> OpsR
             let email = parse(address)?;
             db::subscribers::get_by_email(db, &email).await?
         }
+    };
+    // A reader the caller cannot change is no reader to them: the answer is the same as for
+    // an address no reader has, so it tells nothing of other desks' readers.
+    let found = match found {
+        Some(s) if !by.reaches_all_lists() => {
+            let reach = require_readers(db, by, &[s.id], Touches::Shared).await;
+            reach.is_ok().then_some(s)
+        }
+        other => other,
     };
     match (found, recipient, mode) {
         (Some(s), _, _) => {

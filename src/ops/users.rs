@@ -130,8 +130,11 @@ pub(crate) async fn create_api_user(
     by: &Caller,
     name: &str,
     role: Role,
+    lists: Lists,
 ) -> OpsResult<(i64, String)> {
+    check_limits(db, role.as_str(), &lists).await?;
     let (id, token) = insert_api_user(db, name, role).await?;
+    limit_new_account(db, by, Account::Api(id), lists).await?;
     let state = serde_json::json!({"name": name, "role": role.as_str()});
     audit::record(
         db,
@@ -285,10 +288,13 @@ pub(crate) async fn invite(
     by: &Caller,
     username: &str,
     role: Role,
+    lists: Lists,
 ) -> OpsResult<(i64, Password)> {
+    check_limits(db, role.as_str(), &lists).await?;
     let password = Password::generate();
     let id = create_user(db, by, username, &password, role).await?;
     users::require_password_change(db, id).await?;
+    limit_new_account(db, by, Account::User(id), lists).await?;
     Ok((id, password))
 }
 
@@ -490,6 +496,26 @@ pub(crate) async fn all_list_limits(
         .into_iter()
         .map(|(id, rows)| Ok((id, Lists::Only(parse_limits(&rows)?))))
         .collect()
+}
+
+/// Gives a new account its limits; if that fails, the account goes again, so that no
+/// account meant to be limited is left reaching every list.
+async fn limit_new_account(db: &Db, by: &Caller, account: Account, lists: Lists) -> OpsResult<()> {
+    if lists == Lists::All {
+        return Ok(());
+    }
+    if let Err(err) = set_lists(db, by, account, lists).await {
+        match account {
+            Account::User(id) => {
+                users::change_keeping_an_admin(db, id, None).await?;
+            }
+            Account::Api(id) => {
+                users::delete_api_user(db, id).await?;
+            }
+        }
+        return Err(err);
+    }
+    Ok(())
 }
 
 /// Checks limits before they are given to an account of `role`: every list exists, and

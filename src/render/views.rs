@@ -103,6 +103,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/admin/subscriber.html"),
     ),
     (
+        "admin/bulk.html",
+        include_str!("../../templates/admin/bulk.html"),
+    ),
+    (
         "admin/subscriber-new.html",
         include_str!("../../templates/admin/subscriber-new.html"),
     ),

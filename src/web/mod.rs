@@ -40,7 +40,7 @@ type Protected = (Method, &'static str, Permission, MethodRouter<AppState>);
 #[rustfmt::skip]
 fn protected_api_routes(upload_limit: usize) -> Vec<Protected> {
     use Permission::*;
-    use api::{audit, campaigns, imports, lists, outbox, subscribers, templates, tx, users};
+    use api::{audit, bulk, campaigns, imports, lists, outbox, subscribers, templates, tx, users};
     let upload = post(imports::start).layer(DefaultBodyLimit::max(upload_limit));
     vec![
         (Method::GET, "/api/subscribers", SubscribersGet, get(subscribers::search)),
@@ -48,6 +48,9 @@ fn protected_api_routes(upload_limit: usize) -> Vec<Protected> {
         (Method::DELETE, "/api/subscribers", SubscribersManage, delete(subscribers::delete_many)),
         (Method::PUT, "/api/subscribers/lists", SubscribersManage, put(subscribers::change_lists)),
         (Method::PUT, "/api/subscribers/blocklist", SubscribersManage, put(subscribers::blocklist_many)),
+        (Method::POST, "/api/subscribers/query/delete", SubscribersManage, post(bulk::delete)),
+        (Method::PUT, "/api/subscribers/query/blocklist", SubscribersManage, put(bulk::blocklist)),
+        (Method::PUT, "/api/subscribers/query/lists", SubscribersManage, put(bulk::lists)),
         (Method::GET, "/api/subscribers/{id}", SubscribersGet, get(subscribers::get_one)),
         (Method::PUT, "/api/subscribers/{id}", SubscribersManage, put(subscribers::replace)),
         (Method::PATCH, "/api/subscribers/{id}", SubscribersManage, patch(subscribers::patch)),

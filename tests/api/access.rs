@@ -103,8 +103,14 @@ on_both_backends! {
 
         let everyone = call(&app, &desk, Method::GET, "/api/subscribers?per_page=all", None).await;
         assert_eq!(expect_status(everyone, 200).await["data"]["total"], 2, "a whole-list answer is limited too");
+        // Filters say nothing of other desks' lists: naming one is refused, and a status
+        // counts only on the caller's lists.
         let filtered = call(&app, &desk, Method::GET, &format!("/api/subscribers?list_id={}&per_page=50", n.politics), None).await;
-        assert_eq!(expect_status(filtered, 200).await["data"]["total"], 1, "only the shared reader, seen through sports");
+        assert_eq!(filtered.status(), StatusCode::FORBIDDEN);
+        let unsubscribe = json!({"ids": [n.both], "action": "unsubscribe", "target_list_ids": [n.politics]});
+        expect_status(app.put_json("/api/subscribers/lists", &unsubscribe).await, 200).await;
+        let by_status = call(&app, &desk, Method::GET, "/api/subscribers?subscription_status=unsubscribed&per_page=50", None).await;
+        assert_eq!(expect_status(by_status, 200).await["data"]["total"], 0, "an unsubscription from politics is not seen");
 
         assert_eq!(call(&app, &desk, Method::GET, &format!("/api/subscribers/{}", n.voter), None).await.status(), StatusCode::NOT_FOUND);
         assert_eq!(call(&app, &desk, Method::GET, &format!("/api/subscribers/{}/export", n.voter), None).await.status(), StatusCode::NOT_FOUND);
@@ -151,8 +157,12 @@ on_both_backends! {
 
         // Deleting or blocklisting a reader another desk shares is that desk's business too.
         let shared = app.create_subscriber(json!({"email": "paylasilan@okur.example", "name": "P", "lists": [n.sports, n.politics]})).await;
-        refused(call(&app, &desk, Method::DELETE, &format!("/api/subscribers/{shared}"), None).await, format!("list:manage is required on list {}", n.politics)).await;
-        refused(call(&app, &desk, Method::PUT, &format!("/api/subscribers/{shared}/blocklist"), None).await, format!("list:manage is required on list {}", n.politics)).await;
+        // The refusal does not name the hidden list the reader is also on.
+        refused(call(&app, &desk, Method::DELETE, &format!("/api/subscribers/{shared}"), None).await, "subscribers:manage is required on every list".into()).await;
+        refused(call(&app, &desk, Method::PUT, &format!("/api/subscribers/{shared}/blocklist"), None).await, "subscribers:manage is required on every list".into()).await;
+        // A status holds on every list: disabling would silence the reader for every desk.
+        let disabled = json!({"status": "disabled"});
+        refused(call(&app, &desk, Method::PATCH, &format!("/api/subscribers/{shared}"), Some(disabled)).await, "subscribers:manage is required on every list".into()).await;
         assert_eq!(call(&app, &desk, Method::DELETE, &format!("/api/subscribers/{}", n.fan), None).await.status(), StatusCode::OK);
         let moved = json!({"ids": [shared], "action": "add", "target_list_ids": [n.culture]});
         refused(call(&app, &desk, Method::PUT, "/api/subscribers/lists", Some(moved)).await, format!("list:manage is required on list {}", n.culture)).await;
@@ -172,11 +182,24 @@ on_both_backends! {
         let seen = expect_status(call(&app, &desk, Method::GET, "/api/campaigns?per_page=50", None).await, 200).await;
         assert_eq!(seen["data"]["total"], 2, "its own and the shared one: {seen}");
         assert_eq!(call(&app, &desk, Method::GET, &format!("/api/campaigns/{politics_only}"), None).await.status(), StatusCode::NOT_FOUND);
-        refused(call(&app, &desk, Method::PUT, &format!("/api/campaigns/{both_desks}/status"), Some(json!({"status": "running"}))).await, format!("list:manage is required on list {}", n.politics)).await;
+        refused(call(&app, &desk, Method::PUT, &format!("/api/campaigns/{both_desks}/status"), Some(json!({"status": "running"}))).await, "campaigns:manage is required on every list".into()).await;
 
-        // The outbox holds every reader's mail.
+        // What concerns every list: the outbox, consents of every list, imports (which match
+        // every reader's address), templates, confirming (which lifts a suppression),
+        // mail to addresses looked up nowhere.
         refused(call(&app, &desk, Method::GET, "/api/outbox", None).await, "outbox:get is required on every list".into()).await;
         refused(call(&app, &desk, Method::GET, "/api/consents", None).await, "subscribers:get is required on every list".into()).await;
+        refused(call(&app, &desk, Method::GET, "/api/import/subscribers", None).await, "subscribers:import is required on every list".into()).await;
+        refused(call(&app, &desk, Method::GET, "/api/import/subscribers/logs", None).await, "subscribers:import is required on every list".into()).await;
+        refused(call(&app, &desk, Method::DELETE, "/api/import/subscribers", None).await, "subscribers:import is required on every list".into()).await;
+        let templates = expect_status(app.get("/api/templates").await, 200).await;
+        let template = templates["data"][0]["id"].as_i64().unwrap();
+        refused(call(&app, &desk, Method::PUT, &format!("/api/templates/{template}/default"), None).await, "templates:manage is required on every list".into()).await;
+        let uuid = expect_status(app.get(&format!("/api/subscribers/{shared}")).await, 200).await["data"]["uuid"].as_str().unwrap().to_owned();
+        let confirm = app.client.post(format!("{}/subscription/optin/{uuid}?confirm=true", app.url)).header("Authorization", &desk).send().await.unwrap();
+        refused(confirm, "subscribers:manage is required on every list".into()).await;
+        let external = json!({"subscriber_email": "secmen@okur.example", "subscriber_mode": "external", "template_id": template});
+        refused(call(&app, &desk, Method::POST, "/api/tx", Some(external)).await, "tx:send is required on every list".into()).await;
     }
 }
 
@@ -248,5 +271,47 @@ on_both_backends! {
         // Every list again: the admin's choice takes effect at the next request.
         admin.post(&format!("/admin/users/{id}/lists"), &[("scope", "all")]).await;
         assert!(editor.get("/admin/subscribers").await.text().await.unwrap().contains("secmen@okur.example"));
+    }
+}
+
+on_both_backends! {
+    async fn a_limited_program_never_renders_or_mails_another_desks_reader_as_themselves(app) {
+        let n = newsroom(&app).await;
+        let hidden = app.create_subscriber(json!({"email": "gizli@okur.example", "name": "Hidden Reader", "lists": [n.politics], "attribs": {"city": "Hakkari"}})).await;
+        let desk = limited_program(&app, "spor-masasi", json!([{"id": n.sports, "permissions": ["list:get", "list:manage"]}])).await;
+        let body = json!({"name": "Maç özeti", "subject": "Dün akşam", "lists": [n.sports], "content_type": "markdown", "body": "Merhaba {{ subscriber.name }}"});
+        let campaign = expect_status(call(&app, &desk, Method::POST, "/api/campaigns", Some(body)).await, 200).await["data"]["id"].as_i64().unwrap();
+
+        // A test to another desk's reader goes out with the sample reader's values.
+        let test = json!({"subscribers": ["gizli@okur.example"]});
+        expect_status(call(&app, &desk, Method::POST, &format!("/api/campaigns/{campaign}/test"), Some(test)).await, 200).await;
+        let mut id = None;
+        for _ in 0..100 {
+            let outbox = expect_status(app.get("/api/outbox?to=gizli@okur.example").await, 200).await;
+            id = outbox["data"]["results"][0]["id"].as_i64();
+            if id.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let id = id.expect("the test mail reaches the outbox");
+        let raw = expect_status(app.get(&format!("/api/outbox/{id}")).await, 200).await["data"]["raw"].as_str().unwrap().to_owned();
+        assert!(!raw.contains("Hidden Reader") && raw.contains("Merhaba Reader"), "{raw}");
+
+        // Transactional mail: another desk's reader and no reader get the same answer.
+        let tx = expect_status(app.post_json("/api/templates", &json!({"name": "Makbuz", "type": "tx", "subject": "Makbuz", "body": "Merhaba {{ subscriber.name }}"})).await, 200).await["data"]["id"].as_i64().unwrap();
+        let answer = |email: &str| call(&app, &desk, Method::POST, "/api/tx", Some(json!({"subscriber_email": email, "template_id": tx})));
+        let to_hidden = answer("gizli@okur.example").await;
+        assert_eq!(to_hidden.status(), StatusCode::BAD_REQUEST);
+        let hidden_message = to_hidden.json::<Value>().await.unwrap()["message"].as_str().unwrap().replace("gizli", "X");
+        let to_nobody = answer("yok@okur.example").await;
+        let nobody_message = to_nobody.json::<Value>().await.unwrap()["message"].as_str().unwrap().replace("yok", "X");
+        assert_eq!(hidden_message, nobody_message, "nothing tells the two apart");
+        assert_eq!(app.get(&format!("/api/subscribers/{hidden}")).await.status(), StatusCode::OK);
+
+        // A preview of a campaign to lists the program cannot all see uses the sample reader.
+        let both = create_campaign(&app, &[n.sports, n.politics], json!({"body": "Merhaba {{ subscriber.name }}"})).await;
+        let preview = call(&app, &desk, Method::GET, &format!("/api/campaigns/{both}/preview"), None).await.text().await.unwrap();
+        assert!(preview.contains("Merhaba Reader"), "{preview}");
     }
 }

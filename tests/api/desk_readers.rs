@@ -147,3 +147,67 @@ on_both_backends! {
         assert_eq!(reader(&app, shared).await["status"], "enabled");
     }
 }
+
+on_both_backends! {
+    async fn readers_found_by_a_filter_are_changed_together_once_their_number_is_confirmed(app) {
+        let news = app.create_list("Gündem", "single").await;
+        let sports = app.create_list("Spor", "single").await;
+        for (email, city) in [("van1@okur.example", "Van"), ("van2@okur.example", "Van"), ("izmir@okur.example", "İzmir")] {
+            app.create_subscriber(json!({"email": email, "name": email, "lists": [news], "attribs": {"city": city}})).await;
+        }
+        let mut desk = admin(&app).await;
+        let query = "subscribers.attribs->>'city' = 'Van'";
+        let page = desk.get(&format!("/admin/subscribers?query={}", crate::helpers::urlencode(query))).await.text().await.unwrap();
+        assert!(page.contains("action=\"/admin/subscribers/bulk\""), "the page offers the bulk form");
+
+        // Asking changes nothing and says how many.
+        let ask = format!("/admin/subscribers/bulk?query={}&action=add&target_list={sports}", crate::helpers::urlencode(query));
+        let confirm = desk.get(&ask).await.text().await.unwrap();
+        assert!(confirm.contains("Add 2 readers to Spor"), "{confirm}");
+        assert_eq!(expect_status(app.get(&format!("/api/subscribers?list_id={sports}")).await, 200).await["data"]["total"], 0);
+
+        let sports_id = sports.to_string();
+        let fields = |count: &'static str| vec![("query", query), ("action", "add"), ("target_list", sports_id.as_str()), ("count", count)];
+        // A number that no longer holds is asked again.
+        let stale = desk.post("/admin/subscribers/bulk", &fields("5")).await;
+        assert_eq!(stale.status(), StatusCode::CONFLICT);
+        assert!(stale.text().await.unwrap().contains("has changed"));
+        let done = desk.post("/admin/subscribers/bulk", &fields("2")).await;
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        assert!(location(&done).ends_with("&done=bulk"), "{}", location(&done));
+        assert_eq!(expect_status(app.get(&format!("/api/subscribers?list_id={sports}")).await, 200).await["data"]["total"], 2);
+
+        let delete = vec![("query", query), ("action", "delete"), ("count", "2")];
+        assert_eq!(desk.post("/admin/subscribers/bulk", &delete).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(expect_status(app.get("/api/subscribers").await, 200).await["data"]["total"], 1);
+        let audit = expect_status(app.get("/api/audit?object=subscriber&per_page=50").await, 200).await;
+        assert!(audit["data"]["results"].as_array().unwrap().iter().any(|e| e["after"]["query"].as_str().is_some_and(|q| q.contains("Van")) && e["after"]["readers"] == 2), "{audit}");
+    }
+}
+
+on_both_backends! {
+    async fn listmonks_query_endpoints_act_on_every_match_and_refuse_an_empty_query_without_all(app) {
+        let news = app.create_list("Gündem", "single").await;
+        let sports = app.create_list("Spor", "single").await;
+        for i in 0..4 {
+            let city = if i < 2 { "Van" } else { "Muş" };
+            app.create_subscriber(json!({"email": format!("okur{i}@okur.example"), "lists": [news], "attribs": {"city": city}})).await;
+        }
+        let van = "subscribers.attribs->>'city' = 'Van'";
+        let lists = json!({"query": van, "action": "add", "target_list_ids": [sports], "status": "confirmed"});
+        expect_status(app.put_json("/api/subscribers/query/lists", &lists).await, 200).await;
+        assert_eq!(expect_status(app.get(&format!("/api/subscribers?list_id={sports}")).await, 200).await["data"]["total"], 2);
+        expect_status(app.put_json("/api/subscribers/query/blocklist", &json!({"query": van})).await, 200).await;
+        let blocked = expect_status(app.get("/api/subscribers?query=subscribers.status%3D'blocklisted'").await, 200).await;
+        assert_eq!(blocked["data"]["total"], 2);
+
+        let empty = app.post_json("/api/subscribers/query/delete", &json!({"query": ""})).await;
+        assert_eq!(empty.status(), StatusCode::BAD_REQUEST, "an empty query acts on no one without all");
+        let bad = app.post_json("/api/subscribers/query/delete", &json!({"query": "password_hash = 'x'"})).await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        expect_status(app.post_json("/api/subscribers/query/delete", &json!({"query": van})).await, 200).await;
+        assert_eq!(expect_status(app.get("/api/subscribers").await, 200).await["data"]["total"], 2);
+        expect_status(app.post_json("/api/subscribers/query/delete", &json!({"all": true, "list_ids": [news]})).await, 200).await;
+        assert_eq!(expect_status(app.get("/api/subscribers").await, 200).await["data"]["total"], 0);
+    }
+}

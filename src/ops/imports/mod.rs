@@ -22,7 +22,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 
-use super::access::{Caller, ListAccess, Permission};
+use super::access::{Caller, Permission};
 use super::audit::{self, Change};
 use super::{OpsError, OpsResult, lists::require_all};
 use crate::db::imports::{self, BatchPlan, ImportRow};
@@ -254,13 +254,23 @@ async fn run_import(
     })
 }
 
-/// The latest import run, if there was one.
-pub(crate) async fn latest(db: &Db) -> OpsResult<Option<ImportRun>> {
+/// The latest import run, if there was one. Imports concern every list (see
+/// [`start_in_background`]), so their runs are for callers limited to none.
+///
+/// # Errors
+/// `ForbiddenAllLists`.
+pub(crate) async fn latest(db: &Db, by: &Caller) -> OpsResult<Option<ImportRun>> {
+    by.require_every_list(Permission::SubscribersImport)?;
     Ok(imports::latest_run(db).await?)
 }
 
-/// The rows the latest run refused, with their line and reason.
-pub(crate) async fn latest_refusals(db: &Db) -> OpsResult<Vec<RowError>> {
+/// The rows the latest run refused, with their line and reason (their addresses among
+/// them).
+///
+/// # Errors
+/// `ForbiddenAllLists`.
+pub(crate) async fn latest_refusals(db: &Db, by: &Caller) -> OpsResult<Vec<RowError>> {
+    by.require_every_list(Permission::SubscribersImport)?;
     match imports::latest_run(db).await? {
         Some(run) => Ok(imports::logs(db, run.id).await?),
         None => Ok(Vec::new()),
@@ -275,6 +285,7 @@ pub(crate) async fn refusals(db: &Db, run_id: i64) -> OpsResult<Vec<RowError>> {
 /// Asks a running import to stop after its current batch, or, when none runs, forgets the
 /// finished ones. Returns the latest run as it now stands.
 pub(crate) async fn stop_or_clear(db: &Db, by: &Caller) -> OpsResult<Option<ImportRun>> {
+    by.require_every_list(Permission::SubscribersImport)?;
     match imports::latest_run(db).await? {
         Some(run) if run.status == ImportRunStatus::Importing => {
             imports::request_stop(db, run.id).await?;
@@ -342,12 +353,10 @@ pub(crate) async fn start_in_background(
     upload: Upload,
     options: ImportOptions,
 ) -> OpsResult<ImportRun> {
-    // An import adds readers to lists; blocklisting or overwriting acts on readers that
-    // other desks share, so a caller limited to some lists does neither.
-    by.require_lists(&options.list_ids, ListAccess::Manage)?;
-    if options.mode == ImportMode::Blocklist || options.overwrite {
-        by.require_every_list(Permission::SubscribersImport)?;
-    }
+    // An import matches its addresses against every reader, whichever lists they are on,
+    // and subscribes, overwrites or blocklists those it finds: a caller limited to some
+    // lists would reach other desks' readers through it, so imports need no limits.
+    by.require_every_list(Permission::SubscribersImport)?;
     let plan = plan(db, &options).await?;
     let mut task = background.0.lock().await;
     if imports::latest_run(db)

@@ -9,7 +9,7 @@ use crate::db;
 use crate::db::signup as store;
 use crate::domain::{EmailAddress, Lang, Subscriber, SubscriberStatus, Timestamp, TokenPurpose};
 use crate::mail::tokens::ExpiringToken;
-use crate::ops::access::{Caller, ListAccess};
+use crate::ops::access::Caller;
 use crate::ops::audit::{self, Change};
 use crate::ops::subscribers::{Touches, require_readers};
 use crate::ops::{OpsError, OpsResult};
@@ -298,29 +298,17 @@ impl Readers {
         let subscriber = db::subscribers::get_by_uuid(&self.db, subscriber)
             .await?
             .ok_or(OpsError::NotFound("subscriber"))?;
-        require_readers(&self.db, by, &[subscriber.id], Touches::Shared).await?;
+        // Confirming lifts the address's suppression (a hard bounce, a complaint) for every
+        // list, so it is for a caller limited to none.
+        by.require_every_list(crate::ops::access::Permission::SubscribersManage)?;
         let all = db::subscribers::subscriptions_of(&self.db, &[subscriber.id]).await?;
-        let mut ids: Vec<i64> = all
+        let ids: Vec<i64> = all
             .iter()
             .filter(|s| lists.contains(&s.list.uuid))
             .map(|s| s.list.id)
             .collect();
         if !lists.is_empty() && ids.is_empty() {
             return Ok(0);
-        }
-        if !by.reaches_all_lists() {
-            if lists.is_empty() {
-                // Every waiting list the caller manages: no list is an empty list here.
-                ids = all
-                    .iter()
-                    .map(|s| s.list.id)
-                    .filter(|l| by.lists.allows(*l, ListAccess::Manage))
-                    .collect();
-                if ids.is_empty() {
-                    return Ok(0);
-                }
-            }
-            by.require_lists(&ids, ListAccess::Manage)?;
         }
         let hash = self.kit.signer.address_hash(subscriber.email.as_str());
         let confirmed =

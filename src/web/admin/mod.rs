@@ -65,6 +65,8 @@ fn desk_routes() -> Vec<DeskRoute> {
         (Method::GET, "/admin/subscribers", Some(Permission::SubscribersGet), get(subscribers::search)),
         (Method::POST, "/admin/subscribers", Some(Permission::SubscribersManage), post(reader::add)),
         (Method::GET, "/admin/subscribers/new", Some(Permission::SubscribersManage), get(reader::new_form)),
+        (Method::GET, "/admin/subscribers/bulk", Some(Permission::SubscribersManage), get(reader::bulk_confirm)),
+        (Method::POST, "/admin/subscribers/bulk", Some(Permission::SubscribersManage), post(reader::bulk_apply)),
         (Method::GET, "/admin/subscribers/{id}", Some(Permission::SubscribersGet), get(reader::one)),
         (Method::POST, "/admin/subscribers/{id}", Some(Permission::SubscribersManage), post(reader::edit)),
         (Method::GET, "/admin/subscribers/{id}/export", Some(Permission::SubscribersGet), get(reader::export)),

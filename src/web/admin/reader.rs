@@ -12,13 +12,17 @@ use serde_json::json;
 
 use super::login::internal;
 use super::{Desk, page};
-use crate::domain::{Attribs, EmailAddress, SubscriberName, SubscriberStatus, SubscriptionStatus};
+use crate::domain::{
+    Attribs, EmailAddress, ListAction, SubscriberName, SubscriberStatus, SubscriptionStatus,
+};
 use crate::i18n;
 use crate::ops::OpsError;
 use crate::ops::access::{ListAccess, Permission};
 use crate::ops::lists as lists_ops;
 use crate::ops::reader::Resent;
-use crate::ops::subscribers::{self as ops, NewSubscriber, SubscriberChanges, SubscriberFields};
+use crate::ops::subscribers::{
+    self as ops, BulkAction, Matching, NewSubscriber, SubscriberChanges, SubscriberFields,
+};
 use crate::web::state::AppState;
 
 fn date(at: crate::domain::Timestamp) -> String {
@@ -427,6 +431,198 @@ pub(crate) async fn add(
                 preconfirm,
             )
             .await
+        }
+    }
+}
+
+/// The readers page's bulk form: the filter of the page, an action and its list.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct BulkForm {
+    #[serde(flatten)]
+    filter: crate::web::api::subscribers::SearchParams,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    target_list: Option<String>,
+    /// The count the user confirmed; the action runs only if it still holds.
+    #[serde(default)]
+    count: Option<String>,
+}
+
+impl BulkForm {
+    fn action(&self) -> Result<BulkAction, OpsError> {
+        Ok(match self.action.as_str() {
+            "delete" => BulkAction::Delete,
+            "blocklist" => BulkAction::Blocklist,
+            "add" => BulkAction::Lists(ListAction::Add(SubscriptionStatus::Confirmed)),
+            "remove" => BulkAction::Lists(ListAction::Remove),
+            "unsubscribe" => BulkAction::Lists(ListAction::Unsubscribe),
+            other => return Err(OpsError::Invalid(format!("unknown action '{other}'"))),
+        })
+    }
+
+    fn lists(&self) -> Result<Vec<i64>, OpsError> {
+        match self.target_list.as_deref().map(str::trim) {
+            None | Some("") => Ok(Vec::new()),
+            Some(text) => text
+                .parse()
+                .map(|id| vec![id])
+                .map_err(|_| OpsError::Invalid(format!("'{text}' names no list"))),
+        }
+    }
+}
+
+/// Asks to confirm a bulk action: what it does, to how many readers. Changes nothing.
+pub(crate) async fn bulk_confirm(
+    State(state): State<AppState>,
+    desk: Desk,
+    crate::web::extract::Query(form): crate::web::extract::Query<BulkForm>,
+) -> Response {
+    bulk_page(&state, &desk, StatusCode::OK, &form, None).await
+}
+
+async fn bulk_page(
+    state: &AppState,
+    desk: &Desk,
+    status: StatusCode,
+    form: &BulkForm,
+    note: Option<String>,
+) -> Response {
+    let lang = desk.lang;
+    let checked = async {
+        let action = form.action()?;
+        let lists = form.lists()?;
+        if matches!(action, BulkAction::Lists(_)) && lists.is_empty() {
+            return Err(OpsError::Invalid(
+                i18n::text(lang, "desk.bulk.choose_list").to_owned(),
+            ));
+        }
+        let query = form
+            .filter
+            .to_query(None, 0)
+            .map_err(|e| OpsError::Invalid(e.to_string()))?;
+        let count = ops::count_matching(&state.db, &desk.staff.caller(), &query).await?;
+        let list_name = match lists.first() {
+            Some(id) => Some(
+                lists_ops::get(&state.db, &desk.staff.caller(), *id)
+                    .await?
+                    .list
+                    .name,
+            ),
+            None => None,
+        };
+        Ok((count, list_name))
+    };
+    let (count, list_name) = match checked.await {
+        Ok(found) => found,
+        Err(OpsError::Internal(err)) => return internal(&OpsError::Internal(err)),
+        Err(err) => {
+            let text = err.to_string();
+            return page(
+                state,
+                Some(desk),
+                lang,
+                StatusCode::BAD_REQUEST,
+                "admin/bulk.html",
+                "desk.bulk.title",
+                json!({"error": text, "count": 0, "back": back_link(form)}),
+            );
+        }
+    };
+    let what = i18n::text(lang, &format!("desk.bulk.do_{}", form.action))
+        .replace("{n}", &count.to_string())
+        .replace("{list}", list_name.as_deref().unwrap_or_default());
+    page(
+        state,
+        Some(desk),
+        lang,
+        status,
+        "admin/bulk.html",
+        "desk.bulk.title",
+        json!({
+            "note": note,
+            "what": what,
+            "count": count,
+            "described": form.filter.describe(),
+            "action": form.action,
+            "target_list": form.target_list,
+            "filter": form.filter,
+            "danger": matches!(form.action.as_str(), "delete" | "blocklist"),
+            "back": back_link(form),
+        }),
+    )
+}
+
+/// The readers page with the same filter.
+fn back_link(form: &BulkForm) -> String {
+    let mut pairs = form_urlencoded::Serializer::new(String::new());
+    let f = &form.filter;
+    for (key, value) in [
+        ("search", &f.search),
+        ("query", &f.query),
+        ("list_id", &f.list_id),
+        ("subscription_status", &f.subscription_status),
+    ] {
+        pairs.append_pair(key, value.as_deref().unwrap_or_default());
+    }
+    format!("/admin/subscribers?{}", pairs.finish())
+}
+
+/// Runs a confirmed bulk action, if the number of readers is still the one confirmed;
+/// otherwise asks again with the new number.
+pub(crate) async fn bulk_apply(
+    State(state): State<AppState>,
+    desk: Desk,
+    Form(form): Form<BulkForm>,
+) -> Response {
+    let caller = desk.staff.caller();
+    let applied = async {
+        let action = form.action()?;
+        let lists = form.lists()?;
+        let query = form
+            .filter
+            .to_query(None, 0)
+            .map_err(|e| OpsError::Invalid(e.to_string()))?;
+        let now = ops::count_matching(&state.db, &caller, &query).await?;
+        if form.count.as_deref() != Some(now.to_string().as_str()) {
+            return Ok(None);
+        }
+        let described = form.filter.describe();
+        let matching = Matching {
+            query: &query,
+            described: if described.is_empty() {
+                "every reader"
+            } else {
+                &described
+            },
+        };
+        Ok(Some(
+            ops::act_on_matching(&state.db, &caller, matching, action, &lists).await?,
+        ))
+    };
+    match applied.await {
+        Ok(Some(_)) => Redirect::to(&format!("{}&done=bulk", back_link(&form))).into_response(),
+        Ok(None) => {
+            let note = i18n::text(desk.lang, "desk.bulk.changed").to_owned();
+            bulk_page(&state, &desk, StatusCode::CONFLICT, &form, Some(note)).await
+        }
+        Err(OpsError::Internal(err)) => internal(&OpsError::Internal(err)),
+        Err(err) => {
+            let status = match err {
+                OpsError::Forbidden(_)
+                | OpsError::ForbiddenList { .. }
+                | OpsError::ForbiddenAllLists(_) => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            page(
+                &state,
+                Some(&desk),
+                desk.lang,
+                status,
+                "admin/bulk.html",
+                "desk.bulk.title",
+                json!({"error": err.to_string(), "count": 0, "back": back_link(&form)}),
+            )
         }
     }
 }

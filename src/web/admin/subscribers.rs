@@ -37,8 +37,11 @@ pub(crate) async fn search(
     Query(done): Query<Done>,
 ) -> Response {
     let lang = desk.lang;
-    let notice = (done.done.as_deref() == Some("deleted"))
-        .then(|| i18n::text(lang, "desk.readers.done_deleted").to_owned());
+    let notice = done
+        .done
+        .as_deref()
+        .filter(|d| ["deleted", "bulk"].contains(d))
+        .map(|d| i18n::text(lang, &format!("desk.readers.done_{d}")).to_owned());
     let may_add = desk
         .staff
         .caller()
@@ -55,6 +58,15 @@ pub(crate) async fn search(
         Ok(lists) => lists,
         Err(err) => return internal(&err),
     };
+    let manageable = match lists_ops::all(&state.db, &desk.staff.caller(), ListAccess::Manage).await
+    {
+        Ok(lists) => lists,
+        Err(err) => return internal(&err),
+    };
+    let bulk_actions: Vec<_> = ["add", "remove", "unsubscribe", "blocklist", "delete"]
+        .iter()
+        .map(|a| json!({"value": a, "label": i18n::text(lang, &format!("desk.bulk.action_{a}"))}))
+        .collect();
     let list_options: Vec<_> = lists
         .iter()
         .map(|l| json!({"id": l.id.to_string(), "name": l.name}))
@@ -69,6 +81,8 @@ pub(crate) async fn search(
         "lists": list_options,
         "notice": notice,
         "may_add": may_add,
+        "manageable": manageable.iter().map(|l| json!({"id": l.id, "name": l.name})).collect::<Vec<_>>(),
+        "bulk_actions": bulk_actions,
         "results": [],
         "total": 0,
     });

@@ -220,7 +220,7 @@ pub(crate) async fn invite(
         Err(err) => return refused(&state, &desk, err).await,
     };
     let username = form.username.trim();
-    match ops::invite(&state.db, &desk.staff.caller(), username, role).await {
+    match ops::invite(&state.db, &desk.staff.caller(), username, role, Lists::All).await {
         Ok((_, password)) => shown_once(
             &state,
             &desk,
@@ -314,7 +314,7 @@ pub(crate) async fn add_api_user(
         Err(err) => return refused(&state, &desk, err).await,
     };
     let name = form.name.trim();
-    match ops::create_api_user(&state.db, &desk.staff.caller(), name, role).await {
+    match ops::create_api_user(&state.db, &desk.staff.caller(), name, role, Lists::All).await {
         Ok((_, token)) => shown_once(
             &state,
             &desk,

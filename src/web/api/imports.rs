@@ -74,13 +74,17 @@ fn default_mode() -> ImportMode {
 /// `GET /api/import/subscribers`
 pub(crate) async fn status(
     State(state): State<AppState>,
+    Acting(by): Acting,
 ) -> Result<Json<Data<ImportStatus>>, ApiError> {
-    Ok(data(ops::latest(&state.db).await?.into()))
+    Ok(data(ops::latest(&state.db, &by).await?.into()))
 }
 
 /// `GET /api/import/subscribers/logs`: one line per refused row.
-pub(crate) async fn logs(State(state): State<AppState>) -> Result<Json<Data<String>>, ApiError> {
-    let lines: Vec<String> = ops::latest_refusals(&state.db)
+pub(crate) async fn logs(
+    State(state): State<AppState>,
+    Acting(by): Acting,
+) -> Result<Json<Data<String>>, ApiError> {
+    let lines: Vec<String> = ops::latest_refusals(&state.db, &by)
         .await?
         .into_iter()
         .map(|e| format!("line {}: {}", e.line, e.reason))

@@ -2,6 +2,7 @@
 //! paginated results as `{"results", "query", "search", "total", "per_page", "page"}`.
 
 pub(crate) mod audit;
+pub(crate) mod bulk;
 pub(crate) mod campaigns;
 pub(crate) mod health;
 pub(crate) mod imports;

@@ -119,6 +119,25 @@ fn parse_id(text: &str, what: &str) -> Result<i64, ApiError> {
 }
 
 impl SearchParams {
+    /// The filter in words, for the audit log of an action on every reader it matches.
+    pub(crate) fn describe(&self) -> String {
+        [
+            ("query", &self.query),
+            ("search", &self.search),
+            ("list_id", &self.list_id),
+            ("subscription_status", &self.subscription_status),
+        ]
+        .iter()
+        .filter_map(|(name, value)| {
+            value
+                .as_deref()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| format!("{name}={v}"))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+    }
+
     /// The query these parameters describe, for `page`; the API and the desk's readers page
     /// read the same parameters the same way.
     pub(crate) fn to_query(

@@ -139,11 +139,7 @@ pub(crate) async fn create(
 ) -> Result<Json<Data<Invited>>, ApiError> {
     let role: Role = body.role.parse()?;
     let lists = limits(body.lists)?;
-    ops::check_limits(&state.db, role.as_str(), &lists).await?;
-    let (id, password) = ops::invite(&state.db, &by, body.username.trim(), role).await?;
-    if lists != Lists::All {
-        ops::set_lists(&state.db, &by, Account::User(id), lists).await?;
-    }
+    let (id, password) = ops::invite(&state.db, &by, body.username.trim(), role, lists).await?;
     Ok(data(Invited {
         id,
         username: body.username.trim().to_owned(),
@@ -279,12 +275,8 @@ pub(crate) async fn create_api_user(
 ) -> Result<Json<Data<Token>>, ApiError> {
     let role: Role = body.role.parse()?;
     let lists = limits(body.lists)?;
-    ops::check_limits(&state.db, role.as_str(), &lists).await?;
     let name = body.name.trim().to_owned();
-    let (id, token) = ops::create_api_user(&state.db, &by, &name, role).await?;
-    if lists != Lists::All {
-        ops::set_lists(&state.db, &by, Account::Api(id), lists).await?;
-    }
+    let (id, token) = ops::create_api_user(&state.db, &by, &name, role, lists).await?;
     Ok(data(Token { id, name, token }))
 }
 
