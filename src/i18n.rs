@@ -429,6 +429,8 @@ catalog! {
     "desk.readers.find" => ("Find", "Bul"),
     "desk.readers.count" => ("{n} readers match.", "{n} okur eşleşiyor."),
     "desk.readers.none" => ("No reader matches.", "Eşleşen okur yok."),
+    "desk.readers.count_over" => ("More than {n} readers match.", "{n} okurdan fazlası eşleşiyor."),
+    "desk.readers.page" => ("page {page}", "sayfa {page}"),
     "desk.readers.since" => ("Since", "Başlangıç"),
     "desk.readers.changed" => ("Last changed", "Son değişiklik"),
     "desk.readers.pages" => ("Pages of readers", "Okur sayfaları"),

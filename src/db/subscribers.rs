@@ -209,30 +209,57 @@ pub(crate) async fn ids_matching(db: &Db, query: &SubscriberQuery) -> DbResult<V
         .map_err(DbError::from))
 }
 
-/// Subscribers matching `query`, and how many match in all.
+/// Subscribers matching `query`, and how many match in all (or up to its `count_up_to`).
 pub(crate) async fn query(db: &Db, query: &SubscriberQuery) -> DbResult<(Vec<Subscriber>, i64)> {
-    let (where_sql, params) = conditions(db.backend(), query);
-    let count_sql = format!("SELECT COUNT(*) FROM subscribers WHERE {where_sql}");
-    let order = if query.descending { "DESC" } else { "ASC" };
+    let (where_sql, mut params) = conditions(db.backend(), query);
+    let count_sql = match query.count_up_to {
+        Some(cap) => format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM subscribers WHERE {where_sql} LIMIT {cap}) AS capped"
+        ),
+        None => format!("SELECT COUNT(*) FROM subscribers WHERE {where_sql}"),
+    };
+    let count_params = params.clone();
+    // A keyset page reads from its cursor on; going back it reads the other way and turns
+    // the rows round.
+    let cursor = query
+        .past_id
+        .filter(|_| query.order_by == SubscriberOrder::Id);
+    let (select_where, descending, offset) = match cursor {
+        Some(cursor) => {
+            params.push(super::filter::Param::Int(cursor.id));
+            let descending = query.descending != cursor.back;
+            let side = if descending { "<" } else { ">" };
+            (
+                format!("{where_sql} AND subscribers.id {side} ${}", params.len()),
+                descending,
+                0,
+            )
+        }
+        None => (where_sql, query.descending, query.offset),
+    };
+    let order = if descending { "DESC" } else { "ASC" };
     let select_sql = format!(
-        "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE {where_sql} \
+        "SELECT {SUBSCRIBER_COLUMNS} FROM subscribers WHERE {select_where} \
          ORDER BY {} {order}, subscribers.id {order} LIMIT ${} OFFSET ${}",
         order_sql(query.order_by),
         params.len() + 1,
         params.len() + 2,
     );
     let limit = query.limit.unwrap_or(i64::MAX);
-    let (rows, total) = on_pool!(db, pool => {
-        let total = bind_params!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql)), &params)
+    let (mut rows, total) = on_pool!(db, pool => {
+        let total = bind_params!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql)), &count_params)
             .fetch_one(pool)
             .await?;
         let rows = bind_params!(sqlx::query_as::<_, SubscriberRow>(sqlx::AssertSqlSafe(select_sql)), &params)
             .bind(limit)
-            .bind(query.offset)
+            .bind(offset)
             .fetch_all(pool)
             .await?;
         (rows, total)
     });
+    if cursor.is_some_and(|c| c.back) {
+        rows.reverse();
+    }
     let subscribers = rows
         .into_iter()
         .map(SubscriberRow::into_subscriber)

@@ -25,7 +25,7 @@ pub use lists::{List, ListName, ListStatus, ListType, OptinKind, Tags};
 pub use reader::{PreferenceAction, SignupSource, TokenPurpose};
 pub use secret::Secret;
 pub use subscribers::{
-    Attribs, ListAction, Subscriber, SubscriberName, SubscriberOrder, SubscriberQuery,
+    Attribs, IdCursor, ListAction, Subscriber, SubscriberName, SubscriberOrder, SubscriberQuery,
     SubscriberStatus, Subscription, SubscriptionStatus, has_control_characters,
 };
 pub use time::Timestamp;

@@ -320,6 +320,19 @@ pub struct SubscriberQuery {
     pub descending: bool,
     pub limit: Option<i64>,
     pub offset: i64,
+    /// Count at most this many (a page then says "more than"): bounds the cost of a filter
+    /// that must read every reader's attributes. `None`: an exact count.
+    pub count_up_to: Option<i64>,
+    /// Keyset paging in the ID order, instead of an offset: the page after this ID, or
+    /// before it. An offset of half a million rows reads them all; a keyset reads a page.
+    pub past_id: Option<IdCursor>,
+}
+
+/// Where a keyset page starts: past `id` in the order asked, or (`back`) before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdCursor {
+    pub id: i64,
+    pub back: bool,
 }
 
 /// What to do to subscribers' memberships of some lists.

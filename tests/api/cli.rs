@@ -13,7 +13,7 @@ fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn generated_csv(rows: usize) -> String {
+pub(crate) fn generated_csv(rows: usize) -> String {
     let mut csv = String::from("email,name,attributes\n");
     for n in 0..rows {
         csv.push_str(&format!(

@@ -24,11 +24,20 @@ fn date(at: crate::domain::Timestamp) -> String {
     at.as_datetime().date().to_string()
 }
 
-/// What the page may say it has done, after a redirect.
+/// What the page may say it has done, after a redirect; and where a keyset page starts.
 #[derive(Debug, serde::Deserialize)]
 pub(crate) struct Done {
     done: Option<String>,
+    /// The next page: readers past this ID in the page's order.
+    after_id: Option<String>,
+    /// The previous page: readers before this ID.
+    before_id: Option<String>,
 }
+
+/// A filter that reads every reader's attributes or name is counted up to this many; past
+/// it the page says "more than". Counting the exact number of a million rows is what made
+/// a filtered page slow, and nobody pages through ten thousand readers.
+const COUNT_UP_TO: i64 = 10_000;
 
 pub(crate) async fn search(
     State(state): State<AppState>,
@@ -86,23 +95,27 @@ pub(crate) async fn search(
         "results": [],
         "total": 0,
     });
-    let link = |page: i64, order_by: Option<&str>, order: Option<&str>| {
-        let mut pairs = form_urlencoded::Serializer::new(String::new());
-        for (key, value) in [
-            ("search", params.search.as_deref()),
-            ("query", params.query.as_deref()),
-            ("list_id", params.list_id.as_deref()),
-            ("subscription_status", params.subscription_status.as_deref()),
-            ("order_by", order_by.or(params.order_by.as_deref())),
-            ("order", order.or(params.order.as_deref())),
-        ] {
-            if let Some(value) = value.filter(|v| !v.is_empty()) {
-                pairs.append_pair(key, value);
+    let link =
+        |page: i64, order_by: Option<&str>, order: Option<&str>, cursor: Option<(&str, i64)>| {
+            let mut pairs = form_urlencoded::Serializer::new(String::new());
+            for (key, value) in [
+                ("search", params.search.as_deref()),
+                ("query", params.query.as_deref()),
+                ("list_id", params.list_id.as_deref()),
+                ("subscription_status", params.subscription_status.as_deref()),
+                ("order_by", order_by.or(params.order_by.as_deref())),
+                ("order", order.or(params.order.as_deref())),
+            ] {
+                if let Some(value) = value.filter(|v| !v.is_empty()) {
+                    pairs.append_pair(key, value);
+                }
             }
-        }
-        pairs.append_pair("page", &page.to_string());
-        format!("/admin/subscribers?{}", pairs.finish())
-    };
+            pairs.append_pair("page", &page.to_string());
+            if let Some((name, id)) = cursor {
+                pairs.append_pair(name, &id.to_string());
+            }
+            format!("/admin/subscribers?{}", pairs.finish())
+        };
     let current_order = params.order.as_deref().unwrap_or("desc");
     let sort: serde_json::Map<String, serde_json::Value> = ["email", "name", "created_at", "id"]
         .iter()
@@ -120,7 +133,7 @@ pub(crate) async fn search(
             };
             (
                 (*column).to_owned(),
-                json!({"href": link(1, Some(column), Some(next)), "aria": aria}),
+                json!({"href": link(1, Some(column), Some(next), None), "aria": aria}),
             )
         })
         .collect();
@@ -138,15 +151,28 @@ pub(crate) async fn search(
             ctx,
         )
     };
-    let query = match params.to_query(Some(PER_PAGE), (page_number - 1).saturating_mul(PER_PAGE)) {
-        Ok(query) => query,
-        Err(err) => return refused(ctx, err.to_string()),
+    let mut query =
+        match params.to_query(Some(PER_PAGE), (page_number - 1).saturating_mul(PER_PAGE)) {
+            Ok(query) => query,
+            Err(err) => return refused(ctx, err.to_string()),
+        };
+    if query.filter.is_some() {
+        query.count_up_to = Some(COUNT_UP_TO + 1);
+    }
+    let by_id = query.order_by == crate::domain::SubscriberOrder::Id;
+    let cursor_id =
+        |text: &Option<String>| text.as_deref().and_then(|t| t.trim().parse::<i64>().ok());
+    query.past_id = match (cursor_id(&done.after_id), cursor_id(&done.before_id)) {
+        (Some(id), _) if by_id => Some(crate::domain::IdCursor { id, back: false }),
+        (None, Some(id)) if by_id => Some(crate::domain::IdCursor { id, back: true }),
+        _ => None,
     };
     let (found, total) = match ops::search(&state.db, &desk.staff.caller(), &query).await {
         Ok(found) => found,
         Err(OpsError::Invalid(message)) => return refused(ctx, message),
         Err(err) => return internal(&err),
     };
+    let found_ids: Vec<i64> = found.iter().map(|r| r.subscriber.id).collect();
     let results: Vec<_> = found
         .into_iter()
         .map(|r| {
@@ -163,13 +189,29 @@ pub(crate) async fn search(
             })
         })
         .collect();
+    let capped = query.count_up_to.is_some_and(|cap| total >= cap);
+    let total = if capped { COUNT_UP_TO } else { total };
     let pages = (total + PER_PAGE - 1) / PER_PAGE;
+    // In the ID order the neighbours are keyset pages, which cost the same at any depth.
+    let first_id = found_ids.first().copied();
+    let last_id = found_ids.last().copied();
+    let neighbour =
+        |page: i64, cursor: Option<(&str, i64)>| link(page, None, None, cursor.filter(|_| by_id));
     ctx["results"] = json!(results);
     ctx["total"] = json!(total);
+    ctx["capped"] = json!(capped);
     ctx["page"] = json!(page_number);
-    ctx["pages"] = json!(pages);
-    ctx["previous"] = json!((page_number > 1).then(|| link(page_number - 1, None, None)));
-    ctx["next"] = json!((page_number < pages).then(|| link(page_number + 1, None, None)));
+    ctx["pages"] = json!((!capped).then_some(pages));
+    ctx["previous"] = json!(
+        (page_number > 1).then(|| neighbour(page_number - 1, first_id.map(|id| ("before_id", id))))
+    );
+    let more = if capped {
+        found_ids.len() as i64 == PER_PAGE
+    } else {
+        page_number < pages
+    };
+    ctx["next"] =
+        json!(more.then(|| neighbour(page_number + 1, last_id.map(|id| ("after_id", id)))));
     page(
         &state,
         Some(&desk),

@@ -177,6 +177,8 @@ impl SearchParams {
             descending: descending(self.order.as_deref())?,
             limit,
             offset,
+            count_up_to: None,
+            past_id: None,
         })
     }
 }
