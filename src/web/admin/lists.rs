@@ -26,10 +26,7 @@ pub(crate) struct Done {
 const NOTICES: &[&str] = &["created", "saved", "deleted"];
 
 fn notice(desk: &Desk, done: &Done) -> Option<String> {
-    done.done
-        .as_deref()
-        .filter(|d| NOTICES.contains(d))
-        .map(|d| i18n::text(desk.lang, &format!("desk.lists.done_{d}")).to_owned())
+    super::done_notice(desk.lang, done.done.as_deref(), "desk.lists", NOTICES)
 }
 
 /// Whether the user may create lists: their role allows it and they reach every list.

@@ -373,6 +373,33 @@ fn language(state: &AppState, staff: &Staff, reader: &Reader) -> Lang {
         .unwrap_or(state.settings.default_language)
 }
 
+/// The notice a redirect back to a page names (`?done=NAME`), when NAME is one of
+/// `allowed`: the text of `PREFIX.done_NAME`. Anything else in the address says nothing.
+pub(crate) fn done_notice(
+    lang: Lang,
+    done: Option<&str>,
+    prefix: &str,
+    allowed: &[&str],
+) -> Option<String> {
+    done.filter(|d| allowed.contains(d))
+        .map(|d| crate::i18n::text(lang, &format!("{prefix}.done_{d}")).to_owned())
+}
+
+/// The status a desk page answers a refused use case with, the page again saying why;
+/// `None` for a failure of bulten's own, which gets the internal error page.
+pub(crate) fn refused_status(err: &crate::ops::OpsError) -> Option<StatusCode> {
+    use crate::ops::OpsError;
+    match err {
+        OpsError::Invalid(_) => Some(StatusCode::BAD_REQUEST),
+        OpsError::NotFound(_) => Some(StatusCode::NOT_FOUND),
+        OpsError::Conflict(_) => Some(StatusCode::CONFLICT),
+        OpsError::Forbidden(_)
+        | OpsError::ForbiddenList { .. }
+        | OpsError::ForbiddenAllLists(_) => Some(StatusCode::FORBIDDEN),
+        OpsError::Internal(_) => None,
+    }
+}
+
 /// Renders a desk page: `template` with `ctx`, the user, the navigation, the CSRF token.
 pub(crate) fn page(
     state: &AppState,

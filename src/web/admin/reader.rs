@@ -83,11 +83,7 @@ pub(crate) async fn one(
     Path(id): Path<i64>,
     Query(done): Query<Done>,
 ) -> Response {
-    let notice = done
-        .done
-        .as_deref()
-        .filter(|d| NOTICES.contains(d))
-        .map(|d| i18n::text(desk.lang, &format!("desk.readers.done_{d}")).to_owned());
+    let notice = super::done_notice(desk.lang, done.done.as_deref(), "desk.readers", NOTICES);
     reader_page(&state, &desk, id, StatusCode::OK, notice, None, None).await
 }
 
@@ -264,16 +260,12 @@ async fn refused(
     err: OpsError,
     typed: Option<&Edit>,
 ) -> Response {
-    let status = match &err {
-        OpsError::NotFound(_) => {
+    let status = match super::refused_status(&err) {
+        Some(StatusCode::NOT_FOUND) => {
             return (StatusCode::NOT_FOUND, "no such reader").into_response();
         }
-        OpsError::Invalid(_) => StatusCode::BAD_REQUEST,
-        OpsError::Conflict(_) => StatusCode::CONFLICT,
-        OpsError::Forbidden(_)
-        | OpsError::ForbiddenList { .. }
-        | OpsError::ForbiddenAllLists(_) => StatusCode::FORBIDDEN,
-        OpsError::Internal(_) => return internal(&err),
+        Some(status) => status,
+        None => return internal(&err),
     };
     reader_page(state, desk, id, status, None, Some(err.to_string()), typed).await
 }
@@ -413,14 +405,9 @@ pub(crate) async fn add(
             created.subscriber.id
         ))
         .into_response(),
-        Err(OpsError::Internal(err)) => internal(&OpsError::Internal(err)),
         Err(err) => {
-            let status = match err {
-                OpsError::Conflict(_) => StatusCode::CONFLICT,
-                OpsError::Forbidden(_)
-                | OpsError::ForbiddenList { .. }
-                | OpsError::ForbiddenAllLists(_) => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
+            let Some(status) = super::refused_status(&err) else {
+                return internal(&err);
             };
             add_page(
                 &state,
@@ -606,13 +593,9 @@ pub(crate) async fn bulk_apply(
             let note = i18n::text(desk.lang, "desk.bulk.changed").to_owned();
             bulk_page(&state, &desk, StatusCode::CONFLICT, &form, Some(note)).await
         }
-        Err(OpsError::Internal(err)) => internal(&OpsError::Internal(err)),
         Err(err) => {
-            let status = match err {
-                OpsError::Forbidden(_)
-                | OpsError::ForbiddenList { .. }
-                | OpsError::ForbiddenAllLists(_) => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
+            let Some(status) = super::refused_status(&err) else {
+                return internal(&err);
             };
             page(
                 &state,

@@ -46,11 +46,12 @@ pub(crate) async fn search(
     Query(done): Query<Done>,
 ) -> Response {
     let lang = desk.lang;
-    let notice = done
-        .done
-        .as_deref()
-        .filter(|d| ["deleted", "bulk"].contains(d))
-        .map(|d| i18n::text(lang, &format!("desk.readers.done_{d}")).to_owned());
+    let notice = super::done_notice(
+        lang,
+        done.done.as_deref(),
+        "desk.readers",
+        &["deleted", "bulk"],
+    );
     let may_add = desk
         .staff
         .caller()

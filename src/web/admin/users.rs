@@ -29,11 +29,7 @@ pub(crate) async fn show(
     desk: Desk,
     Query(done): Query<Done>,
 ) -> Response {
-    let notice = done
-        .done
-        .as_deref()
-        .filter(|d| NOTICES.contains(d))
-        .map(|d| i18n::text(desk.lang, &format!("desk.users.done_{d}")).to_owned());
+    let notice = super::done_notice(desk.lang, done.done.as_deref(), "desk.users", NOTICES);
     accounts_page(&state, &desk, StatusCode::OK, notice, None).await
 }
 
