@@ -103,6 +103,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/admin/subscriber.html"),
     ),
     (
+        "admin/import.html",
+        include_str!("../../templates/admin/import.html"),
+    ),
+    (
+        "admin/import-progress.html",
+        include_str!("../../templates/admin/import-progress.html"),
+    ),
+    (
         "admin/bulk.html",
         include_str!("../../templates/admin/bulk.html"),
     ),

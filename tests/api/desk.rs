@@ -76,6 +76,30 @@ impl Browser {
         .await
     }
 
+    /// Posts a multipart form as the desk's upload form does: same origin, and the fields
+    /// in the order given (the test puts the CSRF token where it wants it).
+    pub(crate) async fn post_multipart(
+        &mut self,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> reqwest::Response {
+        let response = self
+            .request(Method::POST, path)
+            .multipart(form)
+            .header("Origin", self.url.clone())
+            .header("Sec-Fetch-Site", "same-origin")
+            .send()
+            .await
+            .unwrap();
+        self.remember(&response);
+        response
+    }
+
+    /// The session's CSRF token, as a page carries it.
+    pub(crate) async fn csrf_token(&mut self) -> String {
+        self.csrf().await.expect("signed in")
+    }
+
     async fn post_raw(
         &mut self,
         path: &str,

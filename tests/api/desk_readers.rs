@@ -264,3 +264,72 @@ on_both_backends! {
         assert!(narrow.contains("1 readers match."), "a small match is counted exactly");
     }
 }
+
+fn csv_form(
+    csrf: Option<&str>,
+    list: i64,
+    csv: &str,
+    token_last: bool,
+) -> reqwest::multipart::Form {
+    let file = reqwest::multipart::Part::bytes(csv.as_bytes().to_vec())
+        .file_name("okurlar.csv")
+        .mime_str("text/csv")
+        .unwrap();
+    let mut form = reqwest::multipart::Form::new();
+    if let (Some(token), false) = (csrf, token_last) {
+        form = form.text("_csrf", token.to_owned());
+    }
+    form = form
+        .text("list", list.to_string())
+        .text("mode", "subscribe")
+        .part("file", file);
+    if let (Some(token), true) = (csrf, token_last) {
+        form = form.text("_csrf", token.to_owned());
+    }
+    form
+}
+
+on_both_backends! {
+    async fn a_csv_uploaded_on_the_desk_is_imported_with_its_progress_and_refused_lines_shown(app) {
+        let list = app.create_list("Gündem", "single").await;
+        let mut desk = admin(&app).await;
+        let page = desk.get("/admin/import").await.text().await.unwrap();
+        assert!(page.contains("enctype=\"multipart/form-data\"") && page.contains("No import has run yet."));
+        let csv = "email,name,attributes\nbir@okur.example,Bir,{}\nnot-an-address,İki,{}\nuc@okur.example,Üç,\"{\"\"city\"\": \"\"Van\"\"}\"\n";
+
+        // The token must come before the file, and a multipart body goes to no other page.
+        let token = desk.csrf_token().await;
+        assert_eq!(desk.post_multipart("/admin/import", csv_form(None, list, csv, false)).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(desk.post_multipart("/admin/import", csv_form(Some(&token), list, csv, true)).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(desk.post_multipart("/admin/import", csv_form(Some("forged"), list, csv, false)).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(desk.post_multipart("/admin/lists", csv_form(Some(&token), list, csv, false)).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(expect_status(app.get("/api/subscribers").await, 200).await["data"]["total"], 0, "nothing was imported");
+
+        let started = desk.post_multipart("/admin/import", csv_form(Some(&token), list, csv, false)).await;
+        assert_eq!(location(&started), "/admin/import?done=started");
+        let mut progress = String::new();
+        for _ in 0..100 {
+            progress = desk.get("/admin/import/progress").await.text().await.unwrap();
+            if progress.contains("Finished.") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(progress.contains("Finished.") && progress.contains("2 imported, 1 refused"), "{progress}");
+        assert!(progress.contains("line 3"), "the refused row is named by its line: {progress}");
+        assert_eq!(expect_status(app.get(&format!("/api/subscribers?list_id={list}")).await, 200).await["data"]["total"], 2);
+        let page = desk.get("/admin/import?done=started").await.text().await.unwrap();
+        assert!(page.contains("The import has started"));
+
+        // A user limited to some lists has no import: it would reach every reader.
+        add_user(&app, "spor-editoru", "editor", "spor-editoru-parolasi");
+        let users = expect_status(app.get("/api/users").await, 200).await;
+        let id = users["data"].as_array().unwrap().iter().find(|u| u["username"] == "spor-editoru").unwrap()["id"].as_i64().unwrap();
+        expect_status(app.put_json(&format!("/api/users/{id}/lists"), &json!({"lists": [{"id": list, "permissions": ["list:get", "list:manage"]}]})).await, 200).await;
+        let mut editor = Browser::new(&app);
+        editor.sign_in("spor-editoru", "spor-editoru-parolasi").await;
+        let home = editor.get("/admin/").await.text().await.unwrap();
+        assert!(!home.contains("href=\"/admin/import\""));
+        assert_eq!(editor.get("/admin/import").await.status(), StatusCode::FORBIDDEN);
+    }
+}

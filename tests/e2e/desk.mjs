@@ -70,6 +70,15 @@ try {
     await page.click('main table a');
     await page.waitForSelector('h2:has-text("Edit the list")');
     await shot('4-list');
+    await page.click('header a:has-text("Import")');
+    await page.waitForSelector('h1:has-text("Import")');
+    await page.setInputFiles('#file', { name: 'okurlar.csv', mimeType: 'text/csv', buffer: Buffer.from(`email,name\ne2e-${width}@okur.example,E2E\nnot-an-address,Bad\n`) });
+    await page.locator('input[name=list]').first().check();
+    await page.click('form[enctype="multipart/form-data"] button[type=submit]');
+    await page.waitForSelector('.notice');
+    await page.goto(`${base}/admin/import`);
+    await page.waitForSelector('text=Finished.');
+    await shot('4-import');
     await page.click('header a:has-text("Accounts")');
     await page.waitForSelector('h1:has-text("Accounts")');
     // A sports editor, limited to one list: the limits editor, opened.

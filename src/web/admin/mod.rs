@@ -13,6 +13,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod dashboard;
+pub(crate) mod import;
 pub(crate) mod lists;
 pub(crate) mod login;
 pub(crate) mod reader;
@@ -47,8 +48,10 @@ type DeskRoute = (
 
 /// Every route of the desk that needs a session. Tests walk this table to prove each one
 /// refuses a stranger, and each change refuses a request without the CSRF token.
+/// The CSV upload gets `upload_limit`; every other body the router-wide limit.
 #[rustfmt::skip]
-fn desk_routes() -> Vec<DeskRoute> {
+fn desk_routes(upload_limit: usize) -> Vec<DeskRoute> {
+    let upload = post(import::upload).layer(axum::extract::DefaultBodyLimit::max(upload_limit));
     vec![
         (Method::GET, "/admin", None, get(dashboard::show)),
         (Method::GET, "/admin/", None, get(dashboard::show)),
@@ -65,6 +68,10 @@ fn desk_routes() -> Vec<DeskRoute> {
         (Method::GET, "/admin/subscribers", Some(Permission::SubscribersGet), get(subscribers::search)),
         (Method::POST, "/admin/subscribers", Some(Permission::SubscribersManage), post(reader::add)),
         (Method::GET, "/admin/subscribers/new", Some(Permission::SubscribersManage), get(reader::new_form)),
+        (Method::GET, "/admin/import", Some(Permission::SubscribersImport), get(import::show)),
+        (Method::POST, "/admin/import", Some(Permission::SubscribersImport), upload),
+        (Method::GET, "/admin/import/progress", Some(Permission::SubscribersImport), get(import::progress_section)),
+        (Method::POST, "/admin/import/stop", Some(Permission::SubscribersImport), post(import::stop)),
         (Method::GET, "/admin/subscribers/bulk", Some(Permission::SubscribersManage), get(reader::bulk_confirm)),
         (Method::POST, "/admin/subscribers/bulk", Some(Permission::SubscribersManage), post(reader::bulk_apply)),
         (Method::GET, "/admin/subscribers/{id}", Some(Permission::SubscribersGet), get(reader::one)),
@@ -94,7 +101,7 @@ fn desk_routes() -> Vec<DeskRoute> {
 
 /// The desk's routes that need a session, by method and path.
 pub fn desk_route_table() -> Vec<(Method, &'static str)> {
-    desk_routes()
+    desk_routes(0)
         .into_iter()
         .map(|(method, path, _, _)| (method, path))
         .collect()
@@ -102,7 +109,7 @@ pub fn desk_route_table() -> Vec<(Method, &'static str)> {
 
 /// The desk's routes, guarded.
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    let guarded = desk_routes()
+    let guarded = desk_routes(state.settings.max_upload_bytes)
         .into_iter()
         .fold(Router::new(), |router, (_, path, permission, handler)| {
             let handler = match permission {
@@ -197,7 +204,11 @@ pub(crate) fn session_set_cookie(state: &AppState, value: Option<&str>) -> Heade
 }
 
 /// Addresses the desk's script polls.
-const POLLED: &[&str] = &["/admin/dashboard/running"];
+const POLLED: &[&str] = &["/admin/dashboard/running", "/admin/import/progress"];
+
+/// The one route that takes a multipart body (a file): the session layer leaves its body
+/// alone, and its handler checks the CSRF token, the form's first field, before the file.
+const UPLOADS: &[&str] = &["/admin/import"];
 
 /// Pages a user who must choose a new password may still reach.
 const WHILE_CHANGING_PASSWORD: &[&str] = &[
@@ -260,7 +271,17 @@ async fn require_staff(State(state): State<AppState>, request: Request, next: Ne
     };
     let lang = language(&state, &staff, &reader);
     let is_read = matches!(parts.method, Method::GET | Method::HEAD);
+    let is_multipart = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("multipart/form-data"));
     let body = if is_read {
+        body
+    } else if is_multipart {
+        if !UPLOADS.contains(&parts.uri.path()) {
+            return refusal(&state, lang, StatusCode::FORBIDDEN, "desk.refused.csrf");
+        }
         body
     } else {
         let bytes = match axum::body::to_bytes(body, state.settings.max_body_bytes).await {
@@ -418,6 +439,11 @@ pub(crate) fn page(
         })),
         "csrf": desk.map(|d| d.staff.csrf_token.clone()),
         "may_manage_users": desk.is_some_and(|d| d.staff.caller().require(Permission::UsersManage).is_ok()),
+        // Imports match addresses against every reader: for users limited to no list.
+        "may_import": desk.is_some_and(|d| {
+            let caller = d.staff.caller();
+            caller.require(Permission::SubscribersImport).is_ok() && caller.reaches_all_lists()
+        }),
         "nav": desk.is_some(),
     });
     if let (Some(full), Value::Object(extra)) = (full.as_object_mut(), ctx) {
