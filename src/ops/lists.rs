@@ -154,9 +154,14 @@ pub(crate) async fn delete(db: &Db, by: &Caller, id: i64) -> OpsResult<()> {
 
 /// The lists with these IDs, or an error naming the IDs that match no list.
 pub(crate) async fn require_all(db: &Db, ids: &[i64]) -> OpsResult<Vec<List>> {
+    // More lists than any newsroom has: beyond, a request is hostile or broken.
+    const MOST: usize = 1_000;
     let mut wanted: Vec<i64> = ids.to_vec();
     wanted.sort_unstable();
     wanted.dedup();
+    if wanted.len() > MOST {
+        return Err(OpsError::Invalid(format!("at most {MOST} lists at once")));
+    }
     let found = lists::get_many(db, &wanted).await?;
     let missing: Vec<String> = wanted
         .iter()

@@ -450,14 +450,18 @@ pub(crate) async fn count_matching(
 /// the same action on their IDs has; returns how many it took. One audit entry names the
 /// query and the count, not every ID.
 ///
+/// With `expected`, the action runs only on exactly that many readers.
+///
 /// # Errors
-/// `Invalid` for no target list; `ForbiddenList` as for the action on one reader.
+/// `Invalid` for no target list; `ForbiddenList` as for the action on one reader;
+/// `Conflict` when the readers found are not as many as `expected`.
 pub(crate) async fn act_on_matching(
     db: &Db,
     by: &Caller,
     matching: Matching<'_>,
     action: BulkAction,
     list_ids: &[i64],
+    expected: Option<u64>,
 ) -> OpsResult<u64> {
     if let BulkAction::Lists(_) = action {
         if list_ids.is_empty() {
@@ -467,6 +471,13 @@ pub(crate) async fn act_on_matching(
         require_all(db, list_ids).await?;
     }
     let ids = subscribers::ids_matching(db, &scoped(by, matching.query)?).await?;
+    // The number the user confirmed must be the number acted on.
+    if expected.is_some_and(|n| n != ids.len() as u64) {
+        return Err(OpsError::Conflict(format!(
+            "{} readers match now, not the number confirmed",
+            ids.len()
+        )));
+    }
     let touches = match action {
         BulkAction::Lists(_) => Touches::Shared,
         BulkAction::Delete | BulkAction::Blocklist => Touches::Everything,

@@ -265,6 +265,8 @@ on_both_backends! {
         let lists = editor.get("/admin/lists").await.text().await.unwrap();
         assert!(lists.contains("Spor") && lists.contains("Kültür") && !lists.contains("Siyaset"));
         assert_eq!(editor.get(&format!("/admin/lists/{}", n.politics)).await.status(), StatusCode::NOT_FOUND);
+        // Regression: a filter on another desk's list gave a 500.
+        assert_eq!(editor.get(&format!("/admin/subscribers?list_id={}", n.politics)).await.status(), StatusCode::FORBIDDEN);
         let dashboard = editor.get("/admin/").await.text().await.unwrap();
         assert!(!dashboard.contains("Siyaset"), "the dashboard counts only the lists the user reaches");
 

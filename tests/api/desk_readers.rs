@@ -110,6 +110,19 @@ on_both_backends! {
         assert_eq!(taken.status(), StatusCode::CONFLICT);
         let nowhere = desk.post("/admin/subscribers", &[("email", "bos@okur.example"), ("list", "999999")]).await;
         assert_eq!(nowhere.status(), StatusCode::BAD_REQUEST);
+        // Regression: thousands of list IDs passed PostgreSQL's limit of bound values.
+        let many: Vec<String> = (1..=1_500).map(|n| n.to_string()).collect();
+        let mut form: Vec<(&str, &str)> = vec![("email", "cok@okur.example")];
+        form.extend(many.iter().map(|n| ("list", n.as_str())));
+        assert_eq!(desk.post("/admin/subscribers", &form).await.status(), StatusCode::BAD_REQUEST);
+        // Regression: a NUL in a bulk form's search reached PostgreSQL and gave a 500.
+        let nul = desk.post("/admin/subscribers/bulk", &[("search", "a\0b"), ("action", "delete"), ("count", "0")]).await;
+        assert_eq!(nul.status(), StatusCode::BAD_REQUEST);
+
+        // Regression: a reader on no list had no actions, even for an admin.
+        let loose = app.create_subscriber(json!({"email": "listesiz@okur.example", "name": "Listesiz"})).await;
+        let page = desk.get(&format!("/admin/subscribers/{loose}")).await.text().await.unwrap();
+        assert!(page.contains(&format!("action=\"/admin/subscribers/{loose}/delete\"")), "{page}");
     }
 }
 
@@ -321,6 +334,10 @@ on_both_backends! {
         let page = desk.get("/admin/import?done=started").await.text().await.unwrap();
         assert!(page.contains("The import has started"));
 
+        // Regression: the token was read whole, however large, before it was checked.
+        let huge = reqwest::multipart::Form::new().text("_csrf", "x".repeat(100_000)).text("mode", "subscribe");
+        assert_eq!(desk.post_multipart("/admin/import", huge).await.status(), StatusCode::BAD_REQUEST);
+
         // A user limited to some lists has no import: it would reach every reader.
         add_user(&app, "spor-editoru", "editor", "spor-editoru-parolasi");
         let users = expect_status(app.get("/api/users").await, 200).await;
@@ -331,5 +348,12 @@ on_both_backends! {
         let home = editor.get("/admin/").await.text().await.unwrap();
         assert!(!home.contains("href=\"/admin/import\""));
         assert_eq!(editor.get("/admin/import").await.status(), StatusCode::FORBIDDEN);
+        // Refused before a byte of the file is stored.
+        let token = editor.csrf_token().await;
+        let refused = editor.post_multipart("/admin/import", csv_form(Some(&token), list, csv, false)).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let uploads = app.data_dir.join("uploads");
+        let left = std::fs::read_dir(&uploads).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(left, 0, "no upload is left in {}", uploads.display());
     }
 }

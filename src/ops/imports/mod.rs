@@ -297,6 +297,25 @@ pub(crate) async fn stop_or_clear(db: &Db, by: &Caller) -> OpsResult<Option<Impo
     Ok(imports::latest_run(db).await?)
 }
 
+/// Whether `by` may start an import now: checked before an upload is stored, so a refused
+/// caller costs no disk, and again when the import starts.
+///
+/// # Errors
+/// `ForbiddenAllLists` for a caller limited to some lists; `Conflict` while an import runs.
+pub(crate) async fn may_start(db: &Db, by: &Caller) -> OpsResult<()> {
+    // An import matches its addresses against every reader, whichever lists they are on,
+    // and subscribes, overwrites or blocklists those it finds: a caller limited to some
+    // lists would reach other desks' readers through it, so imports need no limits.
+    by.require_every_list(Permission::SubscribersImport)?;
+    if imports::latest_run(db)
+        .await?
+        .is_some_and(|r| r.status.is_running())
+    {
+        return Err(OpsError::Conflict("an import is already running".into()));
+    }
+    Ok(())
+}
+
 /// Where uploads wait for their import, under the data directory.
 pub(crate) const UPLOAD_DIR: &str = "uploads";
 
@@ -353,10 +372,7 @@ pub(crate) async fn start_in_background(
     upload: Upload,
     options: ImportOptions,
 ) -> OpsResult<ImportRun> {
-    // An import matches its addresses against every reader, whichever lists they are on,
-    // and subscribes, overwrites or blocklists those it finds: a caller limited to some
-    // lists would reach other desks' readers through it, so imports need no limits.
-    by.require_every_list(Permission::SubscribersImport)?;
+    may_start(db, by).await?;
     let plan = plan(db, &options).await?;
     let mut task = background.0.lock().await;
     if imports::latest_run(db)

@@ -123,7 +123,9 @@ impl Readers {
         by: &Caller,
         subscriber_id: i64,
     ) -> OpsResult<Resent> {
-        require_readers(&self.db, by, &[subscriber_id], Touches::Shared).await?;
+        // The mail speaks for every list the reader waits on: a caller limited to some lists
+        // must manage them all, or it would mail (and learn of) another desk's lists.
+        require_readers(&self.db, by, &[subscriber_id], Touches::Everything).await?;
         let resent = self.resend(subscriber_id).await?;
         if resent == Resent::Sent {
             let change = Change::new("subscriber.optin", "subscriber", Some(subscriber_id));

@@ -37,7 +37,7 @@ pub(crate) async fn show(
     let notice = super::done_notice(
         desk.lang,
         done.done.as_deref(),
-        "desk.import",
+        "desk.import.",
         &["started", "stopped"],
     );
     import_page(&state, &desk, StatusCode::OK, notice, None).await
@@ -183,7 +183,7 @@ pub(crate) async fn upload(
         while let Some(mut field) = form.next_field().await.map_err(refused_upload)? {
             let name = field.name().unwrap_or_default().to_owned();
             if name == "_csrf" {
-                let token = field.text().await.map_err(refused_upload)?;
+                let token = small_text(&mut field).await?;
                 fields.csrf_checked = desk.staff.csrf_matches(&token);
                 continue;
             }
@@ -192,6 +192,10 @@ pub(crate) async fn upload(
             }
             match name.as_str() {
                 "file" => {
+                    // A caller who will be refused costs no disk.
+                    ops::may_start(&state.db, &desk.staff.caller())
+                        .await
+                        .map_err(Refused::Ops)?;
                     let file_name = field.file_name().unwrap_or("upload.csv").to_owned();
                     let (file, mut out) = Upload::create(&state.settings.upload_dir)
                         .await
@@ -207,17 +211,17 @@ pub(crate) async fn upload(
                     upload = Some((file, file_name));
                 }
                 "list" => {
-                    let text = field.text().await.map_err(refused_upload)?;
+                    let text = small_text(&mut field).await?;
                     let id = text.trim().parse().map_err(|_| {
                         Refused::Ops(OpsError::Invalid(format!("'{text}' names no list")))
                     })?;
                     fields.lists.push(id);
                 }
-                "mode" => fields.mode = Some(field.text().await.map_err(refused_upload)?),
+                "mode" => fields.mode = Some(small_text(&mut field).await?),
                 "overwrite" => fields.overwrite = true,
-                "delimiter" => fields.delimiter = Some(field.text().await.map_err(refused_upload)?),
+                "delimiter" => fields.delimiter = Some(small_text(&mut field).await?),
                 "subscription_status" => {
-                    fields.subscription_status = Some(field.text().await.map_err(refused_upload)?);
+                    fields.subscription_status = Some(small_text(&mut field).await?);
                 }
                 _ => {}
             }
@@ -263,6 +267,23 @@ pub(crate) async fn upload(
 enum Refused {
     Csrf,
     Ops(OpsError),
+}
+
+/// A form field other than the file, read up to a size no honest field reaches: the token
+/// is read before anything is known of the sender.
+async fn small_text(field: &mut axum::extract::multipart::Field<'_>) -> Result<String, Refused> {
+    const MOST: usize = 1024;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(refused_upload)? {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MOST {
+            return Err(Refused::Ops(OpsError::Invalid(
+                "a field of the form is too long".into(),
+            )));
+        }
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| Refused::Ops(OpsError::Invalid("a field of the form is not text".into())))
 }
 
 fn refused_upload(err: axum::extract::multipart::MultipartError) -> Refused {

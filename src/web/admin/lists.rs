@@ -26,7 +26,7 @@ pub(crate) struct Done {
 const NOTICES: &[&str] = &["created", "saved", "deleted"];
 
 fn notice(desk: &Desk, done: &Done) -> Option<String> {
-    super::done_notice(desk.lang, done.done.as_deref(), "desk.lists", NOTICES)
+    super::done_notice(desk.lang, done.done.as_deref(), "desk.lists.", NOTICES)
 }
 
 /// Whether the user may create lists: their role allows it and they reach every list.

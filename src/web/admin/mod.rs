@@ -395,7 +395,8 @@ fn language(state: &AppState, staff: &Staff, reader: &Reader) -> Lang {
 }
 
 /// The notice a redirect back to a page names (`?done=NAME`), when NAME is one of
-/// `allowed`: the text of `PREFIX.done_NAME`. Anything else in the address says nothing.
+/// `allowed`: the text of `PREFIX` + `done_NAME` (`PREFIX` ends with its dot). Anything else
+/// in the address says nothing.
 pub(crate) fn done_notice(
     lang: Lang,
     done: Option<&str>,
@@ -403,7 +404,7 @@ pub(crate) fn done_notice(
     allowed: &[&str],
 ) -> Option<String> {
     done.filter(|d| allowed.contains(d))
-        .map(|d| crate::i18n::text(lang, &format!("{prefix}.done_{d}")).to_owned())
+        .map(|d| crate::i18n::text(lang, &format!("{prefix}done_{d}")).to_owned())
 }
 
 /// The status a desk page answers a refused use case with, the page again saying why;

@@ -83,7 +83,7 @@ pub(crate) async fn one(
     Path(id): Path<i64>,
     Query(done): Query<Done>,
 ) -> Response {
-    let notice = super::done_notice(desk.lang, done.done.as_deref(), "desk.readers", NOTICES);
+    let notice = super::done_notice(desk.lang, done.done.as_deref(), "desk.readers.", NOTICES);
     reader_page(&state, &desk, id, StatusCode::OK, notice, None, None).await
 }
 
@@ -113,10 +113,12 @@ async fn reader_page(
         Err(err) => return internal(&err),
     };
     let on: Vec<i64> = data.subscriptions.iter().map(|s| s.list_id).collect();
+    // A reader on no list is reached by users limited to no list only.
     let may_manage = caller.require(Permission::SubscribersManage).is_ok()
-        && on
-            .iter()
-            .any(|l| caller.lists.allows(*l, ListAccess::Manage));
+        && (caller.reaches_all_lists()
+            || on
+                .iter()
+                .any(|l| caller.lists.allows(*l, ListAccess::Manage)));
     let label = |s: &str| i18n::text(lang, &format!("desk.status.{s}")).to_owned();
     let edit = typed.cloned().unwrap_or_else(|| Edit {
         email: profile.email.clone(),
@@ -502,14 +504,16 @@ async fn bulk_page(
     };
     let (count, list_name) = match checked.await {
         Ok(found) => found,
-        Err(OpsError::Internal(err)) => return internal(&OpsError::Internal(err)),
         Err(err) => {
+            let Some(status) = super::refused_status(&err) else {
+                return internal(&err);
+            };
             let text = err.to_string();
             return page(
                 state,
                 Some(desk),
                 lang,
-                StatusCode::BAD_REQUEST,
+                status,
                 "admin/bulk.html",
                 "desk.bulk.title",
                 json!({"error": text, "count": 0, "back": back_link(form)}),
@@ -570,10 +574,13 @@ pub(crate) async fn bulk_apply(
             .filter
             .to_query(None, 0)
             .map_err(|e| OpsError::Invalid(e.to_string()))?;
-        let now = ops::count_matching(&state.db, &caller, &query).await?;
-        if form.count.as_deref() != Some(now.to_string().as_str()) {
+        let Some(expected) = form
+            .count
+            .as_deref()
+            .and_then(|c| c.trim().parse::<u64>().ok())
+        else {
             return Ok(None);
-        }
+        };
         let described = form.filter.describe();
         let matching = Matching {
             query: &query,
@@ -583,9 +590,14 @@ pub(crate) async fn bulk_apply(
                 &described
             },
         };
-        Ok(Some(
-            ops::act_on_matching(&state.db, &caller, matching, action, &lists).await?,
-        ))
+        match ops::act_on_matching(&state.db, &caller, matching, action, &lists, Some(expected))
+            .await
+        {
+            Ok(taken) => Ok(Some(taken)),
+            // Readers came or went since the user confirmed: ask again.
+            Err(OpsError::Conflict(_)) => Ok(None),
+            Err(err) => Err(err),
+        }
     };
     match applied.await {
         Ok(Some(_)) => Redirect::to(&format!("{}&done=bulk", back_link(&form))).into_response(),

@@ -49,7 +49,7 @@ pub(crate) async fn search(
     let notice = super::done_notice(
         lang,
         done.done.as_deref(),
-        "desk.readers",
+        "desk.readers.",
         &["deleted", "bulk"],
     );
     let may_add = desk
@@ -140,18 +140,19 @@ pub(crate) async fn search(
         .collect();
     ctx["sort"] = json!(sort);
     // A filter that does not parse or compile: the page again, saying why.
-    let refused = |mut ctx: serde_json::Value, reason: String| {
+    let refused_with = |status: StatusCode, mut ctx: serde_json::Value, reason: String| {
         ctx["error"] = json!(reason);
         page(
             &state,
             Some(&desk),
             lang,
-            StatusCode::BAD_REQUEST,
+            status,
             "admin/subscribers.html",
             "desk.readers.title",
             ctx,
         )
     };
+    let refused = |ctx, reason| refused_with(StatusCode::BAD_REQUEST, ctx, reason);
     let mut query =
         match params.to_query(Some(PER_PAGE), (page_number - 1).saturating_mul(PER_PAGE)) {
             Ok(query) => query,
@@ -171,6 +172,11 @@ pub(crate) async fn search(
     let (found, total) = match ops::search(&state.db, &desk.staff.caller(), &query).await {
         Ok(found) => found,
         Err(OpsError::Invalid(message)) => return refused(ctx, message),
+        // A filter on a list the user cannot see: the page again, saying so.
+        Err(err) if super::refused_status(&err).is_some() => {
+            let status = super::refused_status(&err).unwrap_or(StatusCode::BAD_REQUEST);
+            return refused_with(status, ctx, err.to_string());
+        }
         Err(err) => return internal(&err),
     };
     let found_ids: Vec<i64> = found.iter().map(|r| r.subscriber.id).collect();

@@ -29,7 +29,7 @@ pub(crate) async fn show(
     desk: Desk,
     Query(done): Query<Done>,
 ) -> Response {
-    let notice = super::done_notice(desk.lang, done.done.as_deref(), "desk.users", NOTICES);
+    let notice = super::done_notice(desk.lang, done.done.as_deref(), "desk.users.", NOTICES);
     accounts_page(&state, &desk, StatusCode::OK, notice, None).await
 }
 

@@ -81,7 +81,7 @@ impl QueryBody {
             query: &query,
             described: &described,
         };
-        ops::act_on_matching(&state.db, by, matching, action, &self.target_list_ids).await?;
+        ops::act_on_matching(&state.db, by, matching, action, &self.target_list_ids, None).await?;
         Ok(data(true))
     }
 }

@@ -118,6 +118,8 @@ pub(crate) async fn start(
                     })?);
             }
             Some("file") => {
+                // A caller who will be refused costs no disk.
+                ops::may_start(&state.db, &by).await?;
                 let name = field.file_name().unwrap_or("upload.csv").to_owned();
                 // Owned by the guard from here: whatever goes wrong below removes the file.
                 let (file, mut out) = Upload::create(&state.settings.upload_dir)

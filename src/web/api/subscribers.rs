@@ -151,6 +151,11 @@ impl SearchParams {
             text => Some(filter::parse(text).map_err(|e| ApiError::bad_request(e.to_string()))?),
         };
         let search_text = self.search.clone().unwrap_or_default();
+        // PostgreSQL cannot store or compare a NUL; a form can send one where a query
+        // string is refused before it gets here.
+        if search_text.contains('\0') {
+            return Err(ApiError::bad_request("the search contains a NUL character"));
+        }
         let filter = match (parsed, filter::Filter::search(&search_text)) {
             (Some(q), Some(s)) => Some(filter::Filter::And(Box::new(q), Box::new(s))),
             (q, s) => q.or(s),
