@@ -115,6 +115,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/admin/bulk.html"),
     ),
     (
+        "admin/reader-fields.html",
+        include_str!("../../templates/admin/reader-fields.html"),
+    ),
+    (
         "admin/subscriber-new.html",
         include_str!("../../templates/admin/subscriber-new.html"),
     ),
