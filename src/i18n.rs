@@ -428,6 +428,7 @@ catalog! {
     ),
     "desk.readers.find" => ("Find", "Bul"),
     "desk.readers.count" => ("{n} readers match.", "{n} okur eşleşiyor."),
+    "desk.readers.count_one" => ("1 reader matches.", "1 okur eşleşiyor."),
     "desk.readers.none" => ("No reader matches.", "Eşleşen okur yok."),
     "desk.readers.count_over" => ("More than {n} readers match.", "{n} okurdan fazlası eşleşiyor."),
     "desk.readers.page" => ("page {page}", "sayfa {page}"),

@@ -764,10 +764,10 @@ on_both_backends! {
         assert_eq!(second.matches("<a href=\"/admin/subscribers/").count(), 5);
 
         let by_name = viewer.get("/admin/subscribers?search=Okur+07").await.text().await.unwrap();
-        assert!(by_name.contains("1 readers match.") && by_name.contains("okur07@example.com"), "{by_name}");
+        assert!(by_name.contains("1 reader matches.") && by_name.contains("okur07@example.com"), "{by_name}");
         let query = crate::helpers::urlencode("subscribers.attribs->>'city' = 'İzmir'");
         let filtered = viewer.get(&format!("/admin/subscribers?query={query}")).await.text().await.unwrap();
-        assert!(filtered.contains("1 readers match.") && filtered.contains("okur07@example.com"));
+        assert!(filtered.contains("1 reader matches.") && filtered.contains("okur07@example.com"));
         let unsupported = crate::helpers::urlencode("subscribers.id IN (SELECT id FROM users)");
         let refused = viewer.get(&format!("/admin/subscribers?query={unsupported}")).await;
         assert_eq!(refused.status(), StatusCode::BAD_REQUEST);

@@ -274,7 +274,7 @@ on_both_backends! {
         assert!(broad.contains("More than 10000 readers match."), "{}", &broad[..broad.len().min(3000)]);
         assert!(pager_link(&broad, "next").is_some());
         let narrow = desk.get("/admin/subscribers?search=reader10119").await.text().await.unwrap();
-        assert!(narrow.contains("1 readers match."), "a small match is counted exactly");
+        assert!(narrow.contains("1 reader matches."), "a small match is counted exactly");
     }
 }
 
