@@ -8,6 +8,7 @@
 
 pub(crate) mod access;
 pub(crate) mod audit;
+pub(crate) mod bulk;
 pub(crate) mod campaigns;
 pub mod captcha;
 pub(crate) mod compose;

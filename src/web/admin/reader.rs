@@ -18,11 +18,10 @@ use crate::domain::{
 use crate::i18n;
 use crate::ops::OpsError;
 use crate::ops::access::{ListAccess, Permission};
+use crate::ops::bulk::{self as bulk, BulkAction, Matching};
 use crate::ops::lists as lists_ops;
 use crate::ops::reader::Resent;
-use crate::ops::subscribers::{
-    self as ops, BulkAction, Matching, NewSubscriber, SubscriberChanges, SubscriberFields,
-};
+use crate::ops::subscribers::{self as ops, NewSubscriber, SubscriberChanges, SubscriberFields};
 use crate::web::state::AppState;
 
 fn date(at: crate::domain::Timestamp) -> String {
@@ -490,7 +489,7 @@ async fn bulk_page(
             .filter
             .to_query(None, 0)
             .map_err(|e| OpsError::Invalid(e.to_string()))?;
-        let count = ops::count_matching(&state.db, &desk.staff.caller(), &query).await?;
+        let count = bulk::count_matching(&state.db, &desk.staff.caller(), &query).await?;
         let list_name = match lists.first() {
             Some(id) => Some(
                 lists_ops::get(&state.db, &desk.staff.caller(), *id)
@@ -590,7 +589,7 @@ pub(crate) async fn bulk_apply(
                 &described
             },
         };
-        match ops::act_on_matching(&state.db, &caller, matching, action, &lists, Some(expected))
+        match bulk::act_on_matching(&state.db, &caller, matching, action, &lists, Some(expected))
             .await
         {
             Ok(taken) => Ok(Some(taken)),

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::subscribers::SearchParams;
 use super::{Data, data};
 use crate::domain::{ListAction, SubscriptionStatus};
-use crate::ops::subscribers::{self as ops, BulkAction, Matching};
+use crate::ops::bulk::{self as ops, BulkAction, Matching};
 use crate::web::error::ApiError;
 use crate::web::extract::{Acting, Json as Body};
 use crate::web::state::AppState;
