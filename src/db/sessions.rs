@@ -16,13 +16,15 @@ pub(crate) struct Account {
     pub(crate) language: Option<String>,
     /// The enrolled TOTP secret, base32.
     pub(crate) totp_secret: Option<String>,
+    /// Limited to the lists of its `user_lists` rows.
+    pub(crate) lists_limited: bool,
 }
 
 /// An account's columns, as a literal so static queries can be built with `concat!`.
 macro_rules! account_columns {
     () => {
         "u.id, u.username, u.password_hash, u.role, u.status, u.must_change_password, \
-         u.language, u.totp_secret"
+         u.language, u.totp_secret, u.lists_limited"
     };
 }
 

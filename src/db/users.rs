@@ -38,6 +38,8 @@ pub(crate) struct ApiUserRow {
     pub name: String,
     pub token_hash: String,
     pub role: String,
+    /// Limited to the lists of its `api_user_lists` rows.
+    pub lists_limited: bool,
 }
 
 pub(crate) async fn insert_api_user(
@@ -61,7 +63,7 @@ pub(crate) async fn insert_api_user(
 
 pub(crate) async fn api_user_by_name(db: &Db, name: &str) -> DbResult<Option<ApiUserRow>> {
     Ok(on_pool!(db, pool => sqlx::query_as::<_, ApiUserRow>(
-        "SELECT id, name, token_hash, role FROM api_users WHERE name = $1",
+        "SELECT id, name, token_hash, role, lists_limited FROM api_users WHERE name = $1",
     )
     .bind(name)
     .fetch_optional(pool)
@@ -173,11 +175,13 @@ pub(crate) struct ApiUserSummary {
     pub(crate) name: String,
     pub(crate) role: String,
     pub(crate) created_at: Timestamp,
+    #[serde(skip)]
+    pub(crate) lists_limited: bool,
 }
 
 pub(crate) async fn all_api_users(db: &Db) -> DbResult<Vec<ApiUserSummary>> {
     Ok(on_pool!(db, pool => sqlx::query_as::<_, ApiUserSummary>(
-        "SELECT id, name, role, created_at FROM api_users ORDER BY name",
+        "SELECT id, name, role, created_at, lists_limited FROM api_users ORDER BY name",
     )
     .fetch_all(pool)
     .await?))
@@ -228,27 +232,16 @@ pub(crate) struct ListLimit {
     pub(crate) access: String,
 }
 
-/// The lists `account` is limited to; `None` when it reaches every list (or does not exist).
-pub(crate) async fn list_limits(db: &Db, account: Account) -> DbResult<Option<Vec<ListLimit>>> {
-    let (accounts, limits, column, id) = account.tables();
-    let limited_sql = format!("SELECT lists_limited FROM {accounts} WHERE id = $1");
-    let rows_sql =
-        format!("SELECT list_id, access FROM {limits} WHERE {column} = $1 ORDER BY list_id");
-    Ok(on_pool!(db, pool => {
-        let limited = sqlx::query_scalar::<_, bool>(sqlx::AssertSqlSafe(limited_sql))
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-            .unwrap_or(false);
-        if limited {
-            Some(sqlx::query_as::<_, ListLimit>(sqlx::AssertSqlSafe(rows_sql))
-                .bind(id)
-                .fetch_all(pool)
-                .await?)
-        } else {
-            None
-        }
-    }))
+/// The lists a limited `account` reaches, with its access to each.
+pub(crate) async fn list_limits(db: &Db, account: Account) -> DbResult<Vec<ListLimit>> {
+    let (_, limits, column, id) = account.tables();
+    let sql = format!("SELECT list_id, access FROM {limits} WHERE {column} = $1 ORDER BY list_id");
+    Ok(
+        on_pool!(db, pool => sqlx::query_as::<_, ListLimit>(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_all(pool)
+        .await?),
+    )
 }
 
 /// Every limited account's limits of one kind, by account ID: what the accounts page shows.

@@ -503,8 +503,8 @@ async fn staff_from(
         OpsError::Internal(anyhow::anyhow!("user {}: {}", account.username, e.0))
     })?;
     let second_factor = account.totp_secret.is_some();
-    let lists =
-        super::users::lists_of(db, crate::db::users::Account::User(account.id), role).await?;
+    let holder = crate::db::users::Account::User(account.id);
+    let lists = super::users::lists_of(db, holder, role, account.lists_limited).await?;
     Ok(Staff {
         must_enrol_second_factor: policy.admins_need_second_factor
             && role == Role::Admin

@@ -187,7 +187,7 @@ pub(crate) async fn authenticate_api_user(
         let role = user.role.parse().map_err(|e: crate::domain::Invalid| {
             OpsError::Internal(anyhow::anyhow!("API user {}: {}", user.name, e.0))
         })?;
-        let lists = lists_of(db, users::Account::Api(user.id), role).await?;
+        let lists = lists_of(db, users::Account::Api(user.id), role, user.lists_limited).await?;
         Ok(Some(ApiCaller {
             kind: super::access::CallerKind::Api,
             id: user.id,
@@ -455,18 +455,23 @@ pub(crate) async fn delete_api_user(db: &Db, by: &Caller, id: i64) -> OpsResult<
 
 pub(crate) use crate::db::users::Account;
 
-/// The lists an account reaches: every list for an admin, else what is stored for it.
+/// The lists an account reaches: every list for an admin or an account not limited (read
+/// with the account, so most requests ask nothing more), else its stored limits.
 ///
 /// # Errors
 /// When the database fails, or holds an access it should not.
-pub(crate) async fn lists_of(db: &Db, account: Account, role: Role) -> OpsResult<Lists> {
-    if role == Role::Admin {
+pub(crate) async fn lists_of(
+    db: &Db,
+    account: Account,
+    role: Role,
+    limited: bool,
+) -> OpsResult<Lists> {
+    if role == Role::Admin || !limited {
         return Ok(Lists::All);
     }
-    match users::list_limits(db, account).await? {
-        None => Ok(Lists::All),
-        Some(rows) => Ok(Lists::Only(parse_limits(&rows)?)),
-    }
+    Ok(Lists::Only(parse_limits(
+        &users::list_limits(db, account).await?,
+    )?))
 }
 
 fn parse_limits(
@@ -547,25 +552,26 @@ pub(crate) async fn set_lists(
     account: Account,
     lists: Lists,
 ) -> OpsResult<()> {
-    let (role, kind, action) = match account {
-        Account::User(id) => (
-            crate::db::sessions::account_by_id(db, id)
+    let (role, limited, kind, action) = match account {
+        Account::User(id) => {
+            let user = crate::db::sessions::account_by_id(db, id)
                 .await?
-                .ok_or(OpsError::NotFound("user"))?
-                .role,
-            "user",
-            "user.lists",
-        ),
-        Account::Api(id) => (
-            users::all_api_users(db)
+                .ok_or(OpsError::NotFound("user"))?;
+            (user.role, user.lists_limited, "user", "user.lists")
+        }
+        Account::Api(id) => {
+            let api_user = users::all_api_users(db)
                 .await?
                 .into_iter()
                 .find(|a| a.id == id)
-                .ok_or(OpsError::NotFound("API user"))?
-                .role,
-            "api_user",
-            "api_user.lists",
-        ),
+                .ok_or(OpsError::NotFound("API user"))?;
+            (
+                api_user.role,
+                api_user.lists_limited,
+                "api_user",
+                "api_user.lists",
+            )
+        }
     };
     check_limits(db, &role, &lists).await?;
     let rows: Option<Vec<users::ListLimit>> = match &lists {
@@ -582,7 +588,11 @@ pub(crate) async fn set_lists(
     let id = match account {
         Account::User(id) | Account::Api(id) => id,
     };
-    let before = users::list_limits(db, account).await?;
+    let before = if limited {
+        Some(users::list_limits(db, account).await?)
+    } else {
+        None
+    };
     users::set_list_limits(db, account, rows.as_deref()).await?;
     let change = Change::new(action, kind, Some(id))
         .before(&before)

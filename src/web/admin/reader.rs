@@ -149,6 +149,8 @@ async fn reader_page(
                 "name": l.name,
                 "checked": edit.lists.contains(&l.id),
             })).collect::<Vec<_>>(),
+            // Lists the user sees but may not change: the form keeps the reader on them.
+            "kept_lists": on.iter().filter(|l| !caller.lists.allows(**l, ListAccess::Manage)).collect::<Vec<_>>(),
             "reader": {
                 "id": profile.id,
                 "uuid": profile.uuid,
@@ -205,27 +207,6 @@ pub(crate) async fn export(
     }
 }
 
-/// The lists to keep a reader on after the form: those ticked, and those on the page
-/// without a box (lists the user may see but not change), which the form cannot change.
-async fn wanted_lists(
-    state: &AppState,
-    desk: &Desk,
-    id: i64,
-    ticked: &[i64],
-) -> Result<Vec<i64>, OpsError> {
-    let caller = desk.staff.caller();
-    let current = ops::get(&state.db, &caller, id).await?;
-    let mut lists = ticked.to_vec();
-    lists.extend(
-        current
-            .subscriptions
-            .iter()
-            .map(|s| s.list.id)
-            .filter(|l| !caller.lists.allows(*l, ListAccess::Manage)),
-    );
-    Ok(lists)
-}
-
 /// Saves the edit form: address, name, status, attributes (replaced) and lists.
 pub(crate) async fn edit(
     State(state): State<AppState>,
@@ -242,7 +223,7 @@ pub(crate) async fn edit(
             attribs: Some(typed.attribs()?),
             merge_attribs: false,
             status: Some(typed.status.parse::<SubscriberStatus>()?),
-            list_ids: Some(wanted_lists(&state, &desk, id, &typed.lists).await?),
+            list_ids: Some(typed.lists.clone()),
             preconfirm: false,
         };
         ops::update(&state.db, &desk.staff.caller(), id, changes).await
@@ -298,31 +279,13 @@ pub(crate) async fn resend_optin(
             state.kick.kick();
             Redirect::to(&format!("/admin/subscribers/{id}?done=optin_sent")).into_response()
         }
-        Ok(Resent::NothingWaiting) => {
-            let text = i18n::text(desk.lang, "desk.readers.optin_nothing").to_owned();
-            reader_page(
-                &state,
-                &desk,
-                id,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(text),
-                None,
-            )
-            .await
-        }
-        Ok(Resent::Limited) => {
-            let text = i18n::text(desk.lang, "desk.readers.optin_limited").to_owned();
-            reader_page(
-                &state,
-                &desk,
-                id,
-                StatusCode::TOO_MANY_REQUESTS,
-                None,
-                Some(text),
-                None,
-            )
-            .await
+        Ok(not_sent) => {
+            let (status, key) = match not_sent {
+                Resent::Limited => (StatusCode::TOO_MANY_REQUESTS, "desk.readers.optin_limited"),
+                _ => (StatusCode::BAD_REQUEST, "desk.readers.optin_nothing"),
+            };
+            let text = i18n::text(desk.lang, key).to_owned();
+            reader_page(&state, &desk, id, status, None, Some(text), None).await
         }
         Err(err) => refused(&state, &desk, id, err, None).await,
     }
