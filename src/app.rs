@@ -17,9 +17,10 @@ use crate::delivery::{Engine, EngineSettings, Kick};
 use crate::mail::dkim::Dkim;
 use crate::mail::seal::Sealer;
 use crate::mail::tokens::Signer;
-use crate::ops::captcha::{Difficulty, External};
+use crate::ops::captcha::Difficulty;
 use crate::ops::compose::MailKit;
-use crate::ops::reader::{Document, ReaderPolicy, Readers};
+use crate::ops::publisher::Live;
+use crate::ops::reader::{ReaderPolicy, Readers};
 use crate::ops::sessions::SignInPolicy;
 use crate::ops::users::{FirstAdmin, Password, ensure_first_admin};
 use crate::render::views::{Brand, Views};
@@ -187,11 +188,17 @@ impl App {
             settings.brand_logo_url.as_deref(),
             &settings.brand_color,
         )?;
+        let live = Arc::new(Live::new(
+            settings.publisher_base(),
+            Arc::new(Views::new(brand)),
+        )?);
+        // What the desk changed applies from the first request.
+        live.refresh(&db).await?;
         let readers = Arc::new(Readers::new(
             db.clone(),
             kit.clone(),
-            Arc::new(Views::new(brand)),
-            reader_policy(&settings)?,
+            live,
+            reader_policy(&settings),
         )?);
         Ok(App {
             listener,
@@ -236,6 +243,10 @@ impl App {
         } else {
             None
         };
+        let follow = tokio::spawn(crate::ops::publisher::follow(
+            self.state.readers.live().clone(),
+            db.clone(),
+        ));
         let expiry = tokio::spawn(expire_signups(
             self.state.readers.clone(),
             db.clone(),
@@ -250,6 +261,7 @@ impl App {
         web::serve::serve(self.listener, web::router(self.state), limits, shutdown).await;
         // Finish the messages in flight and give back the claimed rest before closing.
         expiry.abort();
+        follow.abort();
         if let Some(engine) = engine {
             engine.stop().await;
         }
@@ -283,19 +295,24 @@ fn web_settings(settings: &Settings) -> WebSettings {
     WebSettings {
         root_url: settings.root_url(),
         from_email: settings.from_email(),
-        default_language: settings.default_language,
         client_ip_header: settings.client_ip_header.clone(),
         client_ip_trusted_hops: settings.client_ip_trusted_hops,
-        captcha_provider: settings.captcha_provider,
-        captcha_site_key: settings.captcha_site_key.clone(),
-        terms_url: settings.terms_url.clone(),
-        privacy_url: settings.privacy_url.clone(),
         embed_origins: settings.embed_origins.clone(),
         max_body_bytes: settings.max_body_bytes,
         max_upload_bytes: settings.max_upload_bytes,
         upload_dir: settings.data_dir.join(crate::ops::imports::UPLOAD_DIR),
         import_batch_size: settings.import_batch_size,
         sign_in: sign_in_policy(settings),
+        configuration: settings.described(),
+        relays: settings.smtp_servers(),
+        hello: hello_name(settings),
+        dkim: settings.dkim.clone(),
+        from_email_domain: settings
+            .from_email()
+            .rsplit_once('@')
+            .map(|(_, d)| d.trim_end_matches('>').to_owned())
+            .unwrap_or_default(),
+        bounce_address: settings.bounce_address.clone(),
     }
 }
 
@@ -312,53 +329,26 @@ fn sign_in_policy(settings: &Settings) -> SignInPolicy {
     }
 }
 
-/// The rules of the reader's side, from the settings.
-///
-/// # Errors
-/// When a third-party captcha is configured without its secret.
-fn reader_policy(settings: &Settings) -> anyhow::Result<ReaderPolicy> {
+/// The name said in EHLO: the host name of `root_url`.
+fn hello_name(settings: &Settings) -> String {
+    settings.public_host().unwrap_or_else(|| "localhost".into())
+}
+
+/// The rules of the reader's side that only the configuration sets.
+fn reader_policy(settings: &Settings) -> ReaderPolicy {
     // Halved, so a deadline (now + secs) cannot overflow whatever the setting says.
     let secs = |n: u64| i64::try_from(n).unwrap_or(i64::MAX).min(i64::MAX / 2);
-    let external = match settings.captcha_provider {
-        None => None,
-        Some(provider) => Some(External {
-            provider,
-            secret: settings
-                .captcha_secret
-                .clone()
-                .ok_or_else(|| anyhow::anyhow!("captcha_provider needs captcha_secret"))?,
-            verify_url: settings
-                .captcha_verify_url
-                .clone()
-                .unwrap_or_else(|| provider.verify_url().to_owned()),
-            min_score: settings.captcha_min_score,
-        }),
-    };
-    Ok(ReaderPolicy {
+    ReaderPolicy {
         altcha: Difficulty {
             cost: settings.altcha_cost,
             valid_secs: secs(settings.altcha_valid_secs),
         },
-        external,
-        terms: Document {
-            version: settings.terms_version.clone(),
-            url: settings.terms_url.clone().unwrap_or_default(),
-        },
-        privacy: Document {
-            version: settings.privacy_version.clone(),
-            url: settings.privacy_url.clone().unwrap_or_default(),
-        },
         ip: settings.consent_ip,
-        default_lang: settings.default_language,
-        attempts_per_hour: i64::from(settings.signup_attempts_per_address_per_hour),
-        confirmations_per_day: i64::from(settings.confirmations_per_address_per_day),
         resend_secs: secs(settings.confirmation_resend_secs),
         confirm_valid_secs: secs(settings.confirmation_valid_secs),
         expiry_secs: secs(settings.unconfirmed_expiry_secs),
         from: settings.from_email(),
-        per_ip_per_hour: settings.signup_per_ip_per_hour,
-        per_second: settings.signup_per_second,
-    })
+    }
 }
 
 /// What the delivery engine takes from the settings.
@@ -371,7 +361,7 @@ fn engine_settings(settings: &Settings) -> EngineSettings {
         retry_base: Duration::from_secs(settings.retry_base_secs),
         retry_max_age: Duration::from_secs(settings.retry_max_age_secs),
         relays: settings.smtp_servers(),
-        hello: settings.public_host().unwrap_or_else(|| "localhost".into()),
+        hello: hello_name(settings),
         send_rate: settings.send_rate,
         domain_limits: settings.domain_limit.clone(),
         memory: None,

@@ -154,9 +154,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let mut settings = Settings::load(cli.global.config.as_deref())?;
     if let Some(dir) = cli.global.data_dir {
         settings.data_dir = dir;
+        given_by_flag(&mut settings, "data_dir", "--data-dir");
     }
     if let Some(url) = cli.global.database_url {
         settings.database_url = Some(url);
+        given_by_flag(&mut settings, "database_url", "--database-url");
     }
     telemetry::init(settings.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -166,11 +168,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     runtime.block_on(run_command(cli.command, settings))
 }
 
+/// Records that a flag set `key`, unless its value came from the flag's environment
+/// variable, which `Settings::load` has recorded already.
+fn given_by_flag(settings: &mut Settings, key: &str, flag: &str) {
+    let from_environment = matches!(
+        settings.sources.get(key),
+        Some(crate::config::Origin::Environment(_))
+    );
+    if !from_environment {
+        settings
+            .sources
+            .insert(key.to_owned(), crate::config::Origin::Flag(flag.to_owned()));
+    }
+}
+
 async fn run_command(command: Command, mut settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve { listen } => {
             if let Some(listen) = listen {
                 settings.listen = listen;
+                given_by_flag(&mut settings, "listen", "--listen");
             }
             serve(settings).await
         }

@@ -1,6 +1,7 @@
 //! Settings: built-in defaults, then a TOML file, then `BULTEN_*` environment variables, then
 //! command-line flags, each layer overriding the one before.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -10,10 +11,11 @@ pub use crate::domain::Secret;
 use crate::mail::dkim::DkimKeyConfig;
 pub use crate::mail::smtp::DomainLimit;
 use crate::mail::smtp::{SmtpServerConfig, TlsMode};
+pub use crate::ops::publisher::Origin;
 pub use crate::telemetry::LogFormat;
 
 /// Everything bulten can be told. Field docs give the default.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct Settings {
     /// Where the SQLite database and uploads live. Defaults to `./bulten-data`.
@@ -152,6 +154,11 @@ pub struct Settings {
     pub brand_logo_url: Option<String>,
     /// A CSS colour as `#rgb` or `#rrggbb`. Defaults to `#0b5394`.
     pub brand_color: String,
+
+    /// Where each setting given by the operator came from (the file, the environment, a
+    /// flag); the others are defaults. Filled by [`Settings::load`] and the CLI's flags.
+    #[serde(skip)]
+    pub sources: BTreeMap<String, Origin>,
 }
 
 impl Default for Settings {
@@ -218,8 +225,34 @@ impl Default for Settings {
             brand_name: "bulten".into(),
             brand_logo_url: None,
             brand_color: "#0b5394".into(),
+            sources: BTreeMap::new(),
         }
     }
+}
+
+/// The environment variable that sets `key`.
+fn env_name(key: &str) -> String {
+    format!("BULTEN_{}", key.to_ascii_uppercase())
+}
+
+/// A URL that may carry a credential, as the settings page shows it: the password and the
+/// query's values (`?password=…`, a proxy's token) as `****`; a URL that does not parse
+/// (a password with a stray `#`) as `****` whole.
+fn masked_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "****".to_owned();
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("****"));
+    }
+    let keys: Vec<String> = parsed.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    if !keys.is_empty() {
+        parsed
+            .query_pairs_mut()
+            .clear()
+            .extend_pairs(keys.iter().map(|k| (k.as_str(), "****")));
+    }
+    parsed.to_string()
 }
 
 /// The file read when `--config` is not given, if it exists.
@@ -231,21 +264,94 @@ impl Settings {
     /// # Errors
     /// When the file is given but missing, or a value has the wrong type.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        use config::Source as _;
+        let path = match file {
+            Some(path) => Some(path.to_path_buf()),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => Some(DEFAULT_CONFIG_FILE.into()),
+            None => None,
+        };
         let mut builder = config::Config::builder();
-        match file {
-            Some(path) => {
-                builder = builder.add_source(config::File::from(path).required(true));
+        let mut sources = BTreeMap::new();
+        if let Some(path) = &path {
+            let source = config::File::from(path.as_path()).required(true);
+            let shown = path.display().to_string();
+            for key in source
+                .collect()
+                .context("cannot read the configuration")?
+                .keys()
+            {
+                sources.insert(key.clone(), Origin::File(shown.clone()));
             }
-            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
-                builder = builder.add_source(config::File::with_name(DEFAULT_CONFIG_FILE));
-            }
-            None => {}
+            builder = builder.add_source(source);
+        }
+        let environment = config::Environment::with_prefix("BULTEN").try_parsing(true);
+        for key in environment
+            .collect()
+            .context("cannot read the environment")?
+            .keys()
+        {
+            sources.insert(key.clone(), Origin::Environment(env_name(key)));
         }
         let built = builder
-            .add_source(config::Environment::with_prefix("BULTEN").try_parsing(true))
+            .add_source(environment)
             .build()
             .context("cannot read the configuration")?;
-        built.try_deserialize().context("invalid configuration")
+        let mut settings: Settings = built.try_deserialize().context("invalid configuration")?;
+        settings.sources = sources;
+        Ok(settings)
+    }
+
+    /// Every setting with its value in force and where it came from, as the settings page
+    /// shows them: secrets as `****`, a database URL without its password.
+    pub fn described(&self) -> Vec<(String, String, Origin)> {
+        let Ok(serde_json::Value::Object(values)) = serde_json::to_value(self) else {
+            return Vec::new();
+        };
+        values
+            .into_iter()
+            .map(|(key, value)| {
+                let shown = match (key.as_str(), value) {
+                    (_, serde_json::Value::Null) => String::new(),
+                    ("database_url" | "captcha_verify_url", serde_json::Value::String(url)) => {
+                        masked_url(&url)
+                    }
+                    (_, serde_json::Value::String(text)) => text,
+                    (_, other) => other.to_string(),
+                };
+                let origin = self.sources.get(&key).cloned().unwrap_or(Origin::Default);
+                (key, shown, origin)
+            })
+            .collect()
+    }
+
+    /// The publisher's settings as the configuration gives them, for `ops::publisher`.
+    pub(crate) fn publisher_base(&self) -> crate::ops::publisher::Base {
+        use crate::ops::publisher::FIELDS;
+        let described: BTreeMap<String, (String, Origin)> = self
+            .described()
+            .into_iter()
+            .map(|(key, value, origin)| (key, (value, origin)))
+            .collect();
+        let mut base = crate::ops::publisher::Base {
+            captcha_verify_url: self.captcha_verify_url.clone(),
+            ..Default::default()
+        };
+        for field in FIELDS {
+            let (value, origin) = described
+                .get(field.name)
+                .cloned()
+                .unwrap_or((String::new(), Origin::Default));
+            let value = match field.name {
+                // The one secret among them: its real value, which `described` masks.
+                "captcha_secret" => self.captcha_secret.as_ref().map(|s| s.expose().to_owned()),
+                _ => Some(value).filter(|v| !v.is_empty()),
+            };
+            base.values.insert(field.name, value);
+            if origin != Origin::Default {
+                base.fixed.insert(field.name, origin);
+            }
+        }
+        base
     }
 
     /// The database URL to use: the configured one, or SQLite inside `data_dir`.
@@ -543,6 +649,26 @@ mod tests {
         let servers = settings.smtp_servers();
         assert_eq!(servers.len(), 1);
         assert_eq!(servers[0].port, 587, "the submission port for STARTTLS");
+    }
+
+    #[test]
+    fn urls_show_no_credentials() {
+        assert_eq!(
+            masked_url("postgres://bulten:s3cret@db.example/bulten?sslmode=require&password=p2"),
+            "postgres://bulten:****@db.example/bulten?sslmode=****&password=****"
+        );
+        assert!(!masked_url("postgres://bulten:se#cret@db/bulten").contains("cret"));
+        assert_eq!(masked_url("not a url with pass:word"), "****");
+        let settings = Settings {
+            database_url: Some("postgres://u:hunter22@h/d".into()),
+            captcha_verify_url: Some("https://proxy.example/verify?token=t0ken".into()),
+            ..Settings::default()
+        };
+        let shown = format!("{:?}", settings.described());
+        assert!(
+            !shown.contains("hunter22") && !shown.contains("t0ken"),
+            "{shown}"
+        );
     }
 
     #[test]

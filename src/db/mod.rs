@@ -25,6 +25,7 @@ pub(crate) mod filter;
 pub(crate) mod imports;
 pub(crate) mod lists;
 pub(crate) mod outbox;
+pub(crate) mod publisher;
 pub mod secrets;
 pub(crate) mod sessions;
 pub mod signup;

@@ -35,7 +35,7 @@ pub(crate) const SIGNED_HEADERS: &[&str] = &[
     "Feedback-ID",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     Rsa,
@@ -43,7 +43,7 @@ pub enum Algorithm {
 }
 
 /// One `[[dkim]]` table of the configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct DkimKeyConfig {
     pub domain: String,
     pub selector: String,
@@ -172,6 +172,66 @@ fn ed25519_key(der: &[u8]) -> anyhow::Result<Ed25519Key> {
     use ring::signature::KeyPair as _;
     Ed25519Key::from_seed_and_public_key(seed, pair.public_key().as_ref())
         .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// A DKIM key's DNS record, to publish as TXT.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct DnsRecord {
+    /// `selector._domainkey.domain`.
+    pub(crate) name: String,
+    /// `v=DKIM1; k=…; p=…`.
+    pub(crate) value: String,
+}
+
+/// The TXT record that lets receivers check `config`'s signatures: for RSA the public key
+/// as SubjectPublicKeyInfo (what `openssl pkey -pubout` and opendkim publish), for Ed25519
+/// the bare 32-byte key (RFC 8463).
+///
+/// # Errors
+/// When the key cannot be read or is not a key of its algorithm.
+pub(crate) fn dns_record(config: &DkimKeyConfig) -> anyhow::Result<DnsRecord> {
+    use ring::signature::KeyPair as _;
+    use spki::der::Encode as _;
+    let pem = match (&config.private_key, &config.private_key_file) {
+        (Some(key), _) => key.expose().to_owned(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        (None, None) => anyhow::bail!("set private_key or private_key_file"),
+    };
+    let der = pem_to_der(&pem).context("not PEM")?;
+    let (kind, public) = match config.algorithm {
+        Algorithm::Rsa => {
+            let pair = if pem.contains("BEGIN RSA PRIVATE KEY") {
+                ring::signature::RsaKeyPair::from_der(&der)
+            } else {
+                ring::signature::RsaKeyPair::from_pkcs8(&der)
+            }
+            .map_err(|e| anyhow::anyhow!("not an RSA private key: {e}"))?;
+            let info = spki::SubjectPublicKeyInfoRef {
+                algorithm: spki::AlgorithmIdentifierRef {
+                    oid: spki::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1"),
+                    parameters: Some(spki::der::asn1::AnyRef::NULL),
+                },
+                subject_public_key: spki::der::asn1::BitStringRef::from_bytes(
+                    pair.public_key().as_ref(),
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            };
+            ("rsa", info.to_der().map_err(|e| anyhow::anyhow!("{e}"))?)
+        }
+        Algorithm::Ed25519 => {
+            let pair = ring::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der)
+                .map_err(|e| anyhow::anyhow!("not an Ed25519 key: {e}"))?;
+            ("ed25519", pair.public_key().as_ref().to_vec())
+        }
+    };
+    Ok(DnsRecord {
+        name: format!("{}._domainkey.{}", config.selector, config.domain),
+        value: format!(
+            "v=DKIM1; k={kind}; p={}",
+            base64::engine::general_purpose::STANDARD.encode(public)
+        ),
+    })
 }
 
 fn pem_to_der(pem: &str) -> anyhow::Result<Vec<u8>> {

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use crate::domain::Secret;
 
 /// How the connection is protected.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TlsMode {
     /// Plain text: only for a relay on the same machine or network.
@@ -29,7 +29,7 @@ pub enum TlsMode {
 }
 
 /// One `[[smtp]]` table of the configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct SmtpServerConfig {
     pub host: String,
@@ -52,7 +52,7 @@ pub struct SmtpServerConfig {
 }
 
 /// A rate limit for one recipient domain.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct DomainLimit {
     pub domain: String,
     pub per_second: u32,
@@ -132,17 +132,31 @@ impl std::fmt::Debug for Connection {
 #[error("{0}")]
 pub(crate) struct ConnectError(pub String);
 
+impl From<SendError> for ConnectError {
+    fn from(err: SendError) -> Self {
+        match err {
+            SendError::Permanent(text) | SendError::Temporary(text) => ConnectError(text),
+        }
+    }
+}
+
 impl Connection {
     /// # Errors
     /// When the relay cannot be reached, greeted, encrypted to or logged in to.
     pub(crate) async fn open(config: &SmtpServerConfig, hello: &str) -> Result<Self, ConnectError> {
-        Self::connect(config, hello).await.map_err(|e| match e {
-            SendError::Permanent(text) | SendError::Temporary(text) => ConnectError(text),
-        })
+        Self::connect(config, hello, &mut Vec::new())
+            .await
+            .map_err(ConnectError::from)
     }
 
-    async fn connect(config: &SmtpServerConfig, hello: &str) -> Result<Self, SendError> {
+    /// Opens a connection, writing what the relay says at each step into `said`.
+    async fn connect(
+        config: &SmtpServerConfig,
+        hello: &str,
+        said: &mut Vec<String>,
+    ) -> Result<Self, SendError> {
         let timeout = Duration::from_secs(config.timeout_secs.max(1));
+        said.push(format!("connecting to {}:{}", config.host, config.port));
         let stream = tokio::time::timeout(
             timeout,
             TcpStream::connect((config.host.as_str(), config.port)),
@@ -162,11 +176,13 @@ impl Connection {
                     .into_tls(&connector()?, &config.host)
                     .await
                     .map_err(SendError::io)?;
+                said.push("TLS established".to_owned());
                 boxed(tls)
             }
             TlsMode::Starttls => {
-                greet(&mut plain).await?;
+                said.push(greet(&mut plain).await?);
                 let ehlo = plain.ehlo(hello).await.map_err(SendError::io)?;
+                said.push(describe_ehlo(&ehlo));
                 if !ehlo.has_capability(EXT_START_TLS) {
                     return Err(SendError::Permanent(format!(
                         "{}:{} does not offer STARTTLS (set tls = \"none\" to send in plain text)",
@@ -177,12 +193,13 @@ impl Connection {
                     .start_tls(&connector()?, &config.host)
                     .await
                     .map_err(SendError::io)?;
+                said.push("STARTTLS: TLS established".to_owned());
                 boxed(tls)
             }
             TlsMode::None => boxed(plain),
         };
         if config.tls == TlsMode::Tls || config.tls == TlsMode::None {
-            greet(&mut client).await?;
+            said.push(greet(&mut client).await?);
         }
         let ehlo = client.ehlo(hello).await.map_err(|e| match e {
             mail_send::Error::UnexpectedReply(r) => {
@@ -190,6 +207,7 @@ impl Connection {
             }
             other => SendError::io(other),
         })?;
+        said.push(describe_ehlo(&ehlo));
         if let (Some(user), Some(password)) = (&config.username, &config.password) {
             let credentials = Credentials::new(user.as_str(), password.expose());
             client
@@ -202,6 +220,7 @@ impl Connection {
                     )),
                     other => SendError::Temporary(format!("authentication failed: {other}")),
                 })?;
+            said.push(format!("AUTH: accepted for {user}"));
         }
         Ok(Self {
             client,
@@ -212,6 +231,24 @@ impl Connection {
             max_messages: config.max_messages_per_connection.max(1),
             buf: Vec::with_capacity(512),
         })
+    }
+
+    /// Opens a connection as sending would (greeting, EHLO, TLS, AUTH) and says QUIT: the
+    /// settings page's "test connection". Returns what the relay answered at each step,
+    /// and the step that failed, if one did.
+    pub(crate) async fn check(
+        config: &SmtpServerConfig,
+        hello: &str,
+    ) -> (Vec<String>, Result<(), ConnectError>) {
+        let mut said = Vec::new();
+        let opened = Self::connect(config, hello, &mut said).await;
+        match opened {
+            Ok(connection) => {
+                connection.close().await;
+                (said, Ok(()))
+            }
+            Err(err) => (said, Err(err.into())),
+        }
     }
 
     /// Whether the connection can take another message.
@@ -352,9 +389,10 @@ fn boxed<T: Io + 'static>(client: SmtpClient<T>) -> SmtpClient<Box<dyn Io>> {
     }
 }
 
+/// Reads the relay's greeting; returns it as it was said.
 async fn greet<T: AsyncRead + AsyncWrite + Unpin>(
     client: &mut SmtpClient<T>,
-) -> Result<(), SendError> {
+) -> Result<String, SendError> {
     let greeting = client.read().await.map_err(SendError::io)?;
     if greeting.code >= 300 {
         return Err(SendError::from_reply(
@@ -363,7 +401,32 @@ async fn greet<T: AsyncRead + AsyncWrite + Unpin>(
             &greeting.message,
         ));
     }
-    Ok(())
+    Ok(format!("{} {}", greeting.code, greeting.message))
+}
+
+/// An EHLO answer in a line: the name the relay gave and the extensions bulten cares about.
+fn describe_ehlo(ehlo: &smtp_proto::EhloResponse<String>) -> String {
+    use smtp_proto::{
+        EXT_8BIT_MIME, EXT_AUTH, EXT_CHUNKING, EXT_DSN, EXT_ENHANCED_STATUS_CODES, EXT_REQUIRE_TLS,
+        EXT_SIZE,
+    };
+    let extensions: Vec<&str> = [
+        (EXT_PIPELINING, "PIPELINING"),
+        (EXT_START_TLS, "STARTTLS"),
+        (EXT_SMTP_UTF8, "SMTPUTF8"),
+        (EXT_8BIT_MIME, "8BITMIME"),
+        (EXT_AUTH, "AUTH"),
+        (EXT_SIZE, "SIZE"),
+        (EXT_DSN, "DSN"),
+        (EXT_ENHANCED_STATUS_CODES, "ENHANCEDSTATUSCODES"),
+        (EXT_CHUNKING, "CHUNKING"),
+        (EXT_REQUIRE_TLS, "REQUIRETLS"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| ehlo.has_capability(*bit))
+    .map(|(_, name)| name)
+    .collect();
+    format!("250 {} ({})", ehlo.hostname, extensions.join(" "))
 }
 
 /// Writes `message` with SMTP transparency (a `.` starting a line is doubled) and the end of

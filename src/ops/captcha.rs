@@ -111,7 +111,7 @@ fn decode(text: &str) -> Option<Payload> {
 }
 
 /// A third-party captcha whose tokens bulten's server verifies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Recaptcha,

@@ -75,6 +75,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/admin/users.html"),
     ),
     (
+        "admin/settings.html",
+        include_str!("../../templates/admin/settings.html"),
+    ),
+    (
+        "admin/settings-dns.html",
+        include_str!("../../templates/admin/settings-dns.html"),
+    ),
+    (
         "admin/shown-once.html",
         include_str!("../../templates/admin/shown-once.html"),
     ),
@@ -193,7 +201,8 @@ const TEMPLATES: &[(&str, &str)] = &[
 #[derive(Debug)]
 pub(crate) struct Views {
     env: Environment<'static>,
-    brand: Brand,
+    /// Changed on the desk while the node runs (`ops::publisher`).
+    brand: std::sync::RwLock<std::sync::Arc<Brand>>,
 }
 
 impl Views {
@@ -227,11 +236,18 @@ impl Views {
         }
         env.add_function("t", translate);
         env.add_filter("upper", upper);
-        Self { env, brand }
+        Self {
+            env,
+            brand: std::sync::RwLock::new(std::sync::Arc::new(brand)),
+        }
     }
 
-    pub(crate) fn brand(&self) -> &Brand {
-        &self.brand
+    pub(crate) fn brand(&self) -> std::sync::Arc<Brand> {
+        self.brand.read().expect("never poisoned").clone()
+    }
+
+    pub(crate) fn set_brand(&self, brand: Brand) {
+        *self.brand.write().expect("never poisoned") = std::sync::Arc::new(brand);
     }
 
     /// Renders `name` in `lang` with `ctx`, plus `lang`, `other_lang` and `brand`.
@@ -252,7 +268,7 @@ impl Views {
             .render(minijinja::context! {
                 lang => lang.as_str(),
                 other_lang => i18n::other(lang).as_str(),
-                brand => Serde(&self.brand),
+                brand => Serde(&*self.brand()),
                 ..Serde(ctx)
             })
             .map_err(|e| {

@@ -40,7 +40,10 @@ type Protected = (Method, &'static str, Permission, MethodRouter<AppState>);
 #[rustfmt::skip]
 fn protected_api_routes(upload_limit: usize) -> Vec<Protected> {
     use Permission::*;
-    use api::{audit, bulk, campaigns, imports, lists, outbox, subscribers, templates, tx, users};
+    use api::{
+        audit, bulk, campaigns, export, imports, lists, outbox, settings, subscribers, templates, tx,
+        users,
+    };
     let upload = post(imports::start).layer(DefaultBodyLimit::max(upload_limit));
     vec![
         (Method::GET, "/api/subscribers", SubscribersGet, get(subscribers::search)),
@@ -56,6 +59,7 @@ fn protected_api_routes(upload_limit: usize) -> Vec<Protected> {
         (Method::PATCH, "/api/subscribers/{id}", SubscribersManage, patch(subscribers::patch)),
         (Method::DELETE, "/api/subscribers/{id}", SubscribersManage, delete(subscribers::delete_one)),
         (Method::PUT, "/api/subscribers/{id}/blocklist", SubscribersManage, put(subscribers::blocklist_one)),
+        (Method::GET, "/api/subscribers/export", SubscribersGet, get(export::subscribers)),
         (Method::GET, "/api/subscribers/{id}/export", SubscribersGet, get(subscribers::export_data)),
         (Method::GET, "/api/lists", ListsGet, get(lists::search)),
         (Method::POST, "/api/lists", ListsManage, post(lists::create)),
@@ -102,6 +106,10 @@ fn protected_api_routes(upload_limit: usize) -> Vec<Protected> {
         (Method::POST, "/api/api-users", UsersManage, post(users::create_api_user)),
         (Method::DELETE, "/api/api-users/{id}", UsersManage, delete(users::delete_api_user)),
         (Method::PUT, "/api/api-users/{id}/lists", UsersManage, put(users::set_api_user_lists)),
+        (Method::GET, "/api/settings", SettingsManage, get(settings::get_all)),
+        (Method::PUT, "/api/settings", SettingsManage, put(settings::update)),
+        (Method::GET, "/api/settings/dns", SettingsManage, get(settings::dns)),
+        (Method::POST, "/api/settings/smtp/{index}/test", SettingsManage, post(settings::test_relay)),
     ]
 }
 
@@ -209,9 +217,12 @@ fn embed_cors(origins: &[String]) -> tower_http::cors::CorsLayer {
 /// brand colour, the widget's shadow styles), images from anywhere on https (the brand
 /// logo), forms posting only to bulten, and no framing, so no other site can lay its page
 /// over the unsubscribe or erase buttons. A configured third-party captcha adds its hosts.
-fn content_security_policy(settings: &state::WebSettings) -> String {
+fn content_security_policy(
+    settings: &state::WebSettings,
+    provider: Option<crate::ops::captcha::Provider>,
+) -> String {
     use crate::ops::captcha::Provider;
-    let captcha = match settings.captcha_provider {
+    let captcha = match provider {
         None => "",
         Some(Provider::Recaptcha) => " https://www.google.com https://www.gstatic.com",
         Some(Provider::Hcaptcha) => " https://hcaptcha.com https://*.hcaptcha.com",
@@ -296,8 +307,32 @@ pub(crate) fn router(state: AppState) -> Router {
     .layer(DefaultBodyLimit::max(state.settings.max_body_bytes));
     let embeddable =
         add(Router::new(), embeddable_routes()).layer(embed_cors(&state.settings.embed_origins));
-    let csp = axum::http::HeaderValue::from_str(&content_security_policy(&state.settings))
-        .expect("the policy is ASCII");
+    // One policy per captcha provider, made once; the one in force is picked per response,
+    // since an admin may change the provider while the node runs.
+    let policy = |provider| {
+        axum::http::HeaderValue::from_str(&content_security_policy(&state.settings, provider))
+            .expect("the policy is ASCII")
+    };
+    let policies: Vec<(
+        Option<crate::ops::captcha::Provider>,
+        axum::http::HeaderValue,
+    )> = [
+        None,
+        Some(crate::ops::captcha::Provider::Recaptcha),
+        Some(crate::ops::captcha::Provider::Hcaptcha),
+        Some(crate::ops::captcha::Provider::Turnstile),
+    ]
+    .into_iter()
+    .map(|p| (p, policy(p)))
+    .collect();
+    let readers = state.readers.clone();
+    let csp = move |_: &axum::response::Response| {
+        let provider = readers.external_captcha();
+        policies
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .map(|(_, value)| value.clone())
+    };
     add(Router::new(), public_routes())
         .merge(embeddable)
         .layer(DefaultBodyLimit::max(PUBLIC_BODY_LIMIT))

@@ -14,14 +14,9 @@ pub(crate) struct WebSettings {
     pub(crate) root_url: String,
     /// The sender of campaigns and transactional mail that name none.
     pub(crate) from_email: String,
-    pub(crate) default_language: crate::domain::Lang,
     /// A proxy's header naming the client, and how many proxies of ours add to it.
     pub(crate) client_ip_header: Option<String>,
     pub(crate) client_ip_trusted_hops: usize,
-    pub(crate) captcha_provider: Option<crate::ops::captcha::Provider>,
-    pub(crate) captcha_site_key: Option<String>,
-    pub(crate) terms_url: Option<String>,
-    pub(crate) privacy_url: Option<String>,
     /// Origins whose pages may post the embedded form.
     pub(crate) embed_origins: Vec<String>,
     pub(crate) max_body_bytes: usize,
@@ -31,6 +26,18 @@ pub(crate) struct WebSettings {
     pub(crate) import_batch_size: usize,
     /// The desk's sign-in rules.
     pub(crate) sign_in: crate::ops::sessions::SignInPolicy,
+    /// Every setting in force, with where it came from (secrets masked), for the settings
+    /// page.
+    pub(crate) configuration: Vec<(String, String, crate::ops::publisher::Origin)>,
+    /// The SMTP relays, for the settings page's connection test.
+    pub(crate) relays: Vec<crate::mail::smtp::SmtpServerConfig>,
+    /// The name said in EHLO.
+    pub(crate) hello: String,
+    /// The DKIM keys, for the DNS records to publish.
+    pub(crate) dkim: Vec<crate::mail::dkim::DkimKeyConfig>,
+    /// The domain of the default sender, and the bounce address, for SPF and DMARC advice.
+    pub(crate) from_email_domain: String,
+    pub(crate) bounce_address: Option<String>,
 }
 
 impl WebSettings {

@@ -103,6 +103,9 @@ on_both_backends! {
 
         let everyone = call(&app, &desk, Method::GET, "/api/subscribers?per_page=all", None).await;
         assert_eq!(expect_status(everyone, 200).await["data"]["total"], 2, "a whole-list answer is limited too");
+        let csv = call(&app, &desk, Method::GET, "/api/subscribers/export", None).await.text().await.unwrap();
+        assert_eq!(csv.lines().count(), 3, "the export is limited too: {csv}");
+        assert!(csv.contains("ikisi@okur.example") && !csv.contains("secmen@"), "{csv}");
         // Filters say nothing of other desks' lists: naming one is refused, and a status
         // counts only on the caller's lists.
         let filtered = call(&app, &desk, Method::GET, &format!("/api/subscribers?list_id={}&per_page=50", n.politics), None).await;

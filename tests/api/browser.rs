@@ -120,21 +120,66 @@ on_both_backends! {
 }
 
 on_both_backends! {
-    async fn the_desk_signs_in_draws_its_dashboard_and_switches_language_in_a_real_browser(app) {
-        let list = app.create_list("Gündem", "single").await;
-        app.create_subscriber(serde_json::json!({"email": "okur@example.com", "name": "Okur", "lists": [list]})).await;
-        let backend = if app.database_url.is_some() { "postgres" } else { "sqlite" };
-        let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots").join(backend);
-        run_script(
-            "desk.mjs",
-            &[
-                ("BASE_URL", app.url.clone()),
-                ("USERNAME", "admin".into()),
-                ("PASSWORD", "first-admin-password".into()),
-                ("SHOTS", shots.display().to_string()),
-            ],
-        )
-        .await;
-        assert!(shots.join("desk-390-3-dashboard.png").exists());
+    backend the_desk_signs_in_draws_its_dashboard_and_switches_language_in_a_real_browser;
+}
+
+/// An Ed25519 key in PEM, made by openssl, for the settings' DNS page.
+fn dkim_key() -> bulten::mail::dkim::DkimKeyConfig {
+    let output = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ED25519"])
+        .output()
+        .expect("openssl runs");
+    bulten::mail::dkim::DkimKeyConfig {
+        domain: "haber.example".into(),
+        selector: "ed2026".into(),
+        algorithm: bulten::mail::dkim::Algorithm::Ed25519,
+        private_key: Some(bulten::config::Secret::new(
+            String::from_utf8(output.stdout).unwrap(),
+        )),
+        private_key_file: None,
     }
+}
+
+async fn the_desk_signs_in_draws_its_dashboard_and_switches_language_in_a_real_browser(
+    backend: crate::helpers::Backend,
+) {
+    // A relay that answers, for the settings page's connection test.
+    let sink = crate::sink::SmtpSink::start(&[]).await;
+    let port = sink.port;
+    let app = crate::helpers::spawn_app_with(backend, move |s| {
+        s.dkim = vec![dkim_key()];
+        s.from_email = Some("Haber <bulten@haber.example>".into());
+        s.smtp = vec![bulten::mail::smtp::SmtpServerConfig {
+            host: "127.0.0.1".into(),
+            port,
+            tls: bulten::mail::smtp::TlsMode::None,
+            ..Default::default()
+        }];
+    })
+    .await;
+    let list = app.create_list("Gündem", "single").await;
+    app.create_subscriber(
+        serde_json::json!({"email": "okur@example.com", "name": "Okur", "lists": [list]}),
+    )
+    .await;
+    let backend = if app.database_url.is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let shots = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("e2e-screenshots")
+        .join(backend);
+    run_script(
+        "desk.mjs",
+        &[
+            ("BASE_URL", app.url.clone()),
+            ("USERNAME", "admin".into()),
+            ("PASSWORD", "first-admin-password".into()),
+            ("SHOTS", shots.display().to_string()),
+        ],
+    )
+    .await;
+    assert!(shots.join("desk-390-3-dashboard.png").exists());
+    assert!(shots.join("desk-1280-tr-settings.png").exists());
 }

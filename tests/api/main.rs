@@ -14,6 +14,7 @@ mod crash;
 mod delivery;
 mod desk;
 mod desk_readers;
+mod desk_settings;
 mod dkim;
 mod imports;
 mod links;

@@ -100,7 +100,31 @@ try {
     await page.click('header a:has-text("Audit log")');
     await page.waitForSelector('h1:has-text("Audit log")');
     await shot('4-audit');
+    // Settings: rename the publisher, test the relay, read the DNS records.
+    await page.click('header a:has-text("Settings")');
+    await page.waitForSelector('h1:has-text("Settings")');
+    await page.fill('#s-brand_name', `Haber ${width}`);
+    await page.click('button:has-text("Save the settings")');
+    await page.waitForSelector('.notice');
+    check((await page.locator('header .brand').textContent()).includes(`Haber ${width}`), 'the new name is in force at once');
+    await page.click('button:has-text("Test the connection")');
+    await page.waitForSelector('text=The relay answered');
+    await shot('4-settings');
+    await page.click('a:has-text("DNS records")');
+    await page.waitForSelector('h1:has-text("DNS records")');
+    check(await page.locator('code:has-text("ed2026._domainkey.haber.example")').count() > 0, 'the DKIM record is named');
+    await shot('4-settings-dns');
     await page.click('header button:has-text("Türkçe")');
+    await page.waitForSelector('html[lang=tr]');
+    // Every page in Turkish too.
+    for (const [name, path] of [['dashboard', '/admin/'], ['password', '/admin/password'], ['readers', '/admin/subscribers'],
+      ['reader', '/admin/subscribers/1'], ['lists', '/admin/lists'], ['import', '/admin/import'], ['accounts', '/admin/users'],
+      ['audit', '/admin/audit'], ['settings', '/admin/settings'], ['settings-dns', '/admin/settings/dns'], ['second-factor', '/admin/second-factor']]) {
+      await page.goto(`${base}${path}`);
+      check(await page.locator('html[lang=tr]').count() === 1, `${path} is in Turkish`);
+      await shot(`tr-${name}`);
+    }
+    await page.goto(`${base}/admin/`);
     await page.waitForSelector('h1:has-text("Pano")');
     await shot('5-dashboard-tr');
     await page.click('header button:has-text("English")');

@@ -360,6 +360,31 @@ fn export_record(s: &crate::domain::Subscriber) -> [String; 7] {
     ]
 }
 
+/// Subscribers as lines of the export, [`EXPORT_HEADER`] first when `header`: for exports
+/// written a batch at a time (the API's and the desk's download).
+///
+/// # Errors
+/// Never in practice: the writer writes to memory.
+pub(crate) fn export_lines<'a>(
+    subscribers: impl IntoIterator<Item = &'a crate::domain::Subscriber>,
+    header: bool,
+) -> OpsResult<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    if header {
+        writer
+            .write_record(EXPORT_HEADER)
+            .context("cannot write the export")?;
+    }
+    for s in subscribers {
+        writer
+            .write_record(export_record(s))
+            .context("cannot write the export")?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write the export: {e}").into())
+}
+
 /// Writes every subscriber (or a list's) as CSV in the import format, in pages, so memory
 /// stays flat. Returns how many rows were written.
 pub(crate) async fn export_csv<W: std::io::Write>(

@@ -31,7 +31,7 @@ use crate::db::{Backend, Db};
 use crate::domain::{Attribs, EmailAddress, SubscriberName, SubscriptionStatus};
 pub(crate) use crate::domain::{ImportMode, ImportRunStatus};
 use files::{Batch, read_batches};
-pub(crate) use files::{export_csv, parse_delimiter};
+pub(crate) use files::{export_csv, export_lines, parse_delimiter};
 
 /// Rows per transaction. Large enough to amortise a commit, small enough that a stop request
 /// or a kill loses little work.

@@ -327,7 +327,7 @@ impl Readers {
     /// # Errors
     /// When the database fails.
     pub(crate) async fn expire(&self, now: Timestamp) -> OpsResult<store::Expired> {
-        self.per_ip.retain_recent();
+        self.limiters().per_ip.retain_recent();
         db::spent::forget_expired(&self.db, now).await?;
         let expired = store::expire(
             &self.db,

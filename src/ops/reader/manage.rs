@@ -272,7 +272,7 @@ impl Readers {
             .address_hash(&format!("change-of-address:{}", subscriber.uuid));
         let (requests, _) =
             store::events(&self.db, &link, Event::Attempt, now.plus_secs(-3600)).await?;
-        if requests >= self.policy.attempts_per_hour {
+        if requests >= self.publisher().attempts_per_hour {
             return Ok(Err(Refusal::TooManyForAddress));
         }
         store::record_event(&self.db, &link, Event::Attempt, now).await?;

@@ -19,7 +19,7 @@ mod signup;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -32,13 +32,14 @@ use crate::db::signup::{self as store, Event};
 use crate::domain::{EmailAddress, EmailError, Lang, List, Timestamp};
 use crate::i18n;
 use crate::ops::OpsResult;
-use crate::ops::captcha::{self, Difficulty, External, ExternalRefused, Refused};
+use crate::ops::captcha::{self, Difficulty, ExternalRefused, Refused};
 use crate::ops::compose::MailKit;
+use crate::ops::publisher::{Live, Publisher};
 use crate::ops::tx::{self, SystemMail};
 use crate::render::views::{Views, fill};
 
 /// What a consent record keeps of the reader's IP address.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IpRecord {
     Store,
@@ -131,20 +132,13 @@ pub(crate) struct Document {
     pub url: String,
 }
 
-/// The rules of the reader's side, built from the settings by `app`.
+/// The rules of the reader's side that only the configuration sets, built by `app`. Those
+/// an admin may change on the desk (the documents, the captcha, the limits) are the
+/// publisher's settings, read from [`Readers::publisher`].
 #[derive(Debug, Clone)]
 pub(crate) struct ReaderPolicy {
     pub altcha: Difficulty,
-    /// A third-party captcha checked after the proof of work, failing closed.
-    pub external: Option<External>,
-    pub terms: Document,
-    pub privacy: Document,
     pub ip: IpRecord,
-    pub default_lang: Lang,
-    /// Signup attempts per address per hour.
-    pub attempts_per_hour: i64,
-    /// Mails a stranger's action may cause per address per day.
-    pub confirmations_per_day: i64,
     /// The pause between two such mails to one address.
     pub resend_secs: i64,
     pub confirm_valid_secs: i64,
@@ -152,8 +146,6 @@ pub(crate) struct ReaderPolicy {
     pub expiry_secs: i64,
     /// The sender of the reader's mails.
     pub from: String,
-    pub per_ip_per_hour: u32,
-    pub per_second: u32,
 }
 
 /// What a stranger's form brings to show it is a person: the proof of work, the
@@ -194,15 +186,58 @@ pub(crate) struct StrangerMail<'a> {
 pub(crate) struct Readers {
     db: Db,
     kit: Arc<MailKit>,
-    views: Arc<Views>,
     policy: ReaderPolicy,
-    per_ip: DefaultKeyedRateLimiter<IpAddr>,
-    overall: DefaultDirectRateLimiter,
+    /// The publisher's settings, with the pages that show its brand.
+    live: Arc<Live>,
+    limiters: RwLock<Arc<Limiters>>,
     http: reqwest::Client,
 }
 
-fn per_hour(n: u32) -> Quota {
-    Quota::per_hour(NonZeroU32::new(n.max(1)).expect("at least one"))
+/// The per-IP and overall signup limits, rebuilt when the publisher's settings change them.
+#[derive(Debug)]
+pub(super) struct Limiters {
+    per_ip_per_hour: u32,
+    per_second: u32,
+    pub(super) per_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    overall: Arc<DefaultDirectRateLimiter>,
+}
+
+fn at_least_one(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n.max(1)).expect("at least one")
+}
+
+impl Limiters {
+    fn new(per_ip_per_hour: u32, per_second: u32) -> Self {
+        Self {
+            per_ip_per_hour,
+            per_second,
+            per_ip: Arc::new(RateLimiter::keyed(Quota::per_hour(at_least_one(
+                per_ip_per_hour,
+            )))),
+            overall: Arc::new(RateLimiter::direct(Quota::per_second(at_least_one(
+                per_second,
+            )))),
+        }
+    }
+
+    /// Limiters for new numbers, keeping the one whose number stays (and what it counted).
+    fn changed(&self, per_ip_per_hour: u32, per_second: u32) -> Self {
+        let fresh = Self::new(per_ip_per_hour, per_second);
+        Self {
+            per_ip: if per_ip_per_hour == self.per_ip_per_hour {
+                self.per_ip.clone()
+            } else {
+                fresh.per_ip
+            },
+            overall: if per_second == self.per_second {
+                self.overall.clone()
+            } else {
+                fresh.overall
+            },
+            per_ip_per_hour,
+            per_second,
+        }
+    }
 }
 
 impl Readers {
@@ -211,7 +246,7 @@ impl Readers {
     pub(crate) fn new(
         db: Db,
         kit: Arc<MailKit>,
-        views: Arc<Views>,
+        live: Arc<Live>,
         policy: ReaderPolicy,
     ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
@@ -219,26 +254,55 @@ impl Readers {
             .redirect(reqwest::redirect::Policy::limited(3))
             .user_agent(concat!("bulten/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let publisher = live.current();
         Ok(Self {
             db,
             kit,
-            views,
-            per_ip: RateLimiter::keyed(per_hour(policy.per_ip_per_hour)),
-            overall: RateLimiter::direct(Quota::per_second(
-                NonZeroU32::new(policy.per_second.max(1)).expect("at least one"),
-            )),
+            limiters: RwLock::new(Arc::new(Limiters::new(
+                publisher.per_ip_per_hour,
+                publisher.per_second,
+            ))),
+            live,
             policy,
             http,
         })
     }
 
     pub(crate) fn views(&self) -> &Views {
-        &self.views
+        self.live.views()
+    }
+
+    /// The publisher's settings in force.
+    pub(crate) fn publisher(&self) -> Arc<Publisher> {
+        self.live.current()
+    }
+
+    /// The publisher's settings of this node, to show, change and follow.
+    pub(crate) fn live(&self) -> &Arc<Live> {
+        &self.live
     }
 
     /// The third-party captcha, if one is configured.
     pub(crate) fn external_captcha(&self) -> Option<captcha::Provider> {
-        self.policy.external.as_ref().map(|e| e.provider)
+        self.publisher().captcha.as_ref().map(|e| e.provider)
+    }
+
+    /// The signup limiters for the limits in force; one whose number changed starts empty.
+    pub(super) fn limiters(&self) -> Arc<Limiters> {
+        let publisher = self.publisher();
+        let current = self.limiters.read().expect("never poisoned").clone();
+        if current.per_ip_per_hour == publisher.per_ip_per_hour
+            && current.per_second == publisher.per_second
+        {
+            return current;
+        }
+        let mut slot = self.limiters.write().expect("never poisoned");
+        if slot.per_ip_per_hour != publisher.per_ip_per_hour
+            || slot.per_second != publisher.per_second
+        {
+            *slot = Arc::new(slot.changed(publisher.per_ip_per_hour, publisher.per_second));
+        }
+        slot.clone()
     }
 
     pub(crate) fn difficulty(&self) -> Difficulty {
@@ -256,7 +320,7 @@ impl Readers {
             .explicit
             .or(agreed)
             .or(choice.browser)
-            .unwrap_or(self.policy.default_lang)
+            .unwrap_or(self.publisher().default_lang)
     }
 
     /// The consent sentence as a reader sees it, in plain text: what the record keeps.
@@ -278,11 +342,12 @@ impl Readers {
         if honeypot.is_some_and(|h| !h.is_empty()) {
             return Err(Refusal::Honeypot);
         }
-        if self.overall.check().is_err() {
+        let limiters = self.limiters();
+        if limiters.overall.check().is_err() {
             return Err(Refusal::TooManyOverall);
         }
         if let Some(ip) = ip
-            && self.per_ip.check_key(&ip).is_err()
+            && limiters.per_ip.check_key(&ip).is_err()
         {
             return Err(Refusal::TooManyFromIp);
         }
@@ -302,7 +367,8 @@ impl Readers {
         if let Err(refused) = captcha::verify(&self.db, &self.kit.signer, altcha, now).await? {
             return Ok(Err(Refusal::ProofOfWork(refused)));
         }
-        if let (Proof::WorkAndCaptcha, Some(external)) = (proof, &self.policy.external) {
+        let publisher = self.publisher();
+        if let (Proof::WorkAndCaptcha, Some(external)) = (proof, &publisher.captcha) {
             let token = proofs.captcha.as_deref();
             match captcha::verify_external(&self.http, external, token, proofs.ip).await {
                 Ok(()) => {}
@@ -330,15 +396,15 @@ impl Readers {
         let (sent_today, last) =
             store::events(&self.db, &hash, Event::Confirmation, now.plus_secs(-86_400)).await?;
         let too_soon = last.is_some_and(|l| l.unix() + self.policy.resend_secs > now.unix());
-        if sent_today >= self.policy.confirmations_per_day || too_soon {
+        if sent_today >= self.publisher().confirmations_per_day || too_soon {
             return Ok(false);
         }
-        let html = self.views.render(
+        let html = self.views().render(
             &format!("mail-{}.html", mail.template),
             mail.lang,
             &mail.context,
         )?;
-        let text = self.views.render(
+        let text = self.views().render(
             &format!("mail-{}.txt", mail.template),
             mail.lang,
             &mail.context,
@@ -346,7 +412,7 @@ impl Readers {
         let subject = format!(
             "{} · {}",
             i18n::text(mail.lang, mail.subject_key),
-            self.views.brand().name
+            self.views().brand().name
         );
         tx::queue_system(
             &self.db,
@@ -371,7 +437,7 @@ impl Readers {
         Ok(store::language_of(&self.db, subscriber_id)
             .await?
             .and_then(|l| l.parse().ok())
-            .unwrap_or(self.policy.default_lang))
+            .unwrap_or(self.publisher().default_lang))
     }
 }
 

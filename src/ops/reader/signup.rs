@@ -112,7 +112,7 @@ impl Readers {
         let hash = self.kit.signer.address_hash(email.as_str());
         let hour_ago = now.plus_secs(-3600);
         let (attempts, _) = store::events(&self.db, &hash, Event::Attempt, hour_ago).await?;
-        if attempts >= self.policy.attempts_per_hour {
+        if attempts >= self.publisher().attempts_per_hour {
             return refuse(vec![Refusal::TooManyForAddress], lang);
         }
         store::record_event(&self.db, &hash, Event::Attempt, now).await?;
@@ -156,14 +156,15 @@ impl Readers {
 
     /// The consent record of a request: what the reader was shown, where and from where.
     pub(super) fn consent(&self, request: &Request, lang: Lang) -> Consent {
+        let publisher = self.publisher();
         Consent {
             source: request.source.unwrap_or(SignupSource::Api).as_str(),
             page: truncate(&request.page, 2000),
             consent_text: self.consent_text(lang),
-            terms_version: self.policy.terms.version.clone(),
-            terms_url: self.policy.terms.url.clone(),
-            privacy_version: self.policy.privacy.version.clone(),
-            privacy_url: self.policy.privacy.url.clone(),
+            terms_version: publisher.terms.version.clone(),
+            terms_url: publisher.terms.url.clone(),
+            privacy_version: publisher.privacy.version.clone(),
+            privacy_url: publisher.privacy.url.clone(),
             language: lang.as_str().to_owned(),
             ip: self.ip_record(request.ip),
             user_agent: truncate(&request.user_agent, 500),

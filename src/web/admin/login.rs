@@ -69,7 +69,7 @@ fn reader_lang(state: &AppState, reader: &Reader) -> Lang {
         .lang
         .explicit
         .or(reader.lang.browser)
-        .unwrap_or(state.settings.default_language)
+        .unwrap_or(state.readers.publisher().default_lang)
 }
 
 pub(crate) async fn form(

@@ -18,6 +18,7 @@ pub(crate) mod lists;
 pub(crate) mod login;
 pub(crate) mod reader;
 pub(crate) mod second_factor;
+pub(crate) mod settings;
 pub(crate) mod subscribers;
 pub(crate) mod users;
 
@@ -72,6 +73,7 @@ fn desk_routes(upload_limit: usize) -> Vec<DeskRoute> {
         (Method::POST, "/admin/import", Some(Permission::SubscribersImport), upload),
         (Method::GET, "/admin/import/progress", Some(Permission::SubscribersImport), get(import::progress_section)),
         (Method::POST, "/admin/import/stop", Some(Permission::SubscribersImport), post(import::stop)),
+        (Method::GET, "/admin/subscribers/export", Some(Permission::SubscribersGet), get(subscribers::export)),
         (Method::GET, "/admin/subscribers/bulk", Some(Permission::SubscribersManage), get(reader::bulk_confirm)),
         (Method::POST, "/admin/subscribers/bulk", Some(Permission::SubscribersManage), post(reader::bulk_apply)),
         (Method::GET, "/admin/subscribers/{id}", Some(Permission::SubscribersGet), get(reader::one)),
@@ -96,6 +98,10 @@ fn desk_routes(upload_limit: usize) -> Vec<DeskRoute> {
         (Method::POST, "/admin/api-users", Some(Permission::UsersManage), post(users::add_api_user)),
         (Method::POST, "/admin/api-users/{id}/delete", Some(Permission::UsersManage), post(users::delete_api_user)),
         (Method::POST, "/admin/api-users/{id}/lists", Some(Permission::UsersManage), post(users::set_api_user_lists)),
+        (Method::GET, "/admin/settings", Some(Permission::SettingsManage), get(settings::show)),
+        (Method::POST, "/admin/settings", Some(Permission::SettingsManage), post(settings::save)),
+        (Method::GET, "/admin/settings/dns", Some(Permission::SettingsManage), get(settings::dns)),
+        (Method::POST, "/admin/settings/smtp/{index}/test", Some(Permission::SettingsManage), post(settings::test_relay)),
     ]
 }
 
@@ -261,7 +267,7 @@ async fn require_staff(State(state): State<AppState>, request: Request, next: Ne
             let lang = reader
                 .lang
                 .browser
-                .unwrap_or(state.settings.default_language);
+                .unwrap_or(state.readers.publisher().default_lang);
             return refusal(&state, lang, StatusCode::FORBIDDEN, "desk.refused.session");
         }
         Err(err) => {
@@ -391,7 +397,7 @@ fn language(state: &AppState, staff: &Staff, reader: &Reader) -> Lang {
         .language
         .or(reader.lang.explicit)
         .or(reader.lang.browser)
-        .unwrap_or(state.settings.default_language)
+        .unwrap_or(state.readers.publisher().default_lang)
 }
 
 /// The notice a redirect back to a page names (`?done=NAME`), when NAME is one of
@@ -440,6 +446,7 @@ pub(crate) fn page(
         })),
         "csrf": desk.map(|d| d.staff.csrf_token.clone()),
         "may_manage_users": desk.is_some_and(|d| d.staff.caller().require(Permission::UsersManage).is_ok()),
+        "may_manage_settings": desk.is_some_and(|d| d.staff.caller().require(Permission::SettingsManage).is_ok()),
         // Imports match addresses against every reader: for users limited to no list.
         "may_import": desk.is_some_and(|d| {
             let caller = d.staff.caller();
@@ -456,6 +463,27 @@ pub(crate) fn page(
             tracing::error!(error = %crate::telemetry::chain(&err), template, "a desk page failed to render");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal server error").into_response()
         }
+    }
+}
+
+/// A page saying why `ops` refused the request (its status and reason), or the internal
+/// error page for a failure of bulten's own.
+pub(crate) fn refused_or_internal(
+    state: &AppState,
+    desk: &Desk,
+    err: &crate::ops::OpsError,
+) -> Response {
+    match refused_status(err) {
+        Some(status) => page(
+            state,
+            Some(desk),
+            desk.lang,
+            status,
+            "admin/refused.html",
+            "desk.refused.title",
+            json!({ "reason": err.to_string() }),
+        ),
+        None => login::internal(err),
     }
 }
 

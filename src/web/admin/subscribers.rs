@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::login::internal;
@@ -14,6 +14,7 @@ use crate::ops::OpsError;
 use crate::ops::access::ListAccess;
 use crate::ops::lists as lists_ops;
 use crate::ops::subscribers as ops;
+use crate::web::api::export::csv_download;
 use crate::web::api::subscribers::SearchParams;
 use crate::web::extract::Query;
 use crate::web::state::AppState;
@@ -139,6 +140,11 @@ pub(crate) async fn search(
         })
         .collect();
     ctx["sort"] = json!(sort);
+    ctx["export"] = json!(link(1, None, None, None).replacen(
+        "/admin/subscribers?",
+        "/admin/subscribers/export?",
+        1
+    ));
     // A filter that does not parse or compile: the page again, saying why.
     let refused_with = |status: StatusCode, mut ctx: serde_json::Value, reason: String| {
         ctx["error"] = json!(reason);
@@ -228,4 +234,17 @@ pub(crate) async fn search(
         "desk.readers.title",
         ctx,
     )
+}
+
+/// Downloads every reader the page's filter finds, as CSV: the API's export, streamed.
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    desk: Desk,
+    Query(params): Query<SearchParams>,
+) -> Response {
+    let download = match params.to_query(None, 0) {
+        Ok(query) => csv_download(&state, &desk.staff.caller(), &query).await,
+        Err(err) => Err(err),
+    };
+    download.unwrap_or_else(IntoResponse::into_response)
 }

@@ -4,10 +4,12 @@
 pub(crate) mod audit;
 pub(crate) mod bulk;
 pub(crate) mod campaigns;
+pub(crate) mod export;
 pub(crate) mod health;
 pub(crate) mod imports;
 pub(crate) mod lists;
 pub(crate) mod outbox;
+pub(crate) mod settings;
 pub(crate) mod subscribers;
 pub(crate) mod templates;
 pub(crate) mod tx;

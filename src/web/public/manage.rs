@@ -41,7 +41,7 @@ async fn target(
         .explicit
         .or(prefs.lang)
         .or(reader.lang.browser)
-        .unwrap_or(state.settings.default_language);
+        .unwrap_or(state.readers.publisher().default_lang);
     Ok((prefs, lang))
 }
 

@@ -209,7 +209,7 @@ pub(super) fn captcha_widget(state: &AppState) -> Option<Value> {
         json!({
             "class": class,
             "script": script,
-            "site_key": state.settings.captcha_site_key.clone().unwrap_or_default(),
+            "site_key": state.readers.publisher().captcha_site_key.clone().unwrap_or_default(),
         })
     })
 }
@@ -288,8 +288,8 @@ fn form_context(state: &AppState, view: &FormView<'_>, refusals: &[Refusal], lan
         "lists": lists,
         "fixed_lists": view.fixed,
         "captcha": captcha,
-        "terms_url": state.settings.terms_url.clone().unwrap_or_default(),
-        "privacy_url": state.settings.privacy_url.clone().unwrap_or_default(),
+        "terms_url": state.readers.publisher().terms.url.clone(),
+        "privacy_url": state.readers.publisher().privacy.url.clone(),
     });
     if let Some(ctx) = ctx.as_object_mut() {
         ctx.extend(errors);
