@@ -1,6 +1,8 @@
-//! The dashboard's counts: readers by status, and what happened each day.
+//! The dashboard's counts: readers by status, and what happened each day. They are read
+//! from the counts the database keeps as rows change (`subscriber_counts`, `daily_counts`,
+//! kept by triggers and the ledger's recorder), so they cost a few rows at any size.
 
-use super::{Backend, Db, DbResult, on_pool};
+use super::{Db, DbResult, on_pool};
 use crate::domain::Timestamp;
 
 /// A count per status.
@@ -12,7 +14,7 @@ pub(crate) struct StatusCount {
 
 pub(crate) async fn subscriber_statuses(db: &Db) -> DbResult<Vec<StatusCount>> {
     Ok(on_pool!(db, pool => sqlx::query_as::<_, StatusCount>(
-        "SELECT status, COUNT(*) AS n FROM subscribers GROUP BY status ORDER BY status",
+        "SELECT status, n FROM subscriber_counts WHERE n <> 0 ORDER BY status",
     )
     .fetch_all(pool)
     .await?))
@@ -47,27 +49,26 @@ pub(crate) struct DayCount {
     pub(crate) n: i64,
 }
 
+impl Series {
+    /// Its name in `daily_counts`.
+    fn as_str(self) -> &'static str {
+        match self {
+            Series::Signups => "signups",
+            Series::Confirmations => "confirmations",
+            Series::Unsubscriptions => "unsubscriptions",
+            Series::Sent => "sent",
+        }
+    }
+}
+
 /// Counts per day since `since`, days without any left out.
 pub(crate) async fn daily(db: &Db, series: Series, since: Timestamp) -> DbResult<Vec<DayCount>> {
-    let (table, column, condition) = match series {
-        Series::Signups => ("subscribers", "created_at", "1 = 1"),
-        Series::Confirmations => ("subscriber_lists", "updated_at", "status = 'confirmed'"),
-        Series::Unsubscriptions => ("subscriber_lists", "updated_at", "status = 'unsubscribed'"),
-        Series::Sent => ("deliveries", "updated_at", "status = 'sent'"),
-    };
-    // The day of a timestamp: SQLite stores fixed-width UTC text, PostgreSQL TIMESTAMPTZ.
-    let day = match db.backend() {
-        Backend::Sqlite => format!("substr({column}, 1, 10)"),
-        Backend::Postgres => format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
-    };
-    let sql = format!(
-        "SELECT {day} AS day, COUNT(*) AS n FROM {table} \
-         WHERE {condition} AND {column} >= $1 GROUP BY 1 ORDER BY 1"
-    );
-    Ok(
-        on_pool!(db, pool => sqlx::query_as::<_, DayCount>(sqlx::AssertSqlSafe(sql))
-        .bind(since)
-        .fetch_all(pool)
-        .await?),
+    let since = since.as_datetime().date().to_string();
+    Ok(on_pool!(db, pool => sqlx::query_as::<_, DayCount>(
+        "SELECT day, n FROM daily_counts WHERE series = $1 AND day >= $2 AND n <> 0 ORDER BY day",
     )
+    .bind(series.as_str())
+    .bind(&since)
+    .fetch_all(pool)
+    .await?))
 }

@@ -261,6 +261,8 @@ pub async fn record(db: &Db, owner: &str, outcomes: &[Recorded]) -> DbResult<()>
         let mut tx = pool.begin_write().await?;
         // What actually changed, per campaign.
         let mut counters: std::collections::BTreeMap<i64, Tally> = Default::default();
+        // Campaign mail and transactional mail alike, for the day's count.
+        let mut sent_today = 0i64;
         for chunk in sent.chunks(500) {
             let sql = format!(
                 "UPDATE deliveries SET status = 'sent', lease_owner = NULL, lease_until = NULL, \
@@ -272,7 +274,9 @@ pub async fn record(db: &Db, owner: &str, outcomes: &[Recorded]) -> DbResult<()>
             for id in chunk {
                 q = q.bind(*id);
             }
-            for campaign in q.fetch_all(&mut *tx).await?.into_iter().flatten() {
+            let marked = q.fetch_all(&mut *tx).await?;
+            sent_today += marked.len() as i64;
+            for campaign in marked.into_iter().flatten() {
                 counters.entry(campaign).or_default().sent += 1;
             }
         }
@@ -319,6 +323,18 @@ pub async fn record(db: &Db, owner: &str, outcomes: &[Recorded]) -> DbResult<()>
                     _ => {}
                 }
             }
+        }
+        // This is the one place a message becomes sent: the day's count is kept here, in
+        // the same transaction, as triggers keep the other counts (`daily_counts`).
+        if sent_today > 0 {
+            sqlx::query(
+                "INSERT INTO daily_counts (day, series, n) VALUES ($1, 'sent', $2) \
+                 ON CONFLICT (day, series) DO UPDATE SET n = daily_counts.n + excluded.n",
+            )
+            .bind(now.as_datetime().date().to_string())
+            .bind(sent_today)
+            .execute(&mut *tx)
+            .await?;
         }
         for (campaign, tally) in counters {
             sqlx::query(

@@ -196,8 +196,8 @@ pub(crate) async fn with_counts(db: &Db, lists: Vec<List>) -> DbResult<Vec<ListW
     }
     let ids: Vec<i64> = lists.iter().map(|l| l.id).collect();
     let sql = format!(
-        "SELECT list_id, status, COUNT(*) AS n FROM subscriber_lists \
-         WHERE list_id IN ({}) GROUP BY list_id, status",
+        "SELECT list_id, status, n FROM subscription_counts \
+         WHERE list_id IN ({}) AND n <> 0",
         placeholders(1, ids.len())
     );
     let counts: Vec<CountRow> = on_pool!(db, pool => {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, expect_status, on_both_backends};
 
-async fn upload(app: &TestApp, params: Value, csv: &str) -> reqwest::Response {
+pub(crate) async fn upload(app: &TestApp, params: Value, csv: &str) -> reqwest::Response {
     let form = reqwest::multipart::Form::new()
         .text("params", params.to_string())
         .part(
@@ -21,7 +21,7 @@ async fn upload(app: &TestApp, params: Value, csv: &str) -> reqwest::Response {
 }
 
 /// Polls the import status until it leaves `importing`.
-async fn wait_for_import(app: &TestApp) -> Value {
+pub(crate) async fn wait_for_import(app: &TestApp) -> Value {
     for _ in 0..300 {
         let status = expect_status(app.get("/api/import/subscribers").await, 200).await;
         if status["data"]["status"] != "importing" && status["data"]["status"] != "stopping" {

@@ -10,6 +10,7 @@ mod campaigns;
 mod captcha;
 mod cli;
 mod confirm;
+mod counts;
 mod crash;
 mod delivery;
 mod desk;

@@ -1,0 +1,88 @@
+-- Counts kept as rows change, so the dashboard and the lists read a few rows instead of
+-- counting a million: readers by status, subscriptions by list and status, and each day's
+-- new readers, confirmations, unsubscriptions and sent messages. Triggers keep the first
+-- three in the same transaction as the change, whatever path makes it; the ledger's
+-- recorder, the one place a message becomes sent, adds its batch to the day's `sent`.
+
+CREATE TABLE subscriber_counts (
+    status TEXT    NOT NULL PRIMARY KEY,
+    n      INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE subscription_counts (
+    list_id INTEGER NOT NULL REFERENCES lists (id) ON DELETE CASCADE,
+    status  TEXT    NOT NULL,
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (list_id, status)
+) WITHOUT ROWID;
+
+-- `day` is YYYY-MM-DD in UTC; `series` one of signups, confirmations, unsubscriptions, sent.
+-- Confirmations and unsubscriptions count changes of a subscription to that status.
+CREATE TABLE daily_counts (
+    day    TEXT    NOT NULL,
+    series TEXT    NOT NULL,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (day, series)
+) WITHOUT ROWID;
+
+INSERT INTO subscriber_counts (status, n)
+    SELECT status, COUNT(*) FROM subscribers GROUP BY status;
+INSERT INTO subscription_counts (list_id, status, n)
+    SELECT list_id, status, COUNT(*) FROM subscriber_lists GROUP BY list_id, status;
+INSERT INTO daily_counts (day, series, n)
+    SELECT substr(created_at, 1, 10), 'signups', COUNT(*) FROM subscribers GROUP BY 1;
+INSERT INTO daily_counts (day, series, n)
+    SELECT substr(updated_at, 1, 10), 'confirmations', COUNT(*) FROM subscriber_lists
+    WHERE status = 'confirmed' GROUP BY 1;
+INSERT INTO daily_counts (day, series, n)
+    SELECT substr(updated_at, 1, 10), 'unsubscriptions', COUNT(*) FROM subscriber_lists
+    WHERE status = 'unsubscribed' GROUP BY 1;
+INSERT INTO daily_counts (day, series, n)
+    SELECT substr(updated_at, 1, 10), 'sent', COUNT(*) FROM deliveries
+    WHERE status = 'sent' GROUP BY 1;
+
+CREATE TRIGGER subscribers_counted_insert AFTER INSERT ON subscribers BEGIN
+    INSERT INTO subscriber_counts (status, n) VALUES (NEW.status, 1)
+        ON CONFLICT (status) DO UPDATE SET n = n + 1;
+    INSERT INTO daily_counts (day, series, n) VALUES (substr(NEW.created_at, 1, 10), 'signups', 1)
+        ON CONFLICT (day, series) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER subscribers_counted_update AFTER UPDATE OF status ON subscribers
+WHEN OLD.status <> NEW.status BEGIN
+    UPDATE subscriber_counts SET n = n - 1 WHERE status = OLD.status;
+    INSERT INTO subscriber_counts (status, n) VALUES (NEW.status, 1)
+        ON CONFLICT (status) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER subscribers_counted_delete AFTER DELETE ON subscribers BEGIN
+    UPDATE subscriber_counts SET n = n - 1 WHERE status = OLD.status;
+END;
+
+CREATE TRIGGER subscriptions_counted_insert AFTER INSERT ON subscriber_lists BEGIN
+    INSERT INTO subscription_counts (list_id, status, n) VALUES (NEW.list_id, NEW.status, 1)
+        ON CONFLICT (list_id, status) DO UPDATE SET n = n + 1;
+    INSERT INTO daily_counts (day, series, n)
+        SELECT substr(NEW.updated_at, 1, 10),
+               CASE NEW.status WHEN 'confirmed' THEN 'confirmations' ELSE 'unsubscriptions' END, 1
+        WHERE NEW.status IN ('confirmed', 'unsubscribed')
+        ON CONFLICT (day, series) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER subscriptions_counted_update AFTER UPDATE OF status ON subscriber_lists
+WHEN OLD.status <> NEW.status BEGIN
+    UPDATE subscription_counts SET n = n - 1
+        WHERE list_id = OLD.list_id AND status = OLD.status;
+    INSERT INTO subscription_counts (list_id, status, n) VALUES (NEW.list_id, NEW.status, 1)
+        ON CONFLICT (list_id, status) DO UPDATE SET n = n + 1;
+    INSERT INTO daily_counts (day, series, n)
+        SELECT substr(NEW.updated_at, 1, 10),
+               CASE NEW.status WHEN 'confirmed' THEN 'confirmations' ELSE 'unsubscriptions' END, 1
+        WHERE NEW.status IN ('confirmed', 'unsubscribed')
+        ON CONFLICT (day, series) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER subscriptions_counted_delete AFTER DELETE ON subscriber_lists BEGIN
+    UPDATE subscription_counts SET n = n - 1
+        WHERE list_id = OLD.list_id AND status = OLD.status;
+END;
