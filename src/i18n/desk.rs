@@ -288,6 +288,11 @@ catalog! {
     "desk.bulk.do_remove" => ("Take {n} readers off {list}?", "{n} okur {list} listesinden çıkarılsın mı?"),
     "desk.bulk.do_unsubscribe" => ("Unsubscribe {n} readers from {list}?", "{n} okurun {list} aboneliği bitirilsin mi?"),
     "desk.bulk.do_blocklist" => ("Blocklist {n} readers? They leave every list and get no more mail.", "{n} okur engellensin mi? Tüm listelerden çıkarlar ve artık e-posta almazlar."),
+    "desk.bulk.do_add_one" => ("Add 1 reader to {list}, confirmed?", "1 okur {list} listesine onaylı olarak eklensin mi?"),
+    "desk.bulk.do_remove_one" => ("Take 1 reader off {list}?", "1 okur {list} listesinden çıkarılsın mı?"),
+    "desk.bulk.do_unsubscribe_one" => ("Unsubscribe 1 reader from {list}?", "1 okurun {list} aboneliği bitirilsin mi?"),
+    "desk.bulk.do_blocklist_one" => ("Blocklist 1 reader? They leave every list and get no more mail.", "1 okur engellensin mi? Tüm listelerden çıkar ve artık e-posta almaz."),
+    "desk.bulk.do_delete_one" => ("Delete 1 reader and everything stored about them? This cannot be undone.", "1 okur ve hakkında saklanan her şey silinsin mi? Bu geri alınamaz."),
     "desk.bulk.do_delete" => ("Delete {n} readers and everything stored about them? This cannot be undone.", "{n} okur ve hakkında saklanan her şey silinsin mi? Bu geri alınamaz."),
     "desk.password.title" => ("Password", "Parola"),
     "desk.password.must_change" => (

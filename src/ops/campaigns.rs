@@ -286,14 +286,24 @@ pub(crate) struct Described {
     pub total: i64,
 }
 
-/// `campaigns` with their lists and the default template.
+/// `campaigns` with their lists (those `by` may see) and the default template.
 ///
 /// # Errors
 /// When the database fails.
-pub(crate) async fn describe(db: &Db, campaigns: Vec<Campaign>) -> OpsResult<Described> {
+pub(crate) async fn describe(
+    db: &Db,
+    by: &Caller,
+    campaigns: Vec<Campaign>,
+) -> OpsResult<Described> {
     let ids: Vec<i64> = campaigns.iter().map(|c| c.id).collect();
+    let mut lists = lists_of(db, &ids).await?;
+    // A campaign a limited caller sees may go to other desks' lists too: those are not
+    // named to them (nor deleted lists, whose names stay on the campaign).
+    if !by.reaches_all_lists() {
+        lists.retain(|l| l.id.is_some_and(|id| by.lists.allows(id, ListAccess::Get)));
+    }
     Ok(Described {
-        lists: lists_of(db, &ids).await?,
+        lists,
         default_template: default_template_id(db).await?,
         total: i64::try_from(campaigns.len()).unwrap_or(i64::MAX),
         campaigns,
@@ -312,7 +322,7 @@ pub(crate) async fn search(db: &Db, by: &Caller, query: &CampaignQuery) -> OpsRe
     let (found, total) = campaigns::query(db, &query).await?;
     Ok(Described {
         total,
-        ..describe(db, found).await?
+        ..describe(db, by, found).await?
     })
 }
 

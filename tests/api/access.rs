@@ -184,6 +184,10 @@ on_both_backends! {
         let politics_only = create_campaign(&app, &[n.politics], json!({})).await;
         let seen = expect_status(call(&app, &desk, Method::GET, "/api/campaigns?per_page=50", None).await, 200).await;
         assert_eq!(seen["data"]["total"], 2, "its own and the shared one: {seen}");
+        assert!(!seen.to_string().contains("Siyaset"), "the shared campaign names only the caller's lists: {seen}");
+        let described = expect_status(call(&app, &desk, Method::GET, &format!("/api/campaigns/{both_desks}"), None).await, 200).await;
+        assert_eq!(described["data"]["lists"].as_array().unwrap().len(), 1, "{described}");
+        assert_eq!(expect_status(app.get(&format!("/api/campaigns/{both_desks}")).await, 200).await["data"]["lists"].as_array().unwrap().len(), 2, "an admin sees both");
         assert_eq!(call(&app, &desk, Method::GET, &format!("/api/campaigns/{politics_only}"), None).await.status(), StatusCode::NOT_FOUND);
         refused(call(&app, &desk, Method::PUT, &format!("/api/campaigns/{both_desks}/status"), Some(json!({"status": "running"}))).await, "campaigns:manage is required on every list".into()).await;
 

@@ -482,7 +482,8 @@ async fn bulk_page(
             );
         }
     };
-    let what = i18n::text(lang, &format!("desk.bulk.do_{}", form.action))
+    let one = if count == 1 { "_one" } else { "" };
+    let what = i18n::text(lang, &format!("desk.bulk.do_{}{one}", form.action))
         .replace("{n}", &count.to_string())
         .replace("{list}", list_name.as_deref().unwrap_or_default());
     page(

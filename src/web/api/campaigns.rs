@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{Data, PageParams, PageResults, data};
 use crate::domain::{CampaignStatus, CampaignType, ContentType, Timestamp};
+use crate::ops::access::Caller;
 use crate::ops::campaigns::{self as ops, Campaign, CampaignDraft, CampaignList, CampaignQuery};
 use crate::web::error::ApiError;
 use crate::web::extract::{Acting, Json as Body, Path, Query};
@@ -127,8 +128,8 @@ impl CampaignView {
 }
 
 /// One campaign as the API shows it, described by `ops`.
-async fn view(state: &AppState, campaign: Campaign) -> Result<CampaignView, ApiError> {
-    let described = ops::describe(&state.db, vec![campaign]).await?;
+async fn view(state: &AppState, by: &Caller, campaign: Campaign) -> Result<CampaignView, ApiError> {
+    let described = ops::describe(&state.db, by, vec![campaign]).await?;
     let lists = described.lists;
     let default_template = described.default_template;
     let campaign = described
@@ -192,7 +193,7 @@ pub(crate) async fn get_one(
     Path(id): Path<i64>,
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
     let campaign = ops::get(&state.db, &by, id).await?;
-    Ok(data(view(&state, campaign).await?))
+    Ok(data(view(&state, &by, campaign).await?))
 }
 
 /// A campaign as clients send it; on update, absent fields keep their values.
@@ -254,7 +255,7 @@ pub(crate) async fn create(
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
     let from = &state.settings.from_email;
     let campaign = ops::create(&state.db, &state.kit, &by, from, body.draft()?).await?;
-    Ok(data(view(&state, campaign).await?))
+    Ok(data(view(&state, &by, campaign).await?))
 }
 
 /// `PUT /api/campaigns/{id}`
@@ -266,7 +267,7 @@ pub(crate) async fn update(
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
     let campaign = ops::update(&state.db, &state.kit, &by, id, body.draft()?).await?;
     state.kick.kick();
-    Ok(data(view(&state, campaign).await?))
+    Ok(data(view(&state, &by, campaign).await?))
 }
 
 /// `DELETE /api/campaigns/{id}`
@@ -293,7 +294,7 @@ pub(crate) async fn change_status(
 ) -> Result<Json<Data<CampaignView>>, ApiError> {
     let campaign = ops::change_status(&state.db, &by, id, body.status).await?;
     state.kick.kick();
-    Ok(data(view(&state, campaign).await?))
+    Ok(data(view(&state, &by, campaign).await?))
 }
 
 /// `GET /api/campaigns/{id}/preview`
