@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{TestApp, on_both_backends};
+use crate::helpers::{TestApp, expect_status, on_both_backends};
 
 pub(crate) const ADMIN: &str = "admin";
 pub(crate) const ADMIN_PASSWORD: &str = "first-admin-password";
@@ -762,6 +762,16 @@ on_both_backends! {
         assert_eq!(first.matches("<a href=\"/admin/subscribers/").count(), 50);
         let second = viewer.get("/admin/subscribers?page=2").await.text().await.unwrap();
         assert_eq!(second.matches("<a href=\"/admin/subscribers/").count(), 5);
+        assert!(!second.contains("page=3"), "no link to a page past the last");
+        // Back to page 1 is page 1 read afresh, so readers added meanwhile show at its top.
+        assert!(second.contains("href=\"/admin/subscribers?page=1\""), "{second}");
+        // A keyset page reads on from its cursor: a reader added since shows on it.
+        let next = first.split("href=\"/admin/subscribers?page=2&amp;after_id=").nth(1).expect("a keyset link to page 2").split('"').next().unwrap().to_owned();
+        let newest = app.create_subscriber(serde_json::json!({"email": "yeni@example.com", "name": "Yeni"})).await;
+        let second = viewer.get(&format!("/admin/subscribers?page=2&after_id={next}")).await.text().await.unwrap();
+        assert_eq!(second.matches("<a href=\"/admin/subscribers/").count(), 6, "{second}");
+        assert!(second.contains(&format!("/admin/subscribers/{newest}\"")));
+        expect_status(app.delete(&format!("/api/subscribers/{newest}")).await, 200).await;
 
         let by_name = viewer.get("/admin/subscribers?search=Okur+07").await.text().await.unwrap();
         assert!(by_name.contains("1 reader matches.") && by_name.contains("okur07@example.com"), "{by_name}");

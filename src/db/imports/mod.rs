@@ -389,6 +389,12 @@ async fn move_staged_sqlite(
     let max_before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM subscribers")
         .fetch_one(&mut **tx)
         .await?;
+    // Subscribing changes no stored reader's status, so the batch's new readers are all the
+    // counts change by: added once here rather than by a trigger per row.
+    let counted_here = plan.mode == ImportMode::Subscribe;
+    if counted_here {
+        pause_counting(tx, "subscribers").await?;
+    }
     let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(status)
         .bind(now.as_str())
@@ -396,6 +402,17 @@ async fn move_staged_sqlite(
         .execute(&mut **tx)
         .await?
         .rows_affected();
+    if counted_here {
+        resume_counting(tx, "subscribers").await?;
+        // With overwrite the upsert's count holds the rows it updated too; the new rows are
+        // those past the highest ID before.
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscribers WHERE id > ?")
+            .bind(max_before)
+            .fetch_one(&mut **tx)
+            .await?;
+        count_readers(tx, status, n).await?;
+        count_day(tx, &now, "signups", n).await?;
+    }
     // Without overwrite, the upsert counts only rows it inserted: when that is the whole
     // batch, no address existed, and the batch's subscribers are found by ID range instead
     // of probing the email index once per row.
@@ -407,6 +424,10 @@ async fn move_staged_sqlite(
     };
     match plan.mode {
         ImportMode::Subscribe => {
+            // New readers' subscriptions are all new and all of the plan's status.
+            if all_new {
+                pause_counting(tx, "subscriptions").await?;
+            }
             for (list_id, sub_status) in &plan.subscriptions {
                 let sql = format!(
                     "INSERT INTO subscriber_lists (subscriber_id, list_id, status, created_at, updated_at) \
@@ -414,14 +435,38 @@ async fn move_staged_sqlite(
                      {batch_subscribers} {}",
                     subscription_conflict_clause(plan)
                 );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
+                let added = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(*list_id)
                     .bind(sub_status.as_str())
                     .bind(now.as_str())
                     .bind(now.as_str())
                     .bind(max_before)
                     .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
+                if all_new && added > 0 {
+                    let n = i64::try_from(added).unwrap_or(i64::MAX);
+                    sqlx::query(
+                        "INSERT INTO subscription_counts (list_id, status, n) VALUES (?, ?, ?) \
+                         ON CONFLICT (list_id, status) DO UPDATE SET n = n + excluded.n",
+                    )
+                    .bind(*list_id)
+                    .bind(sub_status.as_str())
+                    .bind(n)
+                    .execute(&mut **tx)
                     .await?;
+                    let series = match sub_status {
+                        SubscriptionStatus::Confirmed => Some("confirmations"),
+                        SubscriptionStatus::Unsubscribed => Some("unsubscriptions"),
+                        SubscriptionStatus::Unconfirmed => None,
+                    };
+                    if let Some(series) = series {
+                        count_day(tx, &now, series, n).await?;
+                    }
+                }
+            }
+            if all_new {
+                resume_counting(tx, "subscriptions").await?;
             }
         }
         ImportMode::Blocklist => {
@@ -433,6 +478,55 @@ async fn move_staged_sqlite(
             .execute(&mut **tx)
             .await?;
         }
+    }
+    Ok(())
+}
+
+/// Sets the insert trigger of `what` aside for the rest of the transaction (see the
+/// `counting_paused` table), until [`resume_counting`].
+async fn pause_counting(tx: &mut SqliteTx<'_>, what: &str) -> DbResult<()> {
+    sqlx::query("INSERT INTO counting_paused (what) VALUES (?)")
+        .bind(what)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn resume_counting(tx: &mut SqliteTx<'_>, what: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM counting_paused WHERE what = ?")
+        .bind(what)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Adds `n` to the count of readers with `status`.
+async fn count_readers(tx: &mut SqliteTx<'_>, status: &str, n: i64) -> DbResult<()> {
+    if n > 0 {
+        sqlx::query(
+            "INSERT INTO subscriber_counts (status, n) VALUES (?, ?) \
+             ON CONFLICT (status) DO UPDATE SET n = n + excluded.n",
+        )
+        .bind(status)
+        .bind(n)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Adds `n` to `series` on the day of `now` (sortable UTC text).
+async fn count_day(tx: &mut SqliteTx<'_>, now: &str, series: &str, n: i64) -> DbResult<()> {
+    if n > 0 {
+        sqlx::query(
+            "INSERT INTO daily_counts (day, series, n) VALUES (substr(?, 1, 10), ?, ?) \
+             ON CONFLICT (day, series) DO UPDATE SET n = n + excluded.n",
+        )
+        .bind(now)
+        .bind(series)
+        .bind(n)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

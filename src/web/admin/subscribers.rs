@@ -160,7 +160,8 @@ pub(crate) async fn search(
     };
     let refused = |ctx, reason| refused_with(StatusCode::BAD_REQUEST, ctx, reason);
     let mut query =
-        match params.to_query(Some(PER_PAGE), (page_number - 1).saturating_mul(PER_PAGE)) {
+        // One more than a page: whether it comes says whether there is a page beyond.
+        match params.to_query(Some(PER_PAGE + 1), (page_number - 1).saturating_mul(PER_PAGE)) {
             Ok(query) => query,
             Err(err) => return refused(ctx, err.to_string()),
         };
@@ -175,7 +176,8 @@ pub(crate) async fn search(
         (None, Some(id)) if by_id => Some(crate::domain::IdCursor { id, back: true }),
         _ => None,
     };
-    let (found, total) = match ops::search(&state.db, &desk.staff.caller(), &query).await {
+    let going_back = query.past_id.is_some_and(|c| c.back);
+    let (mut found, total) = match ops::search(&state.db, &desk.staff.caller(), &query).await {
         Ok(found) => found,
         Err(OpsError::Invalid(message)) => return refused(ctx, message),
         // A filter on a list the user cannot see: the page again, saying so.
@@ -185,6 +187,16 @@ pub(crate) async fn search(
         }
         Err(err) => return internal(&err),
     };
+    // The extra reader is the farthest from where the page was read from: the last one
+    // going forward, the first going back (the rows come turned round).
+    let beyond = found.len() as i64 > PER_PAGE;
+    if beyond {
+        if going_back {
+            found.remove(0);
+        } else {
+            found.truncate(PER_PAGE as usize);
+        }
+    }
     let found_ids: Vec<i64> = found.iter().map(|r| r.subscriber.id).collect();
     let results: Vec<_> = found
         .into_iter()
@@ -215,14 +227,19 @@ pub(crate) async fn search(
     ctx["capped"] = json!(capped);
     ctx["page"] = json!(page_number);
     ctx["pages"] = json!((!capped).then_some(pages));
-    ctx["previous"] = json!(
-        (page_number > 1).then(|| neighbour(page_number - 1, first_id.map(|id| ("before_id", id))))
-    );
-    let more = if capped {
-        found_ids.len() as i64 == PER_PAGE
-    } else {
-        page_number < pages
+    // Page 1 is read afresh rather than back from a cursor, so readers added meanwhile
+    // show at its top.
+    let previous = match page_number {
+        ..=1 => None,
+        2 => Some(link(1, None, None, None)),
+        _ => Some(neighbour(
+            page_number - 1,
+            first_id.map(|id| ("before_id", id)),
+        )),
     };
+    ctx["previous"] = json!(previous);
+    // Going back, the page read from is beyond this one.
+    let more = going_back || beyond;
     ctx["next"] =
         json!(more.then(|| neighbour(page_number + 1, last_id.map(|id| ("after_id", id)))));
     page(
