@@ -147,6 +147,7 @@ async fn the_desk_signs_in_draws_its_dashboard_and_switches_language_in_a_real_b
     let sink = crate::sink::SmtpSink::start(&[]).await;
     let port = sink.port;
     let app = crate::helpers::spawn_app_with(backend, move |s| {
+        s.login_lockout_per_account = 3;
         s.dkim = vec![dkim_key()];
         s.from_email = Some("Haber <bulten@haber.example>".into());
         s.smtp = vec![bulten::mail::smtp::SmtpServerConfig {
@@ -160,6 +161,30 @@ async fn the_desk_signs_in_draws_its_dashboard_and_switches_language_in_a_real_b
     let list = app.create_list("Gündem", "single").await;
     app.create_subscriber(
         serde_json::json!({"email": "okur@example.com", "name": "Okur", "lists": [list]}),
+    )
+    .await;
+    let sports = app.create_list("Spor", "single").await;
+    app.create_subscriber(serde_json::json!({"email": "taraftar@okur.example", "name": "Taraftar", "lists": [sports]}))
+        .await;
+    // A viewer, an editor limited to the sports list, an account to lock and a second admin.
+    crate::desk::add_user(&app, "izleyici", "viewer", "izleyici-parolasi");
+    crate::desk::add_user(&app, "spor-editoru", "editor", "spor-editoru-parolasi");
+    crate::desk::add_user(&app, "kilitli", "editor", "kilitli-parolasi");
+    crate::desk::add_user(&app, "yonetici", "admin", "yonetici-parolasi");
+    let users = expect_status(app.get("/api/users").await, 200).await;
+    let editor = users["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "spor-editoru")
+        .unwrap()["id"]
+        .clone();
+    let limit =
+        serde_json::json!({"lists": [{"id": sports, "permissions": ["list:get", "list:manage"]}]});
+    expect_status(
+        app.put_json(&format!("/api/users/{editor}/lists"), &limit)
+            .await,
+        200,
     )
     .await;
     let backend = if app.database_url.is_some() {
@@ -177,9 +202,14 @@ async fn the_desk_signs_in_draws_its_dashboard_and_switches_language_in_a_real_b
             ("USERNAME", "admin".into()),
             ("PASSWORD", "first-admin-password".into()),
             ("SHOTS", shots.display().to_string()),
+            ("LOCKED_PASSWORD", "kilitli-parolasi".into()),
+            ("VIEWER_PASSWORD", "izleyici-parolasi".into()),
+            ("EDITOR_PASSWORD", "spor-editoru-parolasi".into()),
+            ("ADMIN_PASSWORD", "yonetici-parolasi".into()),
         ],
     )
     .await;
     assert!(shots.join("desk-390-3-dashboard.png").exists());
+    assert!(shots.join("desk-1280-14-bulk-confirm.png").exists());
     assert!(shots.join("desk-1280-tr-settings.png").exists());
 }

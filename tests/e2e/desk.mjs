@@ -2,9 +2,13 @@
 // charts, the password page, the switch to Turkish, and signing out; with screenshots of
 // every page at a laptop's width (1280) and a phone's (390), and no script, style or
 // request the page's policy refuses. Then two-step sign-in: enrolment by the QR code's key,
-// a sign-in with the authenticator's code, and one with a recovery code.
+// a sign-in with the authenticator's code, and one with a recovery code. Then an account
+// locked by wrong passwords, a viewer who can change nothing, an editor limited to one list,
+// a form posted from another site, a 10,000-row import watched to its end and a bulk action
+// on what a filter finds.
 //
-// Run by tests/api/browser.rs. Environment: BASE_URL, USERNAME, PASSWORD, SHOTS, CHROMIUM.
+// Run by tests/api/browser.rs. Environment: BASE_URL, USERNAME, PASSWORD, SHOTS, CHROMIUM,
+// LOCKED_PASSWORD, VIEWER_PASSWORD, EDITOR_PASSWORD, ADMIN_PASSWORD.
 
 import { check, env, launch } from './common.mjs';
 import { mkdirSync } from 'node:fs';
@@ -176,6 +180,103 @@ try {
     await page.goto(`${base}/admin/second-factor`);
     check((await page.textContent('main')).includes('Recovery codes left: 9.'), 'the recovery code was spent');
     await shot('9-twofa-on');
+    await context.close();
+  }
+  // Lockout, roles and list limits, a form from another site, a 10,000-row import watched to
+  // its end, and a bulk action on what a filter finds.
+  {
+    const context = await browser.newContext({ locale: 'en-GB', viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const problems = [];
+    page.on('console', (m) => {
+      const text = m.text();
+      if (m.type() === 'error' && !/status of (401|403|429)/.test(text)) problems.push(`console: ${text}`);
+    });
+    page.on('pageerror', (e) => problems.push(`page: ${e.message}`));
+    const shot = (name) => page.screenshot({ path: `${shots}/desk-1280-${name}.png`, fullPage: true });
+    const signIn = async (user, pass) => {
+      await page.goto(`${base}/admin/login`);
+      await page.fill('#username', user);
+      await page.fill('#password', pass);
+      await page.click('button[type=submit]');
+    };
+    const signOut = async () => { await page.click('header button:has-text("Sign out")'); await page.waitForSelector('h1:has-text("Sign in")'); };
+
+    // The account locks after `login_lockout_per_account` (3 here) wrong passwords, and
+    // then the right one is refused too.
+    for (let i = 0; i < 3; i++) {
+      await signIn('kilitli', 'not-the-password');
+      await page.waitForSelector('.error');
+    }
+    // Past the growing delay, so what answers is the lock.
+    await page.waitForTimeout(2500);
+    await signIn('kilitli', env('LOCKED_PASSWORD'));
+    await page.waitForSelector('.error');
+    check((await page.textContent('.error')).includes('Signing in is locked'), 'the account is locked');
+    await shot('10-locked');
+
+    // A viewer reads and changes nothing: no forms to change, and a change posted anyway
+    // is refused.
+    await signIn('izleyici', env('VIEWER_PASSWORD'));
+    await page.waitForSelector('h1:has-text("Dashboard")');
+    await page.goto(`${base}/admin/subscribers`);
+    check(await page.locator('form.bulk').count() === 0, 'a viewer has no bulk actions');
+    await page.click('main table tbody a');
+    await page.waitForSelector('h2:has-text("@")');
+    check(await page.locator('main form[method=post]').count() === 0, "a viewer's reader page changes nothing");
+    const csrf = await page.getAttribute('header input[name=_csrf]', 'value');
+    const posted = await page.request.post(`${base}/admin/lists`, { form: { _csrf: csrf, name: 'Viewer list' }, headers: { Origin: base, 'Sec-Fetch-Site': 'same-origin' } });
+    check(posted.status() === 403, `a viewer's post is refused (${posted.status()})`);
+    await shot('11-viewer-reader');
+    await signOut();
+
+    // An editor limited to the sports list sees only its readers.
+    await signIn('spor-editoru', env('EDITOR_PASSWORD'));
+    await page.waitForSelector('h1:has-text("Dashboard")');
+    await page.goto(`${base}/admin/subscribers`);
+    const listed = await page.textContent('main table');
+    check(listed.includes('taraftar@okur.example') && !listed.includes('okur@example.com'), 'the sports editor sees only sports readers');
+    await shot('12-limited-readers');
+    await signOut();
+
+    // An admin (without the second factor the first one enrolled above): a change posted
+    // from another site is refused, session or not.
+    await signIn('yonetici', env('ADMIN_PASSWORD'));
+    await page.waitForSelector('h1:has-text("Dashboard")');
+    const token = await page.getAttribute('header input[name=_csrf]', 'value');
+    const forged = await page.request.post(`${base}/admin/lists`, { form: { _csrf: token, name: 'Forged' }, headers: { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' } });
+    check(forged.status() === 403, `a cross-site form is refused (${forged.status()})`);
+
+    // A 10,000-row import, watched until its progress bar is full.
+    let rows = 'email,name\n';
+    for (let i = 0; i < 10000; i++) rows += `toplu-${i}@okur.example,Toplu ${i}\n`;
+    await page.goto(`${base}/admin/import`);
+    await page.setInputFiles('#file', { name: 'toplu.csv', mimeType: 'text/csv', buffer: Buffer.from(rows) });
+    await page.locator('input[name=list]').first().check();
+    await page.click('form[enctype="multipart/form-data"] button[type=submit]');
+    await page.waitForSelector('.notice');
+    await page.waitForSelector('text=Finished.', { timeout: 60000 });
+    check(await page.getAttribute('progress', 'value') === '100', 'the progress bar is full');
+    check((await page.textContent('main')).includes('10000'), 'every row is counted');
+    await shot('13-import-10000');
+
+    // A filter finds them, and one bulk action adds them all to the sports list.
+    await page.goto(`${base}/admin/subscribers`);
+    await page.click('details.wide summary');
+    await page.fill('#query', "subscribers.email LIKE 'toplu-%'");
+    await page.click('button:has-text("Find")');
+    await page.waitForSelector('text=10000 readers match.');
+    await page.selectOption('#bulk-action', 'add');
+    await page.selectOption('#bulk-list', { label: 'Spor' });
+    await page.click('button:has-text("Next…")');
+    await page.waitForSelector('text=Add 10000 readers to Spor, confirmed?');
+    await shot('14-bulk-confirm');
+    await page.click('button:has-text("Yes, do it")');
+    await page.waitForSelector('text=Done: the readers found are changed.');
+    await page.goto(`${base}/admin/lists`);
+    check((await page.textContent('main table')).includes('10001'), 'the sports list has its reader and the 10,000');
+    await shot('15-lists-after-bulk');
+    check(problems.length === 0, `the pages ran cleanly: ${problems.join('; ')}`);
     await context.close();
   }
   process.stdout.write('DONE\n');
