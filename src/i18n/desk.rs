@@ -322,11 +322,10 @@ catalog! {
         "Bu istek masanın bir sayfasından gelmediği için reddedildi. Sayfayı yenileyip yeniden deneyin."
     ),
     "desk.refused.size" => ("The request is too large.", "İstek çok büyük."),
-    "desk.refused.permission" => ("Your role does not allow this", "Rolünüz buna izin vermiyor"),
     "desk.dash.title" => ("Dashboard", "Pano"),
     "desk.dash.counted_at" => (
-        "Counted at {time}; counts are refreshed every minute. Running campaigns are live.",
-        "Sayımlar {time} itibarıyla; her dakika yenilenir. Süren kampanyalar canlıdır."
+        "Counted at {time}; the counts are a few seconds old at most. Running campaigns are live.",
+        "Sayımlar {time} itibarıyla; en fazla birkaç saniyelik. Süren kampanyalar canlıdır."
     ),
     "desk.dash.readers" => ("Readers", "Okurlar"),
     "desk.dash.queue" => ("Messages waiting", "Bekleyen iletiler"),
@@ -452,5 +451,12 @@ catalog! {
         "Aktarıcılar bu makinede ya da özel bir ağda. E-postanın çıktığı genel adresi (ip4:ADRES) ya da sağlayıcınızın include: değerini yazın."
     ),
     "desk.readers.export" => ("Download these readers as CSV", "Bu okurları CSV olarak indir"),
+    "desk.refused.permission" => ("Your role does not allow this: {permission} is required.", "Rolünüz buna izin vermiyor: {permission} izni gerekir."),
+    "desk.refused.list_permission" => ("You may not do this on that list: {permission} is required on it.", "Bunu o listede yapamazsınız: o listede {permission} izni gerekir."),
+    "desk.refused.every_list" => (
+        "This concerns every list, and your account is limited to some: {permission} is required on every list.",
+        "Bu tüm listeleri ilgilendirir ve hesabınız bazı listelerle sınırlı: her listede {permission} izni gerekir."
+    ),
+    "desk.refused.not_found" => ("Not found: it may have been deleted meanwhile.", "Bulunamadı: bu arada silinmiş olabilir."),
     "desk.status.unsubscribed" => ("unsubscribed", "ayrılmış"),
 }

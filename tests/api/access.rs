@@ -276,6 +276,11 @@ on_both_backends! {
         assert_eq!(editor.get(&format!("/admin/subscribers?list_id={}", n.politics)).await.status(), StatusCode::FORBIDDEN);
         let dashboard = editor.get("/admin/").await.text().await.unwrap();
         assert!(!dashboard.contains("Siyaset"), "the dashboard counts only the lists the user reaches");
+        // A refusal says in the desk's words which permission is missing.
+        let refused = editor.post(&format!("/admin/subscribers/{}/delete", n.both), &[]).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let page = refused.text().await.unwrap();
+        assert!(page.contains("your account is limited to some: subscribers:manage is required on every list."), "{page}");
 
         // Every list again: the admin's choice takes effect at the next request.
         admin.post(&format!("/admin/users/{id}/lists"), &[("scope", "all")]).await;

@@ -125,17 +125,12 @@ on_both_backends! {
 
 /// An Ed25519 key in PEM, made by openssl, for the settings' DNS page.
 fn dkim_key() -> bulten::mail::dkim::DkimKeyConfig {
-    let output = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "ED25519"])
-        .output()
-        .expect("openssl runs");
+    let pem = crate::dkim::openssl(&["genpkey", "-algorithm", "ED25519"]);
     bulten::mail::dkim::DkimKeyConfig {
         domain: "haber.example".into(),
         selector: "ed2026".into(),
         algorithm: bulten::mail::dkim::Algorithm::Ed25519,
-        private_key: Some(bulten::config::Secret::new(
-            String::from_utf8(output.stdout).unwrap(),
-        )),
+        private_key: Some(bulten::config::Secret::new(String::from_utf8(pem).unwrap())),
         private_key_file: None,
     }
 }

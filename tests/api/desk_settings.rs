@@ -273,18 +273,7 @@ async fn a_change_on_one_node_reaches_the_others_without_a_restart(backend: Back
 /// Generates a key with openssl; returns the PEM file and the public key as DER.
 fn key(dir: &std::path::Path, name: &str, algorithm: &str) -> (std::path::PathBuf, Vec<u8>) {
     let path = dir.join(format!("{name}.pem"));
-    let run = |args: &[&str]| {
-        let output = std::process::Command::new("openssl")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output.stdout
-    };
+    let run = crate::dkim::openssl;
     let mut generate = vec![
         "genpkey",
         "-algorithm",

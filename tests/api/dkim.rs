@@ -11,7 +11,7 @@ use crate::campaigns::{create_campaign, outbox, set_status, wait_campaign};
 use crate::helpers::{Backend, expect_status, on_both_backends, spawn_app_with};
 
 /// Runs `openssl` with `args`, failing the test on error.
-fn openssl(args: &[&str]) -> Vec<u8> {
+pub(crate) fn openssl(args: &[&str]) -> Vec<u8> {
     let output = Command::new("openssl")
         .args(args)
         .output()

@@ -257,7 +257,10 @@ pub(crate) async fn upload(
             )
         }
         Err(Refused::Ops(err)) => match super::refused_status(&err) {
-            Some(status) => import_page(&state, &desk, status, None, Some(err.to_string())).await,
+            Some(status) => {
+                let text = super::refusal_text(desk.lang, &err);
+                import_page(&state, &desk, status, None, Some(text)).await
+            }
             None => internal(&err),
         },
     }
@@ -297,7 +300,10 @@ pub(crate) async fn stop(State(state): State<AppState>, desk: Desk) -> Response 
     match ops::stop_or_clear(&state.db, &desk.staff.caller()).await {
         Ok(_) => Redirect::to("/admin/import?done=stopped").into_response(),
         Err(err) => match super::refused_status(&err) {
-            Some(status) => import_page(&state, &desk, status, None, Some(err.to_string())).await,
+            Some(status) => {
+                let text = super::refusal_text(desk.lang, &err);
+                import_page(&state, &desk, status, None, Some(text)).await
+            }
             None => internal(&err),
         },
     }

@@ -362,9 +362,7 @@ async fn require(permission: Permission, request: Request, next: Next) -> Respon
         return StatusCode::FORBIDDEN.into_response();
     };
     if let Err(refused) = desk.staff.caller().require(permission) {
-        let text = i18n::text(desk.lang, "desk.refused.permission");
-        let body = format!("{text} ({refused})");
-        return (StatusCode::FORBIDDEN, body).into_response();
+        return (StatusCode::FORBIDDEN, refusal_text(desk.lang, &refused)).into_response();
     }
     next.run(request).await
 }
@@ -466,6 +464,32 @@ pub(crate) fn page(
     }
 }
 
+/// Why `ops` refused, in the page's language where the refusal is about permissions or a
+/// missing object; a rule a value broke is said as `ops` says it, naming the field.
+pub(crate) fn refusal_text(lang: Lang, err: &crate::ops::OpsError) -> String {
+    use crate::ops::OpsError;
+    use crate::render::views::fill;
+    match err {
+        OpsError::Forbidden(permission) => fill(
+            lang,
+            "desk.refused.permission",
+            &[("permission", permission.as_str())],
+        ),
+        OpsError::ForbiddenList { access, .. } => fill(
+            lang,
+            "desk.refused.list_permission",
+            &[("permission", access.as_str())],
+        ),
+        OpsError::ForbiddenAllLists(permission) => fill(
+            lang,
+            "desk.refused.every_list",
+            &[("permission", permission.as_str())],
+        ),
+        OpsError::NotFound(_) => i18n::text(lang, "desk.refused.not_found").to_owned(),
+        OpsError::Invalid(_) | OpsError::Conflict(_) | OpsError::Internal(_) => err.to_string(),
+    }
+}
+
 /// A page saying why `ops` refused the request (its status and reason), or the internal
 /// error page for a failure of bulten's own.
 pub(crate) fn refused_or_internal(
@@ -481,7 +505,7 @@ pub(crate) fn refused_or_internal(
             status,
             "admin/refused.html",
             "desk.refused.title",
-            json!({ "reason": err.to_string() }),
+            json!({ "reason": refusal_text(desk.lang, err) }),
         ),
         None => login::internal(err),
     }

@@ -249,7 +249,16 @@ async fn refused(
         Some(status) => status,
         None => return internal(&err),
     };
-    reader_page(state, desk, id, status, None, Some(err.to_string()), typed).await
+    reader_page(
+        state,
+        desk,
+        id,
+        status,
+        None,
+        Some(super::refusal_text(desk.lang, &err)),
+        typed,
+    )
+    .await
 }
 
 /// Blocklists the reader: unsubscribed from every list, never mailed again.
@@ -377,7 +386,7 @@ pub(crate) async fn add(
                 &state,
                 &desk,
                 status,
-                Some(err.to_string()),
+                Some(super::refusal_text(desk.lang, &err)),
                 &typed,
                 preconfirm,
             )
@@ -470,7 +479,7 @@ async fn bulk_page(
             let Some(status) = super::refused_status(&err) else {
                 return internal(&err);
             };
-            let text = err.to_string();
+            let text = super::refusal_text(lang, &err);
             return page(
                 state,
                 Some(desk),
@@ -579,7 +588,7 @@ pub(crate) async fn bulk_apply(
                 status,
                 "admin/bulk.html",
                 "desk.bulk.title",
-                json!({"error": err.to_string(), "count": 0, "back": back_link(&form)}),
+                json!({"error": super::refusal_text(desk.lang, &err), "count": 0, "back": back_link(&form)}),
             )
         }
     }

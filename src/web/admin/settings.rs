@@ -229,7 +229,7 @@ pub(crate) async fn save(
                     &desk,
                     status,
                     None,
-                    Some(err.to_string()),
+                    Some(super::refusal_text(desk.lang, &err)),
                     Some(&typed),
                     None,
                 )

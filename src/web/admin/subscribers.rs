@@ -183,7 +183,7 @@ pub(crate) async fn search(
         // A filter on a list the user cannot see: the page again, saying so.
         Err(err) if super::refused_status(&err).is_some() => {
             let status = super::refused_status(&err).unwrap_or(StatusCode::BAD_REQUEST);
-            return refused_with(status, ctx, err.to_string());
+            return refused_with(status, ctx, super::refusal_text(lang, &err));
         }
         Err(err) => return internal(&err),
     };
