@@ -243,6 +243,7 @@ impl App {
         } else {
             None
         };
+        let fold = tokio::spawn(crate::ops::dashboard::fold_counts(db.clone()));
         let follow = tokio::spawn(crate::ops::publisher::follow(
             self.state.readers.live().clone(),
             db.clone(),
@@ -262,6 +263,7 @@ impl App {
         // Finish the messages in flight and give back the claimed rest before closing.
         expiry.abort();
         follow.abort();
+        fold.abort();
         if let Some(engine) = engine {
             engine.stop().await;
         }

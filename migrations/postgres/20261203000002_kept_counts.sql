@@ -1,9 +1,17 @@
 -- Counts kept as rows change, so the dashboard and the lists read a few rows instead of
 -- counting a million: readers by status, subscriptions by list and status, and each day's
--- new readers, confirmations, unsubscriptions and sent messages. Statement-level triggers
--- keep the first three in the same transaction as the change, whatever path makes it
--- (COPY included), with one aggregated write per statement; the ledger's recorder, the one
--- place a message becomes sent, adds its batch to the day's `sent`.
+-- new readers, confirmations, unsubscriptions and sent messages.
+--
+-- Statement-level triggers append each statement's changes, aggregated, to the *_changes
+-- tables in the same transaction, whatever path makes them (COPY included); the ledger's
+-- recorder, the one place a message becomes sent, appends its batch. Appending takes no
+-- lock another writer waits for, so concurrent signups and imports on several nodes never
+-- queue or deadlock on a shared count row. Readers add the pending changes to the counts,
+-- and every node folds them in every few seconds (`db::dashboard::fold`).
+
+-- Writers of the old code on other nodes wait until the counts are filled and the triggers
+-- exist, so nothing is counted twice or missed.
+LOCK TABLE subscribers, subscriber_lists, deliveries IN SHARE ROW EXCLUSIVE MODE;
 
 CREATE TABLE subscriber_counts (
     status TEXT   NOT NULL PRIMARY KEY,
@@ -18,13 +26,19 @@ CREATE TABLE subscription_counts (
 );
 
 -- `day` is YYYY-MM-DD in UTC; `series` one of signups, confirmations, unsubscriptions, sent.
--- Confirmations and unsubscriptions count changes of a subscription to that status.
+-- Confirmations and unsubscriptions count subscriptions that came to that status that day.
 CREATE TABLE daily_counts (
     day    TEXT   NOT NULL,
     series TEXT   NOT NULL,
     n      BIGINT NOT NULL,
     PRIMARY KEY (day, series)
 );
+
+-- No keys and no foreign keys: an append checks nothing. A deleted list's pending changes
+-- are dropped when they are folded.
+CREATE TABLE subscriber_count_changes (status TEXT NOT NULL, n BIGINT NOT NULL);
+CREATE TABLE subscription_count_changes (list_id BIGINT NOT NULL, status TEXT NOT NULL, n BIGINT NOT NULL);
+CREATE TABLE daily_count_changes (day TEXT NOT NULL, series TEXT NOT NULL, n BIGINT NOT NULL);
 
 INSERT INTO subscriber_counts (status, n)
     SELECT status, COUNT(*) FROM subscribers GROUP BY status;
@@ -43,25 +57,25 @@ INSERT INTO daily_counts (day, series, n)
     SELECT to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'sent', COUNT(*)
     FROM deliveries WHERE status = 'sent' GROUP BY 1;
 
--- A status change adds one to the new status and takes one from the old: the new rows
--- counted plus, the old rows counted minus, per status.
+-- The new rows counted plus and the old rows counted minus, per status; an update that
+-- changes no status appends nothing.
 CREATE FUNCTION count_subscribers() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        UPDATE subscriber_counts c SET n = c.n - o.n
-        FROM (SELECT status, COUNT(*) AS n FROM old_rows GROUP BY status) o
-        WHERE c.status = o.status;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO subscriber_counts (status, n)
-            SELECT status, COUNT(*) FROM new_rows GROUP BY status
-        ON CONFLICT (status) DO UPDATE SET n = subscriber_counts.n + EXCLUDED.n;
-    END IF;
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO daily_counts (day, series, n)
+        INSERT INTO subscriber_count_changes (status, n)
+            SELECT status, COUNT(*) FROM new_rows GROUP BY status;
+        INSERT INTO daily_count_changes (day, series, n)
             SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'signups', COUNT(*)
-            FROM new_rows GROUP BY 1
-        ON CONFLICT (day, series) DO UPDATE SET n = daily_counts.n + EXCLUDED.n;
+            FROM new_rows GROUP BY 1;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO subscriber_count_changes (status, n)
+            SELECT status, SUM(d) FROM (
+                SELECT status, 1 AS d FROM new_rows
+                UNION ALL SELECT status, -1 FROM old_rows
+            ) c GROUP BY status HAVING SUM(d) <> 0;
+    ELSE
+        INSERT INTO subscriber_count_changes (status, n)
+            SELECT status, -COUNT(*) FROM old_rows GROUP BY status;
     END IF;
     RETURN NULL;
 END
@@ -77,33 +91,31 @@ CREATE TRIGGER subscribers_counted_delete AFTER DELETE ON subscribers
 
 CREATE FUNCTION count_subscriptions() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        UPDATE subscription_counts c SET n = c.n - o.n
-        FROM (SELECT list_id, status, COUNT(*) AS n FROM old_rows GROUP BY list_id, status) o
-        WHERE c.list_id = o.list_id AND c.status = o.status;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO subscription_counts (list_id, status, n)
-            SELECT list_id, status, COUNT(*) FROM new_rows GROUP BY list_id, status
-        ON CONFLICT (list_id, status) DO UPDATE SET n = subscription_counts.n + EXCLUDED.n;
-    END IF;
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO daily_counts (day, series, n)
+        INSERT INTO subscription_count_changes (list_id, status, n)
+            SELECT list_id, status, COUNT(*) FROM new_rows GROUP BY list_id, status;
+        INSERT INTO daily_count_changes (day, series, n)
             SELECT to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
                    CASE status WHEN 'confirmed' THEN 'confirmations' ELSE 'unsubscriptions' END,
                    COUNT(*)
-            FROM new_rows WHERE status IN ('confirmed', 'unsubscribed') GROUP BY 1, 2
-        ON CONFLICT (day, series) DO UPDATE SET n = daily_counts.n + EXCLUDED.n;
+            FROM new_rows WHERE status IN ('confirmed', 'unsubscribed') GROUP BY 1, 2;
     ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO daily_counts (day, series, n)
+        INSERT INTO subscription_count_changes (list_id, status, n)
+            SELECT list_id, status, SUM(d) FROM (
+                SELECT list_id, status, 1 AS d FROM new_rows
+                UNION ALL SELECT list_id, status, -1 FROM old_rows
+            ) c GROUP BY list_id, status HAVING SUM(d) <> 0;
+        INSERT INTO daily_count_changes (day, series, n)
             SELECT to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
                    CASE r.status WHEN 'confirmed' THEN 'confirmations' ELSE 'unsubscriptions' END,
                    COUNT(*)
             FROM new_rows r
             JOIN old_rows o ON o.subscriber_id = r.subscriber_id AND o.list_id = r.list_id
             WHERE r.status IN ('confirmed', 'unsubscribed') AND o.status <> r.status
-            GROUP BY 1, 2
-        ON CONFLICT (day, series) DO UPDATE SET n = daily_counts.n + EXCLUDED.n;
+            GROUP BY 1, 2;
+    ELSE
+        INSERT INTO subscription_count_changes (list_id, status, n)
+            SELECT list_id, status, -COUNT(*) FROM old_rows GROUP BY list_id, status;
     END IF;
     RETURN NULL;
 END

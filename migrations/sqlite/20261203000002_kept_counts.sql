@@ -1,8 +1,8 @@
 -- Counts kept as rows change, so the dashboard and the lists read a few rows instead of
 -- counting a million: readers by status, subscriptions by list and status, and each day's
--- new readers, confirmations, unsubscriptions and sent messages. Triggers keep the first
--- three in the same transaction as the change, whatever path makes it; the ledger's
--- recorder, the one place a message becomes sent, adds its batch to the day's `sent`.
+-- new readers, confirmations, unsubscriptions and sent messages. Triggers keep them in the
+-- same transaction as the change, whatever path makes it; the ledger's recorder, the one
+-- place a message becomes sent, appends its batch to `daily_count_changes`.
 
 CREATE TABLE subscriber_counts (
     status TEXT    NOT NULL PRIMARY KEY,
@@ -40,6 +40,14 @@ INSERT INTO daily_counts (day, series, n)
 INSERT INTO daily_counts (day, series, n)
     SELECT substr(updated_at, 1, 10), 'sent', COUNT(*) FROM deliveries
     WHERE status = 'sent' GROUP BY 1;
+
+-- The ledger's recorder appends its batches of sent messages here, as it does on
+-- PostgreSQL, where every count goes through such a table; they are folded into
+-- `daily_counts` every few seconds. (SQLite has one writer at a time, so its triggers write
+-- the counts directly.)
+CREATE TABLE subscriber_count_changes (status TEXT NOT NULL, n INTEGER NOT NULL);
+CREATE TABLE subscription_count_changes (list_id INTEGER NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL);
+CREATE TABLE daily_count_changes (day TEXT NOT NULL, series TEXT NOT NULL, n INTEGER NOT NULL);
 
 -- While a row here names a table, its insert trigger stands aside: the importer, which
 -- inserts a batch of new rows in one statement, adds the batch's counts itself in one write

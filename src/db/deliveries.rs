@@ -325,16 +325,14 @@ pub async fn record(db: &Db, owner: &str, outcomes: &[Recorded]) -> DbResult<()>
             }
         }
         // This is the one place a message becomes sent: the day's count is kept here, in
-        // the same transaction, as triggers keep the other counts (`daily_counts`).
+        // the same transaction, appended rather than added so concurrent recorders on
+        // several nodes never wait for each other (see `db::dashboard`).
         if sent_today > 0 {
-            sqlx::query(
-                "INSERT INTO daily_counts (day, series, n) VALUES ($1, 'sent', $2) \
-                 ON CONFLICT (day, series) DO UPDATE SET n = daily_counts.n + excluded.n",
-            )
-            .bind(now.as_datetime().date().to_string())
-            .bind(sent_today)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("INSERT INTO daily_count_changes (day, series, n) VALUES ($1, 'sent', $2)")
+                .bind(now.as_datetime().date().to_string())
+                .bind(sent_today)
+                .execute(&mut *tx)
+                .await?;
         }
         for (campaign, tally) in counters {
             sqlx::query(

@@ -196,8 +196,10 @@ pub(crate) async fn with_counts(db: &Db, lists: Vec<List>) -> DbResult<Vec<ListW
     }
     let ids: Vec<i64> = lists.iter().map(|l| l.id).collect();
     let sql = format!(
-        "SELECT list_id, status, n FROM subscription_counts \
-         WHERE list_id IN ({}) AND n <> 0",
+        "SELECT list_id, status, CAST(SUM(n) AS BIGINT) AS n FROM ( \
+             SELECT list_id, status, n FROM subscription_counts \
+             UNION ALL SELECT list_id, status, n FROM subscription_count_changes \
+         ) c WHERE list_id IN ({}) GROUP BY list_id, status HAVING SUM(n) <> 0",
         placeholders(1, ids.len())
     );
     let counts: Vec<CountRow> = on_pool!(db, pool => {

@@ -97,6 +97,22 @@ pub(crate) async fn overview(db: &Db, days: u16) -> OpsResult<Overview> {
     })
 }
 
+/// Folds the counts' appended changes into them every few seconds (`db::dashboard::fold`),
+/// so what a read adds up stays a few rows. Every node does it; they take turns.
+pub(crate) async fn fold_counts(db: Db) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(err) = dashboard::fold(&db).await {
+            tracing::warn!(
+                error = %crate::telemetry::chain(&err),
+                "folding the kept counts failed; they are folded at the next turn"
+            );
+        }
+    }
+}
+
 /// How long read numbers are shown before they are read again.
 const FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 

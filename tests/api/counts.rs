@@ -3,7 +3,8 @@
 //! every kind of change: signups through the API, imports (PostgreSQL's `COPY` included),
 //! list changes, blocklisting, deletions one by one and by query, and a list's deletion.
 //! On SQLite the importer counts a batch of new rows itself, with the triggers set aside;
-//! the imports here take that path and the others.
+//! the imports here take that path and the others. On PostgreSQL the changes are appended
+//! and folded in every few seconds: the counts add up before and after.
 
 use serde_json::json;
 
@@ -29,7 +30,8 @@ async fn texts(app: &TestApp, sql: &str) -> Vec<String> {
 async fn assert_counts_hold(app: &TestApp, after: &str) {
     let kept = texts(
         app,
-        "SELECT status || ':' || CAST(n AS TEXT) FROM subscriber_counts WHERE n <> 0",
+        "SELECT status || ':' || CAST(SUM(n) AS TEXT) FROM (SELECT status, n FROM subscriber_counts \
+         UNION ALL SELECT status, n FROM subscriber_count_changes) c GROUP BY status HAVING SUM(n) <> 0",
     )
     .await;
     let counted = texts(
@@ -38,7 +40,7 @@ async fn assert_counts_hold(app: &TestApp, after: &str) {
     )
     .await;
     assert_eq!(kept, counted, "readers by status after {after}");
-    let kept = texts(app, "SELECT CAST(list_id AS TEXT) || ':' || status || ':' || CAST(n AS TEXT) FROM subscription_counts WHERE n <> 0").await;
+    let kept = texts(app, "SELECT CAST(list_id AS TEXT) || ':' || status || ':' || CAST(SUM(n) AS TEXT) FROM (SELECT list_id, status, n FROM subscription_counts UNION ALL SELECT list_id, status, n FROM subscription_count_changes) c WHERE list_id IN (SELECT id FROM lists) GROUP BY list_id, status HAVING SUM(n) <> 0").await;
     let counted = texts(app, "SELECT CAST(list_id AS TEXT) || ':' || status || ':' || CAST(COUNT(*) AS TEXT) FROM subscriber_lists GROUP BY list_id, status").await;
     assert_eq!(kept, counted, "subscriptions by list after {after}");
 }
@@ -87,11 +89,25 @@ on_both_backends! {
         assert!(kept.is_empty(), "a deleted list's counts go with it: {kept:?}");
 
         // Each reader made today is one signup today, whatever happened to them since.
-        let today = texts(&app, "SELECT CAST(n AS TEXT) FROM daily_counts WHERE series = 'signups'").await;
+        let today = texts(&app, "SELECT CAST(SUM(n) AS TEXT) FROM (SELECT n FROM daily_counts WHERE series = 'signups' UNION ALL SELECT n FROM daily_count_changes WHERE series = 'signups') c").await;
         assert_eq!(today, vec!["707".to_owned()], "6 + 400 + 300 + 1 blocklisted new address");
         let lists = expect_status(app.get("/api/lists?per_page=all").await, 200).await;
         let sports_row = lists["data"]["results"].as_array().unwrap().iter().find(|l| l["id"] == sports).unwrap().clone();
         let on_sports = texts(&app, &format!("SELECT CAST(COUNT(*) AS TEXT) FROM subscriber_lists WHERE list_id = {sports}")).await;
         assert_eq!(sports_row["subscriber_count"].to_string(), on_sports[0], "the lists answer reads the kept counts");
+
+        // The appended changes are folded into the counts within seconds, and still add up.
+        let started = std::time::Instant::now();
+        loop {
+            let pending = texts(&app, "SELECT CAST((SELECT COUNT(*) FROM subscriber_count_changes) + (SELECT COUNT(*) FROM subscription_count_changes) + (SELECT COUNT(*) FROM daily_count_changes) AS TEXT)").await;
+            if pending == vec!["0".to_owned()] {
+                break;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "folded within seconds: {pending:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        assert_counts_hold(&app, "folding").await;
+        let folded = texts(&app, "SELECT CAST(n AS TEXT) FROM daily_counts WHERE series = 'signups'").await;
+        assert_eq!(folded, vec!["707".to_owned()]);
     }
 }
