@@ -215,6 +215,29 @@ pub(crate) async fn attempt(
     }
     let row = sessions::record_failure(db, username, from.ip, now).await?;
     let counted = sessions::failures(db, username, from.ip, since).await?;
+    // Tries made at the same moment all read the same count before recording theirs; once
+    // the others recorded meanwhile are past the free ones, this try waits, as it would have
+    // one after the other. (The k-th try recorded counts at least k, so no more than the
+    // free tries are ever checked at once.)
+    let others = counted.account - 1;
+    if others > failures.account
+        && let Some(wait) = delay_left(
+            sessions::Failures {
+                account: others,
+                address: counted.address,
+                last_for_account: Some(now),
+            },
+            now,
+        )
+    {
+        tracing::warn!(
+            user_id,
+            ip = from.ip,
+            wait,
+            "sign-in refused: tries at the same moment"
+        );
+        return Ok(Err(Refusal::Wait(wait)));
+    }
     if counted.account > policy.account_lockout || counted.address > policy.address_lockout {
         tracing::warn!(
             user_id,
